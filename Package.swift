@@ -1,0 +1,62 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "Depot",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "DebianFormat", targets: ["DebianFormat"]),
+        .executable(name: "depot", targets: ["depot"]),
+        .executable(name: "depot-bench", targets: ["depot-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    ],
+    targets: [
+        // System libraries: module maps and shim headers only.
+        .systemLibrary(
+            name: "CArchive", pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(
+            name: "CGPGME", pkgConfig: "gpgme",
+            providers: [.apt(["libgpgme-dev"])]),
+        .systemLibrary(
+            name: "CLZMA", pkgConfig: "liblzma",
+            providers: [.apt(["liblzma-dev"])]),
+        // Debian 12 ships no bzip2.pc; the header is in /usr/include.
+        .systemLibrary(
+            name: "CBZip2",
+            providers: [.apt(["libbz2-dev"])]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+
+        .target(
+            name: "DebianFormat",
+            dependencies: [
+                "CArchive",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .executableTarget(
+            name: "depot",
+            dependencies: [
+                "DebianFormat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "depot-bench",
+            dependencies: [
+                "DebianFormat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .target(name: "DepotTestSupport", path: "Tests/DepotTestSupport"),
+        .testTarget(
+            name: "DebianFormatTests",
+            dependencies: ["DebianFormat", "DepotTestSupport"]),
+        .testTarget(
+            name: "SystemLibraryTests",
+            dependencies: ["CArchive", "CGPGME", "CLZMA", "CBZip2", "CZlib"]),
+    ]
+)

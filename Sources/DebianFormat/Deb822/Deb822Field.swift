@@ -1,0 +1,72 @@
+/// One field of a deb822 paragraph (deb822(5)): a name and its value.
+///
+/// The value is the logical value: the first line without its surrounding whitespace, then
+/// each continuation line exactly as written (with its leading space, ` .` for an empty line),
+/// joined by `"\n"`. A field parsed from text that was not in the canonical `Name: value`
+/// spelling keeps that spelling, so writing it back gives the same bytes until the value is
+/// changed.
+public struct Deb822Field: Sendable, Hashable {
+    /// The name as it was spelled; lookups ignore ASCII case.
+    public var name: String
+    public var value: String {
+        didSet { verbatimValue = nil }
+    }
+    /// Comment lines (with their `#` and newlines) that preceded the field in the source.
+    public var leadingComments: String
+
+    /// The exact text between the colon and the end of the field's last line, kept only when
+    /// it differs from the canonical rendering of `value`.
+    var verbatimValue: String?
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+        self.leadingComments = ""
+        self.verbatimValue = nil
+    }
+
+    init(name: String, value: String, leadingComments: String, verbatimValue: String?) {
+        self.name = name
+        self.value = value
+        self.leadingComments = leadingComments
+        self.verbatimValue = verbatimValue
+    }
+
+    /// The value's lines with the deb822 conventions undone: continuation lines lose their
+    /// leading space, and a line of a single `.` becomes an empty line (deb822(5)).
+    public var lines: [Substring] {
+        let raw = value.split(separator: "\n", omittingEmptySubsequences: false)
+        guard raw.count > 1 else { return raw }
+        return [raw[0]]
+            + raw.dropFirst().map { line in
+                let content = line.dropFirst()
+                return content == "." ? Substring("") : content
+            }
+    }
+
+    /// Builds a multi-line value from plain lines: the first line stays as it is, later lines
+    /// are indented by one space, empty ones become ` .`.
+    public static func multilineValue<S: StringProtocol>(_ lines: [S]) -> String {
+        guard let first = lines.first else { return "" }
+        var value = String(first)
+        for line in lines.dropFirst() {
+            value += line.isEmpty ? "\n ." : "\n " + line
+        }
+        return value
+    }
+
+    func render(into output: inout String) {
+        output += leadingComments
+        output += name
+        output += ":"
+        if let verbatimValue {
+            output += verbatimValue
+        } else if value.first == "\n" || value.isEmpty {
+            output += value
+        } else {
+            output += " "
+            output += value
+        }
+        output += "\n"
+    }
+}

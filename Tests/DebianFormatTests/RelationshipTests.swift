@@ -1,0 +1,93 @@
+import DebianFormat
+import DepotTestSupport
+import Testing
+
+@Suite struct RelationshipTests {
+    @Test func parsesAlternativesConstraintsAndQualifiers() throws {
+        let list = try RelationshipList(
+            parsing:
+                "libc6 (>= 2.34), libfoo1 | libbar1 (<< 2:1.0~), python3:any,\n foo [amd64 !i386] <!nocheck> <stage1 cross>"
+        )
+        #expect(list.requirements.count == 4)
+        #expect(list.requirements[0][0].package == "libc6")
+        #expect(list.requirements[0][0].version == .init(.laterOrEqual, try DebianVersion("2.34")))
+        #expect(list.requirements[1].map(\.package) == ["libfoo1", "libbar1"])
+        #expect(list.requirements[1][1].version?.relation == .earlier)
+        #expect(list.requirements[2][0].architectureQualifier == "any")
+        let restricted = list.requirements[3][0]
+        #expect(restricted.architectures == [.init("amd64"), .init("i386", isNegated: true)])
+        #expect(restricted.buildProfiles == [["!nocheck"], ["stage1", "cross"]])
+        #expect(
+            list.description
+                == "libc6 (>= 2.34), libfoo1 | libbar1 (<< 2:1.0~), python3:any, foo [amd64 !i386] <!nocheck> <stage1 cross>"
+        )
+    }
+
+    @Test func acceptsFreeWhitespaceAndTheObsoleteOperators() throws {
+        let list = try RelationshipList(parsing: "  aa(>=1.0)|bb ( < 2 ) ,cc (>3)  ")
+        #expect(list.description == "aa (>= 1.0) | bb (<= 2), cc (>= 3)")
+        #expect(try RelationshipList(parsing: "").requirements.isEmpty)
+    }
+
+    @Test func checksVersionConstraints() throws {
+        let relationship = try RelationshipList(parsing: "snowbird (>= 1.4~)").requirements[0][0]
+        #expect(relationship.isSatisfied(by: try DebianVersion("1.4")))
+        #expect(relationship.isSatisfied(by: try DebianVersion("1.4~rc1")))
+        #expect(!relationship.isSatisfied(by: try DebianVersion("1.3.9")))
+        let unversioned = try RelationshipList(parsing: "snowbird").requirements[0][0]
+        #expect(unversioned.isSatisfied(by: try DebianVersion("0.1")))
+    }
+
+    @Test(arguments: [
+        "aa,, bb", "aa (>= )", "aa (~= 1.0)", "aa (>= 1.0", "Upper", "aa [", "aa [amd64", "aa <", "aa | , bb",
+        "aa bb", "aa (>= 1.0) extra", ",", "aa:", "../x", "a",
+    ])
+    func rejectsMalformedFields(text: String) {
+        #expect(throws: InvalidFieldValue.self) { try RelationshipList(parsing: text) }
+    }
+
+    @Test(
+        .enabled(if: TestSupport.debianIndexPath != nil, "no Debian index in /var/lib/apt/lists (run apt-get update)"))
+    func everyRelationshipInDebiansIndexParsesAndWritesBack() throws {
+        let index = try #require(try TestSupport.debianIndex())
+        let document = try Deb822Document(parsing: [UInt8](index))
+        let fields = [
+            "Depends", "Pre-Depends", "Recommends", "Suggests", "Enhances", "Breaks", "Conflicts",
+            "Replaces", "Provides", "Built-Using",
+        ]
+        var parsed = 0
+        var spelledCanonically = 0
+        for paragraph in document.paragraphs {
+            for name in fields {
+                guard let value = paragraph[name] else { continue }
+                let list = try RelationshipList(parsing: value)
+                #expect(try RelationshipList(parsing: list.description) == list)
+                parsed += 1
+                if list.description == value { spelledCanonically += 1 }
+            }
+        }
+        #expect(parsed > 10_000)
+        // Debian's archive writes relationships in the canonical spelling almost always.
+        #expect(Double(spelledCanonically) / Double(parsed) > 0.99)
+    }
+}
+
+@Suite struct NameTests {
+    @Test(arguments: ["hello", "libc6", "g++", "lib32stdc++6", "0ad", "python3.11", "a-b.c+d"])
+    func acceptsPolicyPackageNames(name: String) throws {
+        try PackageName.validate(name)
+    }
+
+    @Test(arguments: ["Upper_Case", "../x", "a", "", "-dash", ".hidden", "has space", "a/b", "ünï", "foo_bar"])
+    func rejectsOtherPackageNames(name: String) {
+        #expect(throws: InvalidFieldValue.self) { try PackageName.validate(name) }
+    }
+
+    @Test func architectures() throws {
+        for name in ["amd64", "arm64", "all", "i386", "ppc64el", "kfreebsd-amd64"] { try Architecture.validate(name) }
+        for name in ["", "AMD64", "any", "linux-any", "-x", "amd 64", "../x"] {
+            #expect(throws: InvalidFieldValue.self) { try Architecture.validate(name) }
+        }
+        try Architecture.validate("linux-any", allowWildcards: true)
+    }
+}
