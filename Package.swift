@@ -6,12 +6,15 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "DebianFormat", targets: ["DebianFormat"]),
+        .library(name: "AptRepository", targets: ["AptRepository"]),
+        .library(name: "DepotCore", targets: ["DepotCore"]),
         .executable(name: "depot", targets: ["depot"]),
         .executable(name: "depot-bench", targets: ["depot-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // System libraries: module maps and shim headers only.
@@ -38,10 +41,22 @@ let package = Package(
                 "CArchive",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        .target(
+            name: "AptRepository",
+            dependencies: [
+                "DebianFormat", "CLZMA", "CZlib", "CGPGME",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .target(
+            name: "DepotCore",
+            dependencies: [
+                "DebianFormat", "AptRepository",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .executableTarget(
             name: "depot",
             dependencies: [
-                "DebianFormat",
+                "DepotCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
@@ -55,6 +70,15 @@ let package = Package(
         .testTarget(
             name: "DebianFormatTests",
             dependencies: ["DebianFormat", "DepotTestSupport"]),
+        .testTarget(
+            name: "AptRepositoryTests",
+            dependencies: ["AptRepository", "DepotTestSupport"]),
+        .testTarget(
+            name: "DepotCoreTests",
+            dependencies: ["DepotCore", "DepotTestSupport"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["DepotCore", "DepotTestSupport"]),
         .testTarget(
             name: "SystemLibraryTests",
             dependencies: ["CArchive", "CGPGME", "CLZMA", "CBZip2", "CZlib"]),

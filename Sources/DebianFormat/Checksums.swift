@@ -69,15 +69,15 @@ public final class ChecksumHasher: @unchecked Sendable {
     public func finalize() -> Checksums {
         Checksums(
             size: size,
-            md5: hex(md5.finalize()),
-            sha1: hex(sha1.finalize()),
-            sha256: hex(sha256.finalize()),
-            sha512: hex(sha512.finalize()))
+            md5: lowercaseHex(md5.finalize()),
+            sha1: lowercaseHex(sha1.finalize()),
+            sha256: lowercaseHex(sha256.finalize()),
+            sha512: lowercaseHex(sha512.finalize()))
     }
 }
 
 /// Lower-case hexadecimal digits of a digest.
-func hex<D: Sequence<UInt8>>(_ digest: D) -> String {
+public func lowercaseHex<D: Sequence<UInt8>>(_ digest: D) -> String {
     let digits = Array("0123456789abcdef".utf8)
     var characters: [UInt8] = []
     characters.reserveCapacity(128)

@@ -43,7 +43,8 @@ public enum Architecture {
     }
 }
 
+/// ASCII a–z or 0–9.
 @inlinable
-func isLowerAlphanumeric(_ byte: UInt8) -> Bool {
+public func isLowerAlphanumeric(_ byte: UInt8) -> Bool {
     (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39)
 }

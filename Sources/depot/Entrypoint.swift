@@ -1,9 +1,79 @@
 import ArgumentParser
+import DepotCore
+import Foundation
 
 @main
-struct Depot: ParsableCommand {
+struct DepotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "depot",
         abstract: "A Debian package repository manager with distribution promotion.",
-        version: "0.1.0")
+        discussion: """
+            The repository is the directory given by --root, else $DEPOT_ROOT, else the current one.
+            See depot(1) and depot.conf(5).
+            """,
+        version: "0.2.0",
+        subcommands: [
+            Init.self, Push.self, List.self, Show.self, Remove.self, Publish.self, Verify.self, ExportKey.self,
+        ])
+
+    /// Prints failures as one line, `depot: error: ...`, and exits non-zero.
+    static func main() {
+        do {
+            var command = try parseAsRoot(movingRootOption(Array(CommandLine.arguments.dropFirst())))
+            try command.run()
+        } catch let error as DepotError {
+            FileHandle.standardError.write(Data("depot: error: \(error)\n".utf8))
+            Foundation.exit(1)
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// `depot --root DIR COMMAND ...` is how the manual writes it; the parser wants options after
+/// the command, so a leading `--root` moves behind the command name.
+func movingRootOption(_ arguments: [String]) -> [String] {
+    var arguments = arguments
+    var moved: [String] = []
+    if arguments.first == "--root", arguments.count >= 2 {
+        moved = Array(arguments[0...1])
+        arguments.removeFirst(2)
+    } else if let first = arguments.first, first.hasPrefix("--root=") {
+        moved = [first]
+        arguments.removeFirst()
+    }
+    guard !moved.isEmpty, !arguments.isEmpty else { return moved + arguments }
+    return [arguments[0]] + moved + arguments.dropFirst()
+}
+
+/// Options every command that works on a repository takes.
+struct RepositoryOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The repository directory (default: $DEPOT_ROOT, else the current directory).", valueName: "DIR"))
+    var root: String?
+
+    var resolvedRoot: String {
+        root ?? ProcessInfo.processInfo.environment["DEPOT_ROOT"] ?? FileManager.default.currentDirectoryPath
+    }
+
+    func open() throws -> Repository {
+        try Repository(root: resolvedRoot)
+    }
+}
+
+/// Writes a value as pretty JSON with sorted keys, for scripts.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// Prints rows as left-aligned columns.
+func printTable(_ header: [String], _ rows: [[String]]) {
+    let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+    for row in [header] + rows {
+        let cells = row.enumerated().map { column, cell in
+            column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+        }
+        print(cells.joined(separator: "  "))
+    }
 }

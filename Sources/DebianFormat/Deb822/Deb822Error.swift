@@ -22,7 +22,8 @@ public struct Deb822Error: Error, Sendable, Hashable, CustomStringConvertible {
         "line \(line): " + problemDescription
     }
 
-    var problemDescription: String {
+    /// The problem alone, without the line.
+    public var problemDescription: String {
         switch problem {
         case .continuationLineWithoutField:
             "a continuation line (starting with a space) where a field should begin"

@@ -1,0 +1,105 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// File operations whose effects survive a crash once they return: data and directory
+/// entries are fsynced.
+public enum DurableFiles {
+    /// Writes `bytes` to a new file at `path` (which must not be live: nobody reads it yet).
+    public static func write(_ bytes: some ContiguousBytes, to path: String) throws(FileError) {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw FileError(path: path, operation: "create", code: errno) }
+        defer { close(descriptor) }
+        let failure: Int32? = bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                offset += written
+            }
+            return nil
+        }
+        if let failure { throw FileError(path: path, operation: "write", code: failure) }
+        guard fsync(descriptor) == 0 else { throw FileError(path: path, operation: "fsync", code: errno) }
+    }
+
+    /// Writes `bytes` beside `path` and renames them into place: readers see the old file or
+    /// the new one, never a part.
+    public static func replace(_ path: String, with bytes: some ContiguousBytes) throws(FileError) {
+        let temporary = path + ".tmp-\(getpid())"
+        try write(bytes, to: temporary)
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw FileError(path: path, operation: "rename into place", code: code)
+        }
+        try syncDirectory(containing: path)
+    }
+
+    public static func syncDirectory(_ path: String) throws(FileError) {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw FileError(path: path, operation: "open directory", code: errno) }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw FileError(path: path, operation: "fsync directory", code: errno) }
+    }
+
+    public static func syncDirectory(containing path: String) throws(FileError) {
+        try syncDirectory((path as NSString).deletingLastPathComponent)
+    }
+
+    public static func makeDirectory(_ path: String) throws(FileError) {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw FileError(path: path, operation: "create directory", code: EIO, detail: "\(error)")
+        }
+    }
+
+    /// Points the symbolic link at `path` to `target` in one step (a new link renamed over it).
+    public static func switchSymbolicLink(_ path: String, to target: String) throws(FileError) {
+        let temporary = path + ".new-\(getpid())"
+        unlink(temporary)
+        guard symlink(target, temporary) == 0 else {
+            throw FileError(path: temporary, operation: "create symbolic link", code: errno)
+        }
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw FileError(path: path, operation: "switch symbolic link", code: code)
+        }
+        try syncDirectory(containing: path)
+    }
+
+    public static func symbolicLinkTarget(_ path: String) -> String? {
+        try? FileManager.default.destinationOfSymbolicLink(atPath: path)
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0
+    }
+}
+
+/// A file operation that failed, with the system's reason.
+public struct FileError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var operation: String
+    public var code: Int32
+    public var detail: String?
+
+    public init(path: String, operation: String, code: Int32, detail: String? = nil) {
+        self.path = path
+        self.operation = operation
+        self.code = code
+        self.detail = detail
+    }
+
+    public var description: String {
+        "\(path): cannot \(operation): " + (detail ?? String(cString: strerror(code)))
+    }
+}

@@ -1,0 +1,305 @@
+import Crypto
+import DebianFormat
+import Dispatch
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One `Packages` index to publish: a component and architecture, and the stanzas it lists,
+/// sorted.
+public struct PackagesIndex: Sendable {
+    public struct Entry: Sendable {
+        public var package: String
+        /// The stanza's text, ending with a newline.
+        public var stanza: String
+
+        public init(package: String, stanza: String) {
+            self.package = package
+            self.stanza = stanza
+        }
+    }
+
+    public var component: String
+    public var architecture: String
+    public var entries: [Entry]
+
+    public init(component: String, architecture: String, entries: [Entry]) {
+        self.component = component
+        self.architecture = architecture
+        self.entries = entries
+    }
+
+    public var directory: String { "\(component)/binary-\(architecture)" }
+
+    /// The `Packages` file: every stanza followed by a blank line.
+    public func renderedText() -> [UInt8] {
+        Publisher.chunk(entries).flatMap { $0 }
+    }
+}
+
+/// Writes a distribution's signed indices so that an apt client fetching at any moment sees a
+/// consistent tree.
+///
+/// Each publish builds a complete new *generation* of the distribution in
+/// `dists/.generations/<dist>/<N>/`, fsynced, and then switches the symbolic link
+/// `dists/<dist>` to it with one rename: `InRelease`, `Release`, `Release.gpg` and every index
+/// change together. Each generation also holds, under `by-hash/`, the index files that the
+/// previous generations' `Release` files named, so a client that fetched an older `InRelease`
+/// still finds what it promised. Generations older than that are deleted.
+///
+/// Compressed indices are assembled from pieces: stanzas are cut into chunks at package names
+/// chosen by their hash (so adding a package changes one chunk), and each chunk is compressed
+/// once, as a gzip member and an xz block, and cached by the SHA-256 of its text.
+public struct Publisher: Sendable {
+    public let publicDirectory: String
+    public let signer: Signer
+    public let chunkCacheDirectory: String
+    /// How many generations (the live one included) keep their files reachable.
+    public let keptGenerations: Int
+
+    public init(publicDirectory: String, signer: Signer, chunkCacheDirectory: String, keptGenerations: Int = 4) {
+        self.publicDirectory = publicDirectory
+        self.signer = signer
+        self.chunkCacheDirectory = chunkCacheDirectory
+        self.keptGenerations = keptGenerations
+    }
+
+    var distsDirectory: String { publicDirectory + "/dists" }
+
+    func generationsDirectory(_ distribution: String) -> String {
+        "\(distsDirectory)/.generations/\(distribution)"
+    }
+
+    /// Publishes one distribution; returns the generation now live.
+    @discardableResult
+    public func publish(_ release: ReleaseInfo, indices: [PackagesIndex], date: Int) throws(PublishError) -> Int {
+        let distribution = release.distribution
+        let generations = generationsDirectory(distribution)
+        let live = liveGeneration(distribution)
+        let existing = generationNumbers(distribution)
+        // Anything newer than the live generation is a publish that never switched: discard it.
+        for number in existing where number > (live ?? -1) {
+            try? FileManager.default.removeItem(atPath: "\(generations)/\(number)")
+        }
+        let number = (live ?? 0) + 1
+        let directory = "\(generations)/\(number)"
+        do {
+            try DurableFiles.makeDirectory(directory)
+            let chunks = ChunkStore(directory: chunkCacheDirectory)
+            var entries: [ReleaseEntry] = []
+            for index in indices {
+                entries += try writeIndex(index, into: directory, chunks: chunks)
+            }
+            try carryOverByHash(from: existing.filter { $0 <= (live ?? 0) }.suffix(keptGenerations - 1), into: directory)
+
+            let releaseText = Array(ReleaseFile.render(release, entries: entries, date: date).utf8)
+            try DurableFiles.write(releaseText, to: directory + "/Release")
+            try DurableFiles.write(try signer.detachedSignature(releaseText), to: directory + "/Release.gpg")
+            try DurableFiles.write(try signer.clearsign(releaseText), to: directory + "/InRelease")
+            for index in indices {
+                try DurableFiles.syncDirectory(directory + "/" + index.directory)
+                try DurableFiles.syncDirectory(directory + "/" + index.directory + "/by-hash")
+            }
+            try DurableFiles.syncDirectory(directory)
+            try DurableFiles.syncDirectory(generations)
+
+            try DurableFiles.switchSymbolicLink("\(distsDirectory)/\(distribution)", to: ".generations/\(distribution)/\(number)")
+        } catch let error as FileError {
+            throw .file(error)
+        } catch let error as SigningError {
+            throw .signing(error)
+        } catch let error as CompressionError {
+            throw .compression(error)
+        } catch {
+            throw .file(FileError(path: directory, operation: "publish", code: EIO, detail: "\(error)"))
+        }
+        for old in existing where old <= number - keptGenerations {
+            try? FileManager.default.removeItem(atPath: "\(generations)/\(old)")
+        }
+        return number
+    }
+
+    /// The generation `dists/<dist>` points to, if any.
+    public func liveGeneration(_ distribution: String) -> Int? {
+        guard let target = DurableFiles.symbolicLinkTarget("\(distsDirectory)/\(distribution)") else { return nil }
+        return Int((target as NSString).lastPathComponent)
+    }
+
+    func generationNumbers(_ distribution: String) -> [Int] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: generationsDirectory(distribution))) ?? []
+        return names.compactMap(Int.init).sorted()
+    }
+
+    /// Writes `Packages`, `Packages.gz` and `Packages.xz` and their by-hash names; returns
+    /// what `Release` lists for them.
+    private func writeIndex(_ index: PackagesIndex, into directory: String, chunks: ChunkStore) throws -> [ReleaseEntry] {
+        let folder = directory + "/" + index.directory
+        try DurableFiles.makeDirectory(folder)
+        let pieces = Self.chunk(index.entries)
+        let compressed = try chunks.compressed(pieces)
+
+        var plain: [UInt8] = []
+        plain.reserveCapacity(pieces.reduce(0) { $0 + $1.count })
+        for piece in pieces { plain += piece }
+        var gzip: [UInt8] = []
+        for piece in compressed { gzip += piece.gzip }
+        let xz = try Compression.xzStream(compressed.map(\.xz))
+        if pieces.isEmpty {
+            // An empty index still needs a valid, empty gzip file.
+            gzip = try Compression.gzipMember([])
+        }
+
+        var entries: [ReleaseEntry] = []
+        for (name, bytes) in [("Packages", plain), ("Packages.gz", gzip), ("Packages.xz", xz)] {
+            let checksums = Checksums(of: bytes)
+            let path = folder + "/" + name
+            try DurableFiles.write(bytes, to: path)
+            for algorithm in HashAlgorithm.allCases {
+                let hashFolder = folder + "/by-hash/" + algorithm.rawValue
+                try DurableFiles.makeDirectory(hashFolder)
+                let hashPath = hashFolder + "/" + algorithm.digest(of: checksums)
+                if !DurableFiles.exists(hashPath) { link(path, hashPath) }
+            }
+            entries.append(ReleaseEntry(path: index.directory + "/" + name, checksums: checksums))
+        }
+        return entries
+    }
+
+    /// Links into the new generation the by-hash files that earlier generations' `Release`
+    /// files named.
+    private func carryOverByHash(from generations: ArraySlice<Int>, into directory: String) throws {
+        let distribution = (directory as NSString).deletingLastPathComponent
+        for generation in generations {
+            let old = "\(distribution)/\(generation)"
+            guard let release = try? String(contentsOfFile: old + "/Release", encoding: .utf8) else { continue }
+            for entry in ReleaseFile.entries(of: release) {
+                let folder = (entry.path as NSString).deletingLastPathComponent
+                let relative = "\(folder)/by-hash/\(entry.algorithm.rawValue)/\(entry.hash)"
+                let target = directory + "/" + relative
+                guard DurableFiles.exists(old + "/" + relative), !DurableFiles.exists(target) else { continue }
+                try DurableFiles.makeDirectory((target as NSString).deletingLastPathComponent)
+                link(old + "/" + relative, target)
+            }
+        }
+    }
+
+    /// Cuts sorted stanzas into chunks whose boundaries depend only on package names: a chunk
+    /// starts at a package whose name hashes to 0 modulo `chunkModulus`, so inserting or
+    /// changing one package changes one chunk. Every stanza is followed by a blank line.
+    static func chunk(_ entries: [PackagesIndex.Entry]) -> [[UInt8]] {
+        var chunks: [[UInt8]] = []
+        var current: [UInt8] = []
+        var previous: String?
+        for entry in entries {
+            if let previous, previous != entry.package, !current.isEmpty, stableHash(entry.package) % chunkModulus == 0 {
+                chunks.append(current)
+                current = []
+            }
+            current += entry.stanza.utf8
+            current.append(UInt8(ascii: "\n"))
+            previous = entry.package
+        }
+        if !current.isEmpty { chunks.append(current) }
+        return chunks
+    }
+
+    static let chunkModulus: UInt64 = 128
+
+    /// FNV-1a: the same for a name in every run and on every machine, unlike `Hasher`.
+    static func stableHash(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
+    }
+}
+
+/// Compressed chunks kept on disk by the SHA-256 of their text, so each chunk is compressed
+/// once however often it is published.
+struct ChunkStore {
+    let directory: String
+
+    struct Compressed {
+        var gzip: [UInt8]
+        var xz: XZBlock
+    }
+
+    /// The compressed forms of every piece, compressing the ones not yet cached on both cores.
+    func compressed(_ pieces: [[UInt8]]) throws -> [Compressed] {
+        try DurableFiles.makeDirectory(directory)
+        let keys = pieces.map { lowercaseHex(SHA256.hash(data: $0)) }
+        var results = [Compressed?](repeating: nil, count: pieces.count)
+        var missing: [Int] = []
+        for (position, key) in keys.enumerated() {
+            if let cached = load(key, uncompressedSize: pieces[position].count) {
+                results[position] = cached
+            } else {
+                missing.append(position)
+            }
+        }
+        let made = ConcurrentResults<Compressed>(count: missing.count)
+        let toCompress = missing
+        DispatchQueue.concurrentPerform(iterations: toCompress.count) { slot in
+            let position = toCompress[slot]
+            made.set(slot, Result { () throws -> Compressed in
+                let piece = pieces[position]
+                return Compressed(gzip: try Compression.gzipMember(piece), xz: try Compression.xzBlock(piece))
+            })
+        }
+        for (slot, position) in missing.enumerated() {
+            let value = try made.get(slot)
+            save(value, key: keys[position])
+            results[position] = value
+        }
+        return results.map { $0! }
+    }
+
+    private func load(_ key: String, uncompressedSize: Int) -> Compressed? {
+        guard let gzip = FileManager.default.contents(atPath: "\(directory)/\(key).gz"),
+            let xz = FileManager.default.contents(atPath: "\(directory)/\(key).xz"), xz.count > 8
+        else { return nil }
+        let unpadded = xz.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        return Compressed(
+            gzip: [UInt8](gzip),
+            xz: XZBlock(bytes: [UInt8](xz.dropFirst(8)), unpaddedSize: unpadded, uncompressedSize: UInt64(uncompressedSize)))
+    }
+
+    /// Best effort: a chunk that fails to be cached is compressed again next time.
+    private func save(_ value: Compressed, key: String) {
+        var unpadded = value.xz.unpaddedSize
+        let prefix = withUnsafeBytes(of: &unpadded) { [UInt8]($0) }
+        try? DurableFiles.replace("\(directory)/\(key).gz", with: value.gzip)
+        try? DurableFiles.replace("\(directory)/\(key).xz", with: prefix + value.xz.bytes)
+    }
+}
+
+/// Results computed on several threads, each into its own slot.
+final class ConcurrentResults<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [Result<Value, any Error>?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ slot: Int, _ result: Result<Value, any Error>) {
+        lock.withLock { slots[slot] = result }
+    }
+
+    func get(_ slot: Int) throws -> Value {
+        try lock.withLock { slots[slot] }!.get()
+    }
+}
+
+public enum PublishError: Error, Sendable, CustomStringConvertible {
+    case file(FileError)
+    case signing(SigningError)
+    case compression(CompressionError)
+
+    public var description: String {
+        switch self {
+        case .file(let error): "publishing: \(error)"
+        case .signing(let error): "publishing: \(error)"
+        case .compression(let error): "publishing: \(error)"
+        }
+    }
+}

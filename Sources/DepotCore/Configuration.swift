@@ -1,0 +1,228 @@
+import DebianFormat
+
+/// `depot.conf`: one deb822 stanza for the repository, then one per distribution in
+/// promotion order (depot.conf(5)).
+public struct Configuration: Sendable, Hashable {
+    public struct Distribution: Sendable, Hashable {
+        public var name: String
+        public var promotesTo: String?
+        public var keepVersions: Int
+        /// Seconds a `Release` stays valid (`Valid-Until`), when set.
+        public var validFor: Int?
+        public var description: String?
+
+        public init(name: String, promotesTo: String? = nil, keepVersions: Int = 1, validFor: Int? = nil, description: String? = nil) {
+            self.name = name
+            self.promotesTo = promotesTo
+            self.keepVersions = keepVersions
+            self.validFor = validFor
+            self.description = description
+        }
+    }
+
+    public var origin: String
+    public var label: String
+    public var architectures: [String]
+    public var components: [String]
+    public var signWith: String?
+    public var distributions: [Distribution]
+
+    public init(
+        origin: String, label: String, architectures: [String], components: [String], signWith: String?,
+        distributions: [Distribution]
+    ) {
+        self.origin = origin
+        self.label = label
+        self.architectures = architectures
+        self.components = components
+        self.signWith = signWith
+        self.distributions = distributions
+    }
+
+    public func distribution(_ name: String) -> Distribution? {
+        distributions.first { $0.name == name }
+    }
+
+    static let repositoryFields: Set<String> = ["origin", "label", "architectures", "components", "sign-with"]
+    static let distributionFields: Set<String> = ["distribution", "promotes-to", "keep-versions", "valid-for", "description"]
+
+    /// Reads `depot.conf`; every mistake is reported with its line number.
+    public init(parsing text: String) throws(ConfigurationError) {
+        let document: Deb822Document
+        do {
+            document = try Deb822Document(parsing: text, allowComments: true)
+        } catch {
+            throw ConfigurationError(line: error.line, problem: error.problemDescription)
+        }
+        let lines = LineLocator(document: document)
+        guard let repository = document.paragraphs.first else {
+            throw ConfigurationError(line: 1, problem: "the file is empty: it needs a repository stanza (Origin, Label, Architectures, Components)")
+        }
+        if repository["Distribution"] != nil {
+            throw ConfigurationError(
+                line: lines.line(of: "Distribution", in: 0),
+                problem: "the first stanza describes the repository (Origin, Label, ...); distributions follow it")
+        }
+        try Self.checkFields(repository, allowed: Self.repositoryFields, paragraph: 0, lines: lines)
+        origin = repository["Origin"] ?? "Depot"
+        label = repository["Label"] ?? origin
+        architectures = try Self.words(repository, "Architectures", paragraph: 0, lines: lines, required: true)
+        for architecture in architectures {
+            do {
+                try Architecture.validate(architecture)
+                guard architecture != "all" else {
+                    throw InvalidFieldValue(kind: "architecture", value: "all", reason: "'all' packages go into every architecture; list real ones")
+                }
+            } catch {
+                throw ConfigurationError(line: lines.line(of: "Architectures", in: 0), problem: "\(error)")
+            }
+        }
+        components = try Self.words(repository, "Components", paragraph: 0, lines: lines, required: false)
+        if components.isEmpty { components = ["main"] }
+        for component in components where !Self.isSafeName(component) {
+            throw ConfigurationError(
+                line: lines.line(of: "Components", in: 0),
+                problem: "invalid component '\(component)': use lower case letters, digits, '-' and '.'")
+        }
+        signWith = repository["Sign-With"]
+
+        var distributions: [Distribution] = []
+        for (position, paragraph) in document.paragraphs.enumerated().dropFirst() {
+            try Self.checkFields(paragraph, allowed: Self.distributionFields, paragraph: position, lines: lines)
+            guard let name = paragraph["Distribution"] else {
+                throw ConfigurationError(line: lines.firstLine(of: position), problem: "a distribution stanza needs a 'Distribution' field")
+            }
+            guard Self.isSafeName(name) else {
+                throw ConfigurationError(
+                    line: lines.line(of: "Distribution", in: position),
+                    problem: "invalid distribution name '\(name)': use lower case letters, digits, '-' and '.'")
+            }
+            if distributions.contains(where: { $0.name == name }) {
+                throw ConfigurationError(line: lines.line(of: "Distribution", in: position), problem: "distribution '\(name)' is defined twice")
+            }
+            var distribution = Distribution(name: name, promotesTo: paragraph["Promotes-To"], description: paragraph["Description"])
+            if let keep = paragraph["Keep-Versions"] {
+                guard let value = Int(keep), value >= 1 else {
+                    throw ConfigurationError(line: lines.line(of: "Keep-Versions", in: position), problem: "Keep-Versions must be a whole number of at least 1, not '\(keep)'")
+                }
+                distribution.keepVersions = value
+            }
+            if let valid = paragraph["Valid-For"] {
+                guard let seconds = Self.duration(valid) else {
+                    throw ConfigurationError(
+                        line: lines.line(of: "Valid-For", in: position),
+                        problem: "Valid-For must be a duration such as '7d', '12h' or '3600' (seconds), not '\(valid)'")
+                }
+                distribution.validFor = seconds
+            }
+            distributions.append(distribution)
+        }
+        guard !distributions.isEmpty else {
+            throw ConfigurationError(line: lines.lastLine, problem: "no distributions: add a stanza with 'Distribution: NAME'")
+        }
+        for (position, distribution) in distributions.enumerated() {
+            if let target = distribution.promotesTo, !distributions.contains(where: { $0.name == target }) {
+                throw ConfigurationError(
+                    line: lines.line(of: "Promotes-To", in: position + 1),
+                    problem: "Promotes-To names '\(target)', which is not a distribution of this file")
+            }
+        }
+        self.distributions = distributions
+    }
+
+    /// The text of a new `depot.conf`.
+    public func rendered() -> String {
+        var repository = Deb822Paragraph([
+            "Origin": origin, "Label": label,
+            "Architectures": architectures.joined(separator: " "),
+            "Components": components.joined(separator: " "),
+        ])
+        if let signWith { repository["Sign-With"] = signWith }
+        var document = Deb822Document([repository])
+        for distribution in distributions {
+            var paragraph = Deb822Paragraph(["Distribution": distribution.name])
+            if let target = distribution.promotesTo { paragraph["Promotes-To"] = target }
+            if distribution.keepVersions != 1 { paragraph["Keep-Versions"] = String(distribution.keepVersions) }
+            if let validFor = distribution.validFor { paragraph["Valid-For"] = String(validFor) }
+            if let description = distribution.description { paragraph["Description"] = description }
+            document.paragraphs.append(paragraph)
+        }
+        return document.rendered()
+    }
+
+    /// Names that become path components: never `..`, `/` or hidden.
+    static func isSafeName(_ name: String) -> Bool {
+        guard let first = name.utf8.first, isLowerAlphanumeric(first) else { return false }
+        return name.utf8.allSatisfy { isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
+            && !name.contains("..")
+    }
+
+    private static func checkFields(_ paragraph: Deb822Paragraph, allowed: Set<String>, paragraph position: Int, lines: LineLocator) throws(ConfigurationError) {
+        for field in paragraph.fields where !allowed.contains(field.name.lowercased()) {
+            let kind = position == 0 ? "repository" : "distribution"
+            throw ConfigurationError(
+                line: lines.line(of: field.name, in: position),
+                problem: "unknown field '\(field.name)' in a \(kind) stanza (known: \(allowed.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    private static func words(
+        _ paragraph: Deb822Paragraph, _ name: String, paragraph position: Int, lines: LineLocator, required: Bool
+    ) throws(ConfigurationError) -> [String] {
+        let words = (paragraph[name] ?? "").split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," || $0 == "\t" }).map(String.init)
+        if required && words.isEmpty {
+            let line = paragraph[name] == nil ? lines.firstLine(of: position) : lines.line(of: name, in: position)
+            throw ConfigurationError(line: line, problem: "'\(name)' must list at least one value")
+        }
+        return words
+    }
+
+    static func duration(_ text: String) -> Int? {
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800]
+        if let unit = text.last, let factor = units[unit], let value = Int(text.dropLast()), value > 0 { return value * factor }
+        if let value = Int(text), value > 0 { return value }
+        return nil
+    }
+}
+
+/// Finds the line of a field in the parsed text, for error messages.
+private struct LineLocator {
+    /// For each paragraph: its first line, and each field's line by lower-cased name.
+    var paragraphs: [(first: Int, fields: [String: Int])] = []
+    var lastLine: Int
+
+    init(document: Deb822Document) {
+        var line = 1
+        for paragraph in document.paragraphs {
+            line += paragraph.leadingTrivia.count(of: "\n")
+            let first = line
+            var fields: [String: Int] = [:]
+            for field in paragraph.fields {
+                line += field.leadingComments.count(of: "\n")
+                fields[field.name.lowercased()] = line
+                line += 1 + field.value.count(of: "\n")
+            }
+            line += paragraph.trailingComments.count(of: "\n")
+            paragraphs.append((first, fields))
+        }
+        lastLine = max(1, line - 1)
+    }
+
+    func line(of field: String, in paragraph: Int) -> Int {
+        paragraphs[paragraph].fields[field.lowercased()] ?? paragraphs[paragraph].first
+    }
+
+    func firstLine(of paragraph: Int) -> Int { paragraphs[paragraph].first }
+}
+
+extension String {
+    func count(of character: Character) -> Int { reduce(0) { $1 == character ? $0 + 1 : $0 } }
+}
+
+/// A mistake in `depot.conf`.
+public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var line: Int
+    public var problem: String
+
+    public var description: String { "depot.conf:\(line): \(problem)" }
+}

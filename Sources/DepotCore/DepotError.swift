@@ -1,0 +1,70 @@
+import AptRepository
+import DebianFormat
+
+/// What can go wrong in a Depot operation; each reads as one sentence for the user, naming
+/// the file or package, and where it helps, what to do next.
+public enum DepotError: Error, Sendable, CustomStringConvertible {
+    case notARepository(root: String)
+    case alreadyInitialized(root: String)
+    case configuration(path: String, ConfigurationError)
+    case unknownDistribution(String, known: [String])
+    case unknownComponent(String, known: [String])
+    case architectureNotCarried(file: String, architecture: String, distribution: String, carried: [String])
+    case invalidPackage(DebFileError)
+    case conflict(
+        file: String, package: String, version: String, architecture: String, existingSHA256: String, newSHA256: String,
+        existingPath: String, listedIn: [String])
+    case downgrade(file: String, package: String, version: String, newest: String, distribution: String)
+    case notListed(distribution: String, package: String, version: String?)
+    case invalidSelector(String, reason: String)
+    case invalidArgument(String)
+    case storage(String)
+    case publishing(PublishError)
+    case signing(SigningError)
+    case file(FileError)
+    case verificationFailed([String])
+
+    public var description: String {
+        switch self {
+        case .notARepository(let root):
+            return "\(root): not a Depot repository (no depot.conf); run 'depot init' there or pass --root DIR"
+        case .alreadyInitialized(let root):
+            return "\(root): already holds a repository (depot.conf exists)"
+        case .configuration(let path, let error):
+            return "\(path):\(error.line): \(error.problem)"
+        case .unknownDistribution(let name, let known):
+            return "unknown distribution '\(name)' (depot.conf defines: \(known.joined(separator: ", ")))"
+        case .unknownComponent(let name, let known):
+            return "unknown component '\(name)' (depot.conf defines: \(known.joined(separator: ", ")))"
+        case .architectureNotCarried(let file, let architecture, let distribution, let carried):
+            return "\(file): architecture '\(architecture)' is not carried by \(distribution) "
+                + "(Architectures: \(carried.joined(separator: " "))); add it to depot.conf or push another build"
+        case .invalidPackage(let error):
+            return error.description
+        case .conflict(let file, let package, let version, let architecture, let existing, let new, let path, let listedIn):
+            let listed = listedIn.isEmpty ? "listed nowhere" : "listed in \(listedIn.joined(separator: ", "))"
+            return "\(file): conflict: \(package) \(version) (\(architecture)) is already in the pool with different content "
+                + "(pool SHA256 \(existing) at \(path), \(listed); this file's SHA256 \(new)); build it with a new version"
+        case .downgrade(let file, let package, let version, let newest, let distribution):
+            return "\(file): \(package) \(version) is lower than \(newest) listed in \(distribution); "
+                + "pass --allow-downgrade to make it the candidate"
+        case .notListed(let distribution, let package, let version):
+            return "\(distribution) does not list \(package)\(version.map { " version \($0)" } ?? "")"
+        case .invalidSelector(let text, let reason):
+            return "invalid package '\(text)': \(reason) (expected NAME or NAME=VERSION)"
+        case .invalidArgument(let text):
+            return text
+        case .storage(let detail):
+            return "metadata store: \(detail)"
+        case .publishing(let error):
+            return error.description
+        case .signing(let error):
+            return error.description
+        case .file(let error):
+            return error.description
+        case .verificationFailed(let problems):
+            return "verification found \(problems.count) problem\(problems.count == 1 ? "" : "s"):\n"
+                + problems.map { "  " + $0 }.joined(separator: "\n")
+        }
+    }
+}

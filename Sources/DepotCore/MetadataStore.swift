@@ -1,0 +1,207 @@
+import DebianFormat
+import Foundation
+import GRDB
+
+/// A package file as the store records it: once, however many distributions list it.
+public struct PackageFile: Sendable, Hashable, Codable {
+    public var id: Int64
+    public var name: String
+    public var version: String
+    public var architecture: String
+    public var source: String
+    public var poolPath: String
+    public var checksums: Checksums
+
+    public var debianVersion: DebianVersion { (try? DebianVersion(version)) ?? Self.fallbackVersion }
+    private static let fallbackVersion = try! DebianVersion("0")
+}
+
+/// A package file listed in a distribution.
+public struct Listing: Sendable, Hashable, Codable {
+    public var distribution: String
+    public var component: String
+    public var file: PackageFile
+}
+
+/// One change a history entry records: a package's version in a distribution before and
+/// after (nil when absent).
+public struct Change: Sendable, Hashable, Codable {
+    public var package: String
+    public var architecture: String
+    public var before: String?
+    public var after: String?
+}
+
+public struct HistoryEntry: Sendable, Hashable, Codable {
+    public var id: Int64
+    public var date: String
+    public var operation: String
+    public var distribution: String
+    public var user: String
+    public var command: String
+    public var note: String?
+    public var changes: [Change]
+}
+
+/// The metadata store: SQLite in WAL mode under `.depot/`, the truth from which `public/`
+/// is derived. Readers never wait for a writer.
+final class MetadataStore: Sendable {
+    let database: DatabasePool
+
+    init(path: String) throws {
+        var configuration = GRDB.Configuration()
+        configuration.busyMode = .timeout(60)
+        database = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(database)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE package_files (
+                        id INTEGER PRIMARY KEY,
+                        name TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        architecture TEXT NOT NULL,
+                        source TEXT NOT NULL,
+                        pool_path TEXT NOT NULL UNIQUE,
+                        size INTEGER NOT NULL,
+                        md5 TEXT NOT NULL,
+                        sha1 TEXT NOT NULL,
+                        sha256 TEXT NOT NULL,
+                        sha512 TEXT NOT NULL,
+                        control TEXT NOT NULL,
+                        stanza TEXT NOT NULL,
+                        added_at TEXT NOT NULL
+                    );
+                    CREATE INDEX package_files_by_name ON package_files(name, architecture);
+                    CREATE TABLE listings (
+                        distribution TEXT NOT NULL,
+                        component TEXT NOT NULL,
+                        file_id INTEGER NOT NULL REFERENCES package_files(id),
+                        PRIMARY KEY (distribution, file_id)
+                    );
+                    CREATE TABLE history (
+                        id INTEGER PRIMARY KEY,
+                        date TEXT NOT NULL,
+                        operation TEXT NOT NULL,
+                        distribution TEXT NOT NULL,
+                        user TEXT NOT NULL,
+                        command TEXT NOT NULL,
+                        note TEXT,
+                        changes TEXT NOT NULL
+                    );
+                    CREATE TABLE unpublished (distribution TEXT PRIMARY KEY);
+                    """)
+        }
+        return migrator
+    }
+
+    static let fileColumns = "f.id, f.name, f.version, f.architecture, f.source, f.pool_path, f.size, f.md5, f.sha1, f.sha256, f.sha512"
+
+    static func file(_ row: Row, offset: Int = 0) -> PackageFile {
+        PackageFile(
+            id: row[offset], name: row[offset + 1], version: row[offset + 2], architecture: row[offset + 3],
+            source: row[offset + 4], poolPath: row[offset + 5],
+            checksums: Checksums(
+                size: row[offset + 6], md5: row[offset + 7], sha1: row[offset + 8], sha256: row[offset + 9],
+                sha512: row[offset + 10]))
+    }
+
+    /// Every file of this name and architecture (any version).
+    static func files(_ db: Database, name: String, architecture: String) throws -> [PackageFile] {
+        try Row.fetchAll(
+            db, sql: "SELECT \(fileColumns) FROM package_files f WHERE f.name = ? AND f.architecture = ?",
+            arguments: [name, architecture]
+        ).map { file($0) }
+    }
+
+    static func listings(_ db: Database, distribution: String?, name: String? = nil) throws -> [Listing] {
+        var sql = "SELECT l.distribution, l.component, \(fileColumns) FROM listings l JOIN package_files f ON f.id = l.file_id"
+        var conditions: [String] = []
+        var arguments: [any DatabaseValueConvertible] = []
+        if let distribution {
+            conditions.append("l.distribution = ?")
+            arguments.append(distribution)
+        }
+        if let name {
+            conditions.append("f.name = ?")
+            arguments.append(name)
+        }
+        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+        return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
+            Listing(distribution: row[0], component: row[1], file: file(row, offset: 2))
+        }
+    }
+
+    /// The listed stanzas of one index: a component and an architecture, with `all` packages.
+    static func stanzas(_ db: Database, distribution: String, component: String, architecture: String) throws
+        -> [(name: String, version: String, architecture: String, stanza: String)]
+    {
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT f.name, f.version, f.architecture, f.stanza FROM listings l JOIN package_files f ON f.id = l.file_id
+                WHERE l.distribution = ? AND l.component = ? AND (f.architecture = ? OR f.architecture = 'all')
+                """,
+            arguments: [distribution, component, architecture]
+        ).map { ($0[0], $0[1], $0[2], $0[3]) }
+    }
+
+    static func markUnpublished(_ db: Database, _ distribution: String) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO unpublished (distribution) VALUES (?)", arguments: [distribution])
+    }
+
+    static func recordHistory(
+        _ db: Database, operation: String, distribution: String, context: OperationContext, changes: [Change]
+    ) throws -> Int64 {
+        let changesJSON = String(decoding: try JSONEncoder().encode(changes), as: UTF8.self)
+        try db.execute(
+            sql: "INSERT INTO history (date, operation, distribution, user, command, note, changes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [
+                ISO8601DateFormatter().string(from: Date()), operation, distribution, context.user, context.command,
+                context.note, changesJSON,
+            ])
+        return db.lastInsertedRowID
+    }
+
+    static func history(_ db: Database, distribution: String?, limit: Int?) throws -> [HistoryEntry] {
+        var sql = "SELECT id, date, operation, distribution, user, command, note, changes FROM history"
+        var arguments: [any DatabaseValueConvertible] = []
+        if let distribution {
+            sql += " WHERE distribution = ?"
+            arguments.append(distribution)
+        }
+        sql += " ORDER BY id DESC"
+        if let limit { sql += " LIMIT \(limit)" }
+        return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
+            let changes = (try? JSONDecoder().decode([Change].self, from: Data((row[7] as String).utf8))) ?? []
+            return HistoryEntry(
+                id: row[0], date: row[1], operation: row[2], distribution: row[3], user: row[4], command: row[5],
+                note: row[6], changes: changes)
+        }
+    }
+}
+
+/// Who runs an operation and why: what history records beside the change itself.
+public struct OperationContext: Sendable {
+    public var user: String
+    public var command: String
+    public var note: String?
+
+    public init(user: String, command: String, note: String? = nil) {
+        self.user = user
+        self.command = command
+        self.note = note
+    }
+
+    /// `$USER@host` and the command line of this process.
+    public static func currentProcess(note: String? = nil) -> OperationContext {
+        let user = ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+        let host = ProcessInfo.processInfo.hostName
+        let command = CommandLine.arguments.map { ($0 as NSString).lastPathComponent == "depot" ? "depot" : $0 }
+        return OperationContext(user: "\(user)@\(host)", command: command.joined(separator: " "), note: note)
+    }
+}

@@ -1,0 +1,242 @@
+import AptRepository
+import DebianFormat
+import Foundation
+import GRDB
+
+/// A package received into `.depot/incoming/`: read, hashed and checked in the same pass that
+/// copied it, ready to be renamed into the pool.
+struct IncomingPackage {
+    var name: String
+    var temporaryPath: String
+    var deb: DebFile
+
+    func discard() { unlink(temporaryPath) }
+}
+
+extension Repository {
+    public struct PushOutcome: Sendable, Codable {
+        public enum Status: String, Sendable, Codable {
+            /// Newly listed in the distribution.
+            case added
+            /// Already listed there: the same bytes were pushed before.
+            case unchanged
+        }
+        public var file: String
+        public var package: String
+        public var version: String
+        public var architecture: String
+        public var poolPath: String
+        public var status: Status
+        /// Versions the push unlisted: beyond `Keep-Versions`, or newer ones on a downgrade.
+        public var unlisted: [String]
+    }
+
+    /// Validates each file, stores it in the pool, lists it in `distribution` and republishes
+    /// it: all files or none.
+    public func push(
+        _ paths: [String], to distribution: String, component: String? = nil, allowDowngrade: Bool = false,
+        context: OperationContext
+    ) throws -> [PushOutcome] {
+        try requireDistribution(distribution)
+        let component = component ?? configuration.components[0]
+        guard configuration.components.contains(component) else {
+            throw DepotError.unknownComponent(component, known: configuration.components)
+        }
+        var incoming: [IncomingPackage] = []
+        defer { for package in incoming { package.discard() } }
+        for path in paths {
+            let package = try receive(path)
+            incoming.append(package)
+            let architecture = package.deb.architecture
+            guard architecture == Architecture.all || configuration.architectures.contains(architecture) else {
+                throw DepotError.architectureNotCarried(
+                    file: path, architecture: architecture, distribution: distribution, carried: configuration.architectures)
+            }
+        }
+        return try withLock {
+            try publishPending()
+            let outcomes = try write { db in
+                try self.list(incoming, in: distribution, component: component, allowDowngrade: allowDowngrade, context: context, db)
+            }
+            try publishPending()
+            return outcomes
+        }
+    }
+
+    /// Copies a file into `.depot/incoming/` while `DebFile` hashes and checks it.
+    func receive(_ path: String) throws -> IncomingPackage {
+        do {
+            try DurableFiles.makeDirectory(incomingDirectory)
+        } catch {
+            throw DepotError.file(error)
+        }
+        let temporary = incomingDirectory + "/\(UUID().uuidString).deb"
+        let input = open(path, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else {
+            throw DepotError.invalidPackage(DebFileError(file: path, problem: .unreadable(String(cString: strerror(errno)))))
+        }
+        defer { close(input) }
+        var status = stat()
+        guard fstat(input, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+            throw DepotError.invalidPackage(DebFileError(file: path, problem: .notARegularFile))
+        }
+        let output = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard output >= 0 else { throw DepotError.file(FileError(path: temporary, operation: "create", code: errno)) }
+        var keep = false
+        defer {
+            close(output)
+            if !keep { unlink(temporary) }
+        }
+        var reader = DebFile.StreamingReader()
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
+        defer { buffer.deallocate() }
+        do {
+            while true {
+                let count = Glibc.read(input, buffer.baseAddress, size)
+                if count == 0 { break }
+                guard count > 0 else {
+                    if errno == EINTR { continue }
+                    throw DebFileError.Problem.unreadable(String(cString: strerror(errno)))
+                }
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+                try reader.consume(chunk)
+                var written = 0
+                while written < count {
+                    let result = Glibc.write(output, chunk.baseAddress! + written, count - written)
+                    guard result > 0 else { throw DepotError.file(FileError(path: temporary, operation: "write", code: errno)) }
+                    written += result
+                }
+            }
+            let deb = try reader.finish()
+            guard fsync(output) == 0 else { throw DepotError.file(FileError(path: temporary, operation: "fsync", code: errno)) }
+            keep = true
+            return IncomingPackage(name: path, temporaryPath: temporary, deb: deb)
+        } catch let problem as DebFileError.Problem {
+            throw DepotError.invalidPackage(DebFileError(file: path, problem: problem))
+        }
+    }
+
+    /// The store's side of a push, inside one transaction.
+    private func list(
+        _ incoming: [IncomingPackage], in distribution: String, component: String, allowDowngrade: Bool,
+        context: OperationContext, _ db: Database
+    ) throws -> [PushOutcome] {
+        var outcomes: [PushOutcome] = []
+        var changes: [Change] = []
+        var movedIntoPool: [String] = []
+        do {
+            for package in incoming {
+                let deb = package.deb
+                let (file, isNew) = try storeFile(package, component: component, db)
+                if isNew { movedIntoPool.append(publicDirectory + "/" + file.poolPath) }
+                let result = try addListing(
+                    file, to: distribution, component: component, allowDowngrade: allowDowngrade, fileName: package.name, db)
+                outcomes.append(
+                    PushOutcome(
+                        file: package.name, package: deb.package, version: deb.version.description,
+                        architecture: deb.architecture, poolPath: file.poolPath, status: result.change == nil ? .unchanged : .added,
+                        unlisted: result.unlisted))
+                if let change = result.change { changes.append(change) }
+            }
+            if !changes.isEmpty {
+                _ = try MetadataStore.recordHistory(db, operation: "push", distribution: distribution, context: context, changes: changes)
+                try MetadataStore.markUnpublished(db, distribution)
+            }
+        } catch {
+            // The transaction rolls back: files it put into the pool are referenced by nothing.
+            for path in movedIntoPool { unlink(path) }
+            throw error
+        }
+        return outcomes
+    }
+
+    /// Records the file and moves it into the pool, or finds the identical file already there.
+    /// The same name, version and architecture with other bytes is a conflict.
+    private func storeFile(_ package: IncomingPackage, component: String, _ db: Database) throws -> (PackageFile, Bool) {
+        let deb = package.deb
+        let existing = try MetadataStore.files(db, name: deb.package, architecture: deb.architecture)
+            .first { $0.debianVersion == deb.version }
+        if let existing {
+            guard existing.checksums.sha256 == deb.checksums.sha256 else {
+                let listedIn = try String.fetchAll(
+                    db, sql: "SELECT DISTINCT distribution FROM listings WHERE file_id = ? ORDER BY distribution",
+                    arguments: [existing.id])
+                throw DepotError.conflict(
+                    file: package.name, package: deb.package, version: deb.version.description, architecture: deb.architecture,
+                    existingSHA256: existing.checksums.sha256, newSHA256: deb.checksums.sha256,
+                    existingPath: existing.poolPath, listedIn: listedIn)
+            }
+            return (existing, false)
+        }
+        let poolPath = PoolPath.of(
+            component: component, source: deb.source, package: deb.package, version: deb.version,
+            architecture: deb.architecture)
+        let stanza = IndexStanza.render(control: deb.control, filename: poolPath, checksums: deb.checksums)
+        try db.execute(
+            sql: """
+                INSERT INTO package_files (name, version, architecture, source, pool_path, size, md5, sha1, sha256, sha512,
+                    control, stanza, added_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                deb.package, deb.version.description, deb.architecture, deb.source, poolPath, deb.checksums.size,
+                deb.checksums.md5, deb.checksums.sha1, deb.checksums.sha256, deb.checksums.sha512, deb.control.rendered(),
+                stanza, ISO8601DateFormatter().string(from: Date()),
+            ])
+        let file = PackageFile(
+            id: db.lastInsertedRowID, name: deb.package, version: deb.version.description, architecture: deb.architecture,
+            source: deb.source, poolPath: poolPath, checksums: deb.checksums)
+        let destination = publicDirectory + "/" + poolPath
+        do {
+            try DurableFiles.makeDirectory((destination as NSString).deletingLastPathComponent)
+            guard rename(package.temporaryPath, destination) == 0 else {
+                throw FileError(path: destination, operation: "move into the pool", code: errno)
+            }
+            try DurableFiles.syncDirectory(containing: destination)
+        } catch let error as FileError {
+            throw DepotError.file(error)
+        }
+        return (file, true)
+    }
+
+    struct ListingResult {
+        var change: Change?
+        var unlisted: [String]
+    }
+
+    /// Lists `file` in `distribution`, keeping at most `Keep-Versions` versions of its name and
+    /// architecture there. A version lower than the newest listed one needs `allowDowngrade`,
+    /// which unlists the newer ones.
+    func addListing(
+        _ file: PackageFile, to distribution: String, component: String, allowDowngrade: Bool, fileName: String,
+        _ db: Database
+    ) throws -> ListingResult {
+        let listed = try MetadataStore.listings(db, distribution: distribution, name: file.name)
+            .filter { $0.file.architecture == file.architecture }
+        if listed.contains(where: { $0.file.id == file.id }) { return ListingResult(change: nil, unlisted: []) }
+        let newest = listed.map(\.file).max { $0.debianVersion < $1.debianVersion }
+        var unlisted: [PackageFile] = []
+        if let newest, newest.debianVersion > file.debianVersion {
+            guard allowDowngrade else {
+                throw DepotError.downgrade(
+                    file: fileName, package: file.name, version: file.version, newest: newest.version, distribution: distribution)
+            }
+            unlisted += listed.map(\.file).filter { $0.debianVersion > file.debianVersion }
+        }
+        let keep = configuration.distribution(distribution)?.keepVersions ?? 1
+        let remaining = listed.map(\.file).filter { candidate in !unlisted.contains { $0.id == candidate.id } }
+            .sorted { $0.debianVersion > $1.debianVersion }
+        unlisted += remaining.dropFirst(max(0, keep - 1))
+        for old in unlisted {
+            try db.execute(
+                sql: "DELETE FROM listings WHERE distribution = ? AND file_id = ?", arguments: [distribution, old.id])
+        }
+        try db.execute(
+            sql: "INSERT INTO listings (distribution, component, file_id) VALUES (?, ?, ?)",
+            arguments: [distribution, component, file.id])
+        return ListingResult(
+            change: Change(package: file.name, architecture: file.architecture, before: newest?.version, after: file.version),
+            unlisted: unlisted.map(\.version))
+    }
+}

@@ -1,0 +1,66 @@
+import DebianFormat
+import GRDB
+
+/// `NAME` or `NAME=VERSION`, as the command line and the API name packages.
+public struct PackageSelector: Sendable, Hashable, CustomStringConvertible {
+    public var name: String
+    public var version: DebianVersion?
+
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let parsed = Result { () throws(InvalidFieldValue) -> DebianVersion? in
+            try PackageName.validate(parts[0])
+            return parts.count == 2 ? try DebianVersion(parts[1]) : nil
+        }
+        switch parsed {
+        case .success(let version): self.version = version
+        case .failure(let error): throw DepotError.invalidSelector(text, reason: error.description)
+        }
+        name = parts[0]
+    }
+
+    public var description: String { version.map { "\(name)=\($0)" } ?? name }
+
+    func matches(_ file: PackageFile) -> Bool {
+        file.name == name && (version.map { file.debianVersion == $0 } ?? true)
+    }
+}
+
+extension Repository {
+    /// Unlists packages (every architecture, or one version) from a distribution. The files
+    /// stay in the pool for rollback.
+    public func remove(_ selectors: [PackageSelector], from distribution: String, context: OperationContext) throws -> [Change] {
+        try requireDistribution(distribution)
+        return try withLock {
+            try publishPending()
+            let changes = try write { db in
+                var changes: [Change] = []
+                for selector in selectors {
+                    let listed = try MetadataStore.listings(db, distribution: distribution, name: selector.name)
+                    let matching = listed.filter { selector.matches($0.file) }
+                    guard !matching.isEmpty else {
+                        throw DepotError.notListed(
+                            distribution: distribution, package: selector.name, version: selector.version?.description)
+                    }
+                    for listing in matching {
+                        try db.execute(
+                            sql: "DELETE FROM listings WHERE distribution = ? AND file_id = ?",
+                            arguments: [distribution, listing.file.id])
+                        let remaining = listed.filter {
+                            $0.file.architecture == listing.file.architecture && !matching.contains($0)
+                        }.map(\.file).max { $0.debianVersion < $1.debianVersion }
+                        changes.append(
+                            Change(
+                                package: listing.file.name, architecture: listing.file.architecture,
+                                before: listing.file.version, after: remaining?.version))
+                    }
+                }
+                _ = try MetadataStore.recordHistory(db, operation: "remove", distribution: distribution, context: context, changes: changes)
+                try MetadataStore.markUnpublished(db, distribution)
+                return changes
+            }
+            try publishPending()
+            return changes
+        }
+    }
+}

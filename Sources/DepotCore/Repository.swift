@@ -1,0 +1,295 @@
+import AptRepository
+import DebianFormat
+import Foundation
+import GRDB
+
+/// A Depot repository on disk: `depot.conf`, the private `.depot/` (metadata store, lock,
+/// signing keyring, caches) and the served `public/` tree.
+///
+/// Every change follows one pattern: take the repository lock, change the store in one
+/// transaction (marking the distributions it touched as unpublished), publish those
+/// distributions, release the lock. Reads use the store's snapshot and never wait.
+public final class Repository: Sendable {
+    public let root: String
+    public let configuration: Configuration
+    let store: MetadataStore
+    let signer: Signer
+
+    public var configurationPath: String { root + "/depot.conf" }
+    var privateDirectory: String { root + "/.depot" }
+    public var publicDirectory: String { root + "/public" }
+    var keyringDirectory: String { privateDirectory + "/gnupg" }
+    var incomingDirectory: String { privateDirectory + "/incoming" }
+
+    /// Opens the repository at `root`.
+    public init(root: String) throws {
+        let root = Self.absolute(root)
+        let configurationPath = root + "/depot.conf"
+        guard let data = FileManager.default.contents(atPath: configurationPath) else {
+            throw DepotError.notARepository(root: root)
+        }
+        do {
+            configuration = try Configuration(parsing: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw DepotError.configuration(path: configurationPath, error)
+        }
+        guard let fingerprint = configuration.signWith else {
+            throw DepotError.configuration(
+                path: configurationPath, ConfigurationError(line: 1, problem: "no Sign-With fingerprint in the repository stanza"))
+        }
+        self.root = root
+        do {
+            store = try MetadataStore(path: root + "/.depot/depot.sqlite")
+        } catch {
+            throw DepotError.storage("\(root)/.depot/depot.sqlite: \(error)")
+        }
+        signer = Signer(homeDirectory: root + "/.depot/gnupg", fingerprint: fingerprint)
+    }
+
+    public struct InitOptions: Sendable {
+        public var origin: String = "Depot"
+        public var label: String?
+        public var distributions: [String] = ["development", "staging", "production"]
+        public var architectures: [String] = ["amd64", "arm64"]
+        public var components: [String] = ["main"]
+        public var signWith: String?
+        /// Where the key named by `signWith` is; it is copied into the repository's keyring.
+        public var gnupgHome: String?
+
+        public init() {}
+    }
+
+    /// Creates a repository: `depot.conf`, `.depot/` with a signing key (made unless one is
+    /// given), and signed empty indices for every distribution.
+    public static func initialize(root: String, options: InitOptions) throws -> Repository {
+        let root = absolute(root)
+        guard !FileManager.default.fileExists(atPath: root + "/depot.conf") else {
+            throw DepotError.alreadyInitialized(root: root)
+        }
+        var distributions: [Configuration.Distribution] = []
+        for (position, name) in options.distributions.enumerated() {
+            let next = position + 1 < options.distributions.count ? options.distributions[position + 1] : nil
+            distributions.append(.init(name: name, promotesTo: next))
+        }
+        var configuration = Configuration(
+            origin: options.origin, label: options.label ?? options.origin, architectures: options.architectures,
+            components: options.components, signWith: nil, distributions: distributions)
+        // Check the options the way a hand-written depot.conf is checked, before touching disk.
+        do {
+            _ = try Configuration(parsing: configuration.rendered())
+        } catch {
+            throw DepotError.invalidArgument("invalid init options: \(error.problem)")
+        }
+        let keyring = root + "/.depot/gnupg"
+        do {
+            try DurableFiles.makeDirectory(keyring)
+            try DurableFiles.makeDirectory(root + "/public/dists")
+            try DurableFiles.makeDirectory(root + "/public/pool")
+            chmod(root + "/.depot", 0o700)
+            chmod(keyring, 0o700)
+            let signer: Signer
+            if let fingerprint = options.signWith {
+                let source = options.gnupgHome ?? ProcessInfo.processInfo.environment["GNUPGHOME"] ?? NSHomeDirectory() + "/.gnupg"
+                signer = try Signer.importKey(fingerprint: fingerprint, from: source, into: keyring)
+            } else {
+                signer = try Signer.generateKey(
+                    homeDirectory: keyring, userID: "\(configuration.label) archive signing key <depot@localhost>")
+            }
+            configuration.signWith = signer.fingerprint
+            try DurableFiles.replace(root + "/depot.conf", with: Array(configuration.rendered().utf8))
+        } catch let error as SigningError {
+            throw DepotError.signing(error)
+        } catch let error as FileError {
+            throw DepotError.file(error)
+        }
+        let repository = try Repository(root: root)
+        try repository.withLock {
+            try repository.write { db in
+                for distribution in configuration.distributions {
+                    try MetadataStore.markUnpublished(db, distribution.name)
+                }
+            }
+            try repository.publishPending()
+        }
+        return repository
+    }
+
+    static func absolute(_ path: String) -> String {
+        let url = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        return url.standardizedFileURL.path
+    }
+
+    // MARK: - Reading
+
+    /// What distributions list, in promotion order, by package name and version.
+    public func list(distribution: String? = nil) throws -> [Listing] {
+        if let distribution { try requireDistribution(distribution) }
+        let listings = try read { db in try MetadataStore.listings(db, distribution: distribution) }
+        let order = Dictionary(uniqueKeysWithValues: configuration.distributions.enumerated().map { ($1.name, $0) })
+        return listings.sorted { a, b in
+            if a.distribution != b.distribution { return order[a.distribution, default: 0] < order[b.distribution, default: 0] }
+            if a.file.name != b.file.name { return a.file.name < b.file.name }
+            let versions = DebianVersion.compare(a.file.debianVersion, b.file.debianVersion)
+            if versions != 0 { return versions < 0 }
+            return a.file.architecture < b.file.architecture
+        }
+    }
+
+    public struct PackageReport: Sendable, Codable {
+        public struct Version: Sendable, Codable {
+            public var file: PackageFile
+            public var distributions: [String]
+        }
+        public var name: String
+        public var versions: [Version]
+    }
+
+    /// Every version of a package the pool holds, and which distributions list each.
+    public func show(package name: String) throws -> PackageReport {
+        let (files, listings) = try read { db in
+            let files = try Row.fetchAll(
+                db, sql: "SELECT \(MetadataStore.fileColumns) FROM package_files f WHERE f.name = ?", arguments: [name]
+            ).map { MetadataStore.file($0) }
+            return (files, try MetadataStore.listings(db, distribution: nil, name: name))
+        }
+        guard !files.isEmpty else { throw DepotError.invalidArgument("no package '\(name)' in this repository") }
+        let order = configuration.distributions.map(\.name)
+        let versions = files.sorted { a, b in
+            let versions = DebianVersion.compare(a.debianVersion, b.debianVersion)
+            return versions != 0 ? versions > 0 : a.architecture < b.architecture
+        }.map { file in
+            let listedIn = Set(listings.filter { $0.file.id == file.id }.map(\.distribution))
+            return PackageReport.Version(file: file, distributions: order.filter(listedIn.contains))
+        }
+        return PackageReport(name: name, versions: versions)
+    }
+
+    public func history(distribution: String? = nil, limit: Int? = nil) throws -> [HistoryEntry] {
+        if let distribution { try requireDistribution(distribution) }
+        return try read { db in try MetadataStore.history(db, distribution: distribution, limit: limit) }
+    }
+
+    /// The public signing key, ASCII-armored.
+    public func exportKey() throws -> String {
+        do {
+            return try signer.exportPublicKey()
+        } catch {
+            throw DepotError.signing(error)
+        }
+    }
+
+    // MARK: - Publishing
+
+    /// Rewrites the indices and signatures of the given distributions (all when empty).
+    public func publish(_ distributions: [String] = []) throws {
+        for name in distributions { try requireDistribution(name) }
+        try withLock {
+            try write { db in
+                for name in distributions.isEmpty ? configuration.distributions.map(\.name) : distributions {
+                    try MetadataStore.markUnpublished(db, name)
+                }
+            }
+            try publishPending()
+        }
+    }
+
+    /// Publishes every distribution a change (or an interrupted earlier run) left unpublished.
+    /// Call with the lock held.
+    func publishPending() throws {
+        let pending = try read { db in try String.fetchAll(db, sql: "SELECT distribution FROM unpublished") }
+        guard !pending.isEmpty else { return }
+        try writeArchiveKey()
+        let publisher = Publisher(
+            publicDirectory: publicDirectory, signer: signer, chunkCacheDirectory: privateDirectory + "/cache/chunks")
+        for name in pending {
+            guard let distribution = configuration.distribution(name) else { continue }
+            let indices = try read { db in try self.indices(db, for: distribution) }
+            let release = ReleaseInfo(
+                origin: configuration.origin, label: configuration.label, distribution: name,
+                description: distribution.description, architectures: configuration.architectures,
+                components: configuration.components, validFor: distribution.validFor)
+            do {
+                try publisher.publish(release, indices: indices, date: Int(Date().timeIntervalSince1970))
+            } catch {
+                throw DepotError.publishing(error)
+            }
+            try write { db in try db.execute(sql: "DELETE FROM unpublished WHERE distribution = ?", arguments: [name]) }
+        }
+    }
+
+    /// The `Packages` indices of a distribution as the store has them: per component and
+    /// architecture, `all` packages included, sorted by name, version and architecture.
+    func indices(_ db: Database, for distribution: Configuration.Distribution) throws -> [PackagesIndex] {
+        var indices: [PackagesIndex] = []
+        for component in configuration.components {
+            for architecture in configuration.architectures {
+                let rows = try MetadataStore.stanzas(
+                    db, distribution: distribution.name, component: component, architecture: architecture)
+                let sorted = rows.map { ($0, (try? DebianVersion($0.version))) }.sorted { a, b in
+                    if a.0.name != b.0.name { return a.0.name < b.0.name }
+                    if let left = a.1, let right = b.1, left != right { return left < right }
+                    return a.0.architecture < b.0.architecture
+                }
+                indices.append(
+                    PackagesIndex(
+                        component: component, architecture: architecture,
+                        entries: sorted.map { .init(package: $0.0.name, stanza: $0.0.stanza) }))
+            }
+        }
+        return indices
+    }
+
+    private func writeArchiveKey() throws {
+        let path = publicDirectory + "/archive-key.asc"
+        let key = Array(try exportKey().utf8)
+        if FileManager.default.contents(atPath: path).map({ [UInt8]($0) }) != key {
+            do {
+                try DurableFiles.replace(path, with: key)
+            } catch {
+                throw DepotError.file(error)
+            }
+        }
+    }
+
+    // MARK: - Helpers
+
+    func requireDistribution(_ name: String) throws {
+        guard configuration.distribution(name) != nil else {
+            throw DepotError.unknownDistribution(name, known: configuration.distributions.map(\.name))
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try store.database.read(body)
+        } catch let error as DepotError {
+            throw error
+        } catch {
+            throw DepotError.storage("\(error)")
+        }
+    }
+
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try store.database.write(body)
+        } catch let error as DepotError {
+            throw error
+        } catch {
+            throw DepotError.storage("\(error)")
+        }
+    }
+
+    /// Runs `body` holding the repository's exclusive lock (`flock` on `.depot/lock`), so two
+    /// writers never interleave; waits for the current holder.
+    func withLock<T>(_ body: () throws -> T) throws -> T {
+        let path = privateDirectory + "/lock"
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw DepotError.file(FileError(path: path, operation: "open lock", code: errno)) }
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw DepotError.file(FileError(path: path, operation: "lock", code: errno)) }
+        }
+        defer { flock(descriptor, LOCK_UN) }
+        return try body()
+    }
+}

@@ -1,0 +1,105 @@
+import AptRepository
+import DebianFormat
+import Foundation
+import GRDB
+
+extension Repository {
+    public struct VerifyReport: Sendable, Codable {
+        /// Each problem names the file or distribution and what is wrong with it.
+        public var problems: [String]
+        /// Facts worth knowing that are not damage, such as changes waiting to be published.
+        public var notes: [String]
+        public var poolFilesChecked: Int
+        public var indicesChecked: Int
+
+        public var passed: Bool { problems.isEmpty }
+    }
+
+    /// Checks pool files against their recorded checksums, each distribution's signatures
+    /// against the key, its index files against `Release`, and the indices against the store.
+    public func verify() throws -> VerifyReport {
+        var report = VerifyReport(problems: [], notes: [], poolFilesChecked: 0, indicesChecked: 0)
+        let (files, unpublished) = try read { db in
+            (
+                try Row.fetchAll(db, sql: "SELECT \(MetadataStore.fileColumns) FROM package_files f").map { MetadataStore.file($0) },
+                Set(try String.fetchAll(db, sql: "SELECT distribution FROM unpublished"))
+            )
+        }
+        for file in files {
+            let path = publicDirectory + "/" + file.poolPath
+            do {
+                let actual = try DebFile.read(path: path).checksums
+                if actual != file.checksums {
+                    report.problems.append(
+                        "\(path): content differs from what was pushed (SHA256 \(actual.sha256), recorded \(file.checksums.sha256))")
+                }
+            } catch {
+                report.problems.append("\(error)")
+            }
+            report.poolFilesChecked += 1
+        }
+
+        let keyPath = publicDirectory + "/archive-key.asc"
+        if FileManager.default.contents(atPath: keyPath).map({ String(decoding: $0, as: UTF8.self) }) != (try? exportKey()) {
+            report.problems.append("\(keyPath): missing or not the repository's signing key")
+        }
+
+        for distribution in configuration.distributions {
+            if unpublished.contains(distribution.name) {
+                report.notes.append("\(distribution.name): has changes not yet published; run 'depot publish \(distribution.name)'")
+            }
+            let expected = unpublished.contains(distribution.name)
+                ? nil : try read { db in try self.indices(db, for: distribution) }
+            report.indicesChecked += verifyPublished(distribution.name, expected: expected, problems: &report.problems)
+        }
+        return report
+    }
+
+    /// Checks one distribution's live tree; returns how many indices it checked.
+    private func verifyPublished(_ distribution: String, expected: [PackagesIndex]?, problems: inout [String]) -> Int {
+        let directory = publicDirectory + "/dists/" + distribution
+        func contents(_ name: String) -> [UInt8]? {
+            FileManager.default.contents(atPath: directory + "/" + name).map { [UInt8]($0) }
+        }
+        guard let inRelease = contents("InRelease"), let release = contents("Release"), let detached = contents("Release.gpg")
+        else {
+            problems.append("\(directory): InRelease, Release or Release.gpg is missing; run 'depot publish \(distribution)'")
+            return 0
+        }
+        do {
+            let signed = try signer.verifyClearsigned(inRelease)
+            if signed != release { problems.append("\(directory)/InRelease: does not sign the same text as Release") }
+        } catch {
+            problems.append("\(directory)/InRelease: bad signature: \(error)")
+        }
+        do {
+            try signer.verifyDetached(signature: detached, of: release)
+        } catch {
+            problems.append("\(directory)/Release.gpg: bad signature: \(error)")
+        }
+        var checked = 0
+        for entry in ReleaseFile.entries(of: String(decoding: release, as: UTF8.self)) where entry.algorithm == .sha256 {
+            let path = directory + "/" + entry.path
+            guard let bytes = contents(entry.path) else {
+                problems.append("\(path): missing, but Release lists it")
+                continue
+            }
+            let checksums = Checksums(of: bytes)
+            if checksums.size != entry.size || checksums.sha256 != entry.hash {
+                problems.append("\(path): does not match Release (SHA256 \(checksums.sha256), Release says \(entry.hash))")
+            }
+            let folder = (entry.path as NSString).deletingLastPathComponent
+            if contents("\(folder)/by-hash/SHA256/\(entry.hash)") == nil {
+                problems.append("\(directory)/\(folder)/by-hash/SHA256/\(entry.hash): missing, but Release lists it")
+            }
+            checked += 1
+        }
+        for index in expected ?? [] {
+            let path = "\(index.directory)/Packages"
+            if let published = contents(path), published != index.renderedText() {
+                problems.append("\(directory)/\(path): differs from what the metadata store lists; run 'depot publish \(distribution)'")
+            }
+        }
+        return checked
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import DepotCore
+
+struct Push: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add .deb files to a distribution and republish it: all files or none.",
+        discussion: """
+            Pushing the same file again changes nothing; the same package, version and architecture
+            with different content is a conflict.
+            Example:
+              depot push development build/snowbird_1.4.2-1_amd64.deb --note "$CI_JOB_URL"
+            """)
+
+    @OptionGroup var repository: RepositoryOptions
+
+    @Argument(help: "The distribution to add the files to.")
+    var distribution: String
+
+    @Argument(help: "The .deb files.")
+    var files: [String]
+
+    @Option(help: "The component to list them in (default: the first of depot.conf).")
+    var component: String?
+
+    @Option(help: "Text recorded in history with this change, such as a build URL.")
+    var note: String?
+
+    @Flag(help: "Accept a version lower than the one listed, unlisting the newer ones.")
+    var allowDowngrade = false
+
+    @Flag(help: "Print the outcome as JSON.")
+    var json = false
+
+    func run() throws {
+        let outcomes = try repository.open().push(
+            files, to: distribution, component: component, allowDowngrade: allowDowngrade,
+            context: .currentProcess(note: note))
+        if json { return try printJSON(outcomes) }
+        for outcome in outcomes {
+            let what = "\(outcome.package) \(outcome.version) (\(outcome.architecture))"
+            switch outcome.status {
+            case .added:
+                let unlisted = outcome.unlisted.isEmpty ? "" : ", unlisted \(outcome.unlisted.joined(separator: ", "))"
+                print("added \(what) to \(distribution)\(unlisted)")
+            case .unchanged:
+                print("unchanged \(what): \(distribution) already lists this file")
+            }
+        }
+    }
+}

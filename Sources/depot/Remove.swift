@@ -1,0 +1,30 @@
+import ArgumentParser
+import DepotCore
+
+struct Remove: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Unlist packages from a distribution; their files stay in the pool.",
+        discussion: """
+            Example:
+              depot remove staging snowbird=1.4.2-1
+            """)
+
+    @OptionGroup var repository: RepositoryOptions
+
+    @Argument(help: "The distribution.")
+    var distribution: String
+
+    @Argument(help: "NAME or NAME=VERSION.")
+    var packages: [String]
+
+    @Option(help: "Text recorded in history with this change.")
+    var note: String?
+
+    func run() throws {
+        let selectors = try packages.map { try PackageSelector(parsing: $0) }
+        let changes = try repository.open().remove(selectors, from: distribution, context: .currentProcess(note: note))
+        for change in changes {
+            print("removed \(change.package) \(change.before ?? "?") (\(change.architecture)) from \(distribution)")
+        }
+    }
+}

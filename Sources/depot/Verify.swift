@@ -1,0 +1,24 @@
+import ArgumentParser
+import DepotCore
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check pool files, indices and signatures; exit non-zero on any problem.")
+
+    @OptionGroup var repository: RepositoryOptions
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() throws {
+        let report = try repository.open().verify()
+        if json {
+            try printJSON(report)
+        } else {
+            for note in report.notes { print("note: \(note)") }
+            print("checked \(report.poolFilesChecked) pool files and \(report.indicesChecked) index files")
+        }
+        if !report.passed { throw DepotError.verificationFailed(report.problems) }
+        if !json { print("ok") }
+    }
+}
