@@ -78,7 +78,7 @@ let package = Package(
             dependencies: ["DepotCore", "DepotTestSupport"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["DepotCore", "DepotTestSupport"]),
+            dependencies: ["depot", "DepotTestSupport"]),
         .testTarget(
             name: "SystemLibraryTests",
             dependencies: ["CArchive", "CGPGME", "CLZMA", "CBZip2", "CZlib"]),

@@ -9,7 +9,7 @@ packages=(
     # signing and verifying
     gnupg gpgv
     # the tests compare against Debian's own tools and read apt's index of the archive
-    dpkg-dev binutils xz-utils bzip2 zstd lz4 apt ca-certificates
+    dpkg-dev binutils xz-utils bzip2 zstd lz4 apt ca-certificates python3
 )
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${packages[@]}"

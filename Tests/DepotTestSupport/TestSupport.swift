@@ -24,41 +24,44 @@ public enum TestSupport {
     }
 
     /// Runs a program to completion, collecting its output; `input` goes to its stdin.
+    ///
+    /// Output goes through temporary files, not pipes: tests run in parallel, and a child
+    /// started by one test inherits every open descriptor of the process, so a long-lived
+    /// child (an HTTP server) would keep another test's pipe open and its reader waiting for
+    /// an end that never comes.
     @discardableResult
     public static func run(
         _ executable: String, _ arguments: [String], input: Data? = nil, environment: [String: String]? = nil
     ) throws -> ProcessResult {
+        let scratch = try makeTemporaryDirectory("run")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let outputURL = scratch.appendingPathComponent("stdout")
+        let errorURL = scratch.appendingPathComponent("stderr")
+        let inputURL = scratch.appendingPathComponent("stdin")
+        try (input ?? Data()).write(to: inputURL)
+        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+        let output = try FileHandle(forWritingTo: outputURL)
+        let error = try FileHandle(forWritingTo: errorURL)
+        let standardInput = try FileHandle(forReadingFrom: inputURL)
+        defer {
+            try? output.close()
+            try? error.close()
+            try? standardInput.close()
+        }
+
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
         process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
         if let environment { process.environment = environment }
-        let output = Pipe()
-        let error = Pipe()
         process.standardOutput = output
         process.standardError = error
-        let inputPipe = Pipe()
-        process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
+        process.standardInput = standardInput
         try process.run()
-        if let input {
-            DispatchQueue.global().async {
-                inputPipe.fileHandleForWriting.write(input)
-                try? inputPipe.fileHandleForWriting.close()
-            }
-        }
-        // Drain both pipes at once so a chatty process never blocks on a full pipe.
-        nonisolated(unsafe) var errorData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errorData = error.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
         process.waitUntilExit()
         return ProcessResult(
-            status: process.terminationStatus, standardOutput: outputData,
-            standardError: String(decoding: errorData, as: UTF8.self))
+            status: process.terminationStatus, standardOutput: try Data(contentsOf: outputURL),
+            standardError: String(decoding: try Data(contentsOf: errorURL), as: UTF8.self))
     }
 
     /// Whether a program can be found on PATH.
@@ -95,4 +98,66 @@ public enum TestSupport {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
+}
+
+/// A repository made by the real `depot` binary in a temporary folder, removed (and its
+/// gpg-agent stopped) by `remove()`.
+public struct ScratchRepository {
+    public let root: URL
+
+    /// Runs `depot init` with the given extra options.
+    public init(_ initArguments: [String] = []) throws {
+        root = try TestSupport.makeTemporaryDirectory("repo")
+        let result = try depot(["init"] + initArguments)
+        guard result.status == 0 else { throw TestSupportError("depot init failed: \(result.standardError)") }
+    }
+
+    public var publicDirectory: String { root.appendingPathComponent("public").path }
+
+    /// Runs `depot --root ROOT ARGUMENTS...`.
+    @discardableResult
+    public func depot(_ arguments: [String]) throws -> TestSupport.ProcessResult {
+        try TestSupport.run(TestSupport.depotExecutable, ["--root", root.path] + arguments)
+    }
+
+    /// The content of every file below the root (symbolic links by their target, folders by
+    /// their presence), by path: two equal snapshots mean nothing changed.
+    public func snapshot() throws -> [String: Data] {
+        var digest: [String: Data] = [:]
+        let enumerator = FileManager.default.enumerator(atPath: root.path)
+        while let relative = enumerator?.nextObject() as? String {
+            let path = root.appendingPathComponent(relative).path
+            // gpg-agent sockets, the lock and SQLite's shared-memory index change on every read.
+            if relative.hasPrefix(".depot/gnupg") || relative == ".depot/lock" || relative.hasSuffix("-shm") { continue }
+            if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
+                digest[relative] = Data(("-> " + target).utf8)
+                continue
+            }
+            var isDirectory: ObjCBool = false
+            FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            if isDirectory.boolValue {
+                digest[relative] = Data("directory".utf8)
+            } else if let data = FileManager.default.contents(atPath: path) {
+                digest[relative] = data
+            }
+        }
+        return digest
+    }
+
+    public func remove() {
+        _ = try? TestSupport.run("gpgconf", ["--homedir", root.appendingPathComponent(".depot/gnupg").path, "--kill", "gpg-agent"])
+        try? FileManager.default.removeItem(at: root)
+    }
+}
+
+extension TestSupport {
+    /// The `depot` executable built beside the test bundle.
+    public static let depotExecutable: String = {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [beside, packageRoot.appendingPathComponent(".build/debug")] {
+            let path = candidate.appendingPathComponent("depot").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return packageRoot.appendingPathComponent(".build/debug/depot").path
+    }()
 }
