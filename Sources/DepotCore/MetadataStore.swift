@@ -44,15 +44,27 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
 }
 
 /// The metadata store: SQLite in WAL mode under `.depot/`, the truth from which `public/`
-/// is derived. Readers never wait for a writer.
+/// is derived. Readers in other processes never wait for a writer.
+///
+/// A `DatabaseQueue`, not a `DatabasePool`: the pool makes sure a WAL file exists by creating
+/// and dropping a table on every open, which would make read-only commands change the file.
 final class MetadataStore: Sendable {
-    let database: DatabasePool
+    let database: DatabaseQueue
 
     init(path: String) throws {
         var configuration = GRDB.Configuration()
         configuration.busyMode = .timeout(60)
-        database = try DatabasePool(path: path, configuration: configuration)
-        try Self.migrator.migrate(database)
+        database = try DatabaseQueue(path: path, configuration: configuration)
+        // WAL mode is a property of the file: set once, when the store is created.
+        if try database.read({ try String.fetchOne($0, sql: "PRAGMA journal_mode") }) != "wal" {
+            try database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") }
+        }
+        // Only write when there is something to migrate: a read-only command must leave the
+        // file's bytes alone.
+        let migrator = Self.migrator
+        if try !database.read({ try migrator.hasCompletedMigrations($0) }) {
+            try migrator.migrate(database)
+        }
     }
 
     static var migrator: DatabaseMigrator {

@@ -83,6 +83,7 @@ public final class Repository: Sendable {
         let keyring = root + "/.depot/gnupg"
         do {
             try DurableFiles.makeDirectory(keyring)
+            try DurableFiles.makeDirectory(root + "/.depot/incoming")
             try DurableFiles.makeDirectory(root + "/public/dists")
             try DurableFiles.makeDirectory(root + "/public/pool")
             chmod(root + "/.depot", 0o700)

@@ -1,0 +1,152 @@
+import DepotTestSupport
+import Foundation
+import Testing
+
+/// `depot push` and friends run as a subprocess, as CI runs them.
+@Suite struct PushCommandTests {
+    static let snowbird = TestSupport.fixture("good/snowbird_1.4.2-1_amd64.deb")
+
+    /// Every kind of bad input: a non-zero exit, one line `depot: error: FILE: problem`, and
+    /// the repository (store, pool, public/) exactly as it was.
+    @Test func badInputLeavesTheRepositoryExactlyAsItWas() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        try #require(try repository.depot(["push", "staging", Self.snowbird]).status == 0)
+        let before = try repository.snapshot()
+
+        let missing = repository.root.appendingPathComponent("missing.deb").path
+        let unreadable = repository.root.deletingLastPathComponent().appendingPathComponent("unreadable-\(UUID()).deb").path
+        try Data("!<arch>\n".utf8).write(to: URL(fileURLWithPath: unreadable))
+        chmod(unreadable, 0)
+        defer { try? FileManager.default.removeItem(atPath: unreadable) }
+
+        var cases: [(arguments: [String], mentions: String)] = TestSupport.fixtures(in: "bad").map {
+            (["push", "staging", $0], $0)
+        }
+        cases += [
+            (["push", "staging", TestSupport.fixture("good")], TestSupport.fixture("good")),
+            (["push", "staging", missing], missing),
+            (["push", "nowhere", Self.snowbird], "unknown distribution 'nowhere'"),
+            (["push", "staging", Self.snowbird, "--component", "contrib"], "unknown component 'contrib'"),
+            // One good file and one bad: all or none.
+            (["push", "staging", TestSupport.fixture("good/epochal_3.1-1_amd64.deb"), TestSupport.fixture("bad/truncated.deb")],
+             TestSupport.fixture("bad/truncated.deb")),
+        ]
+        if getuid() != 0 { cases.append((["push", "staging", unreadable], unreadable)) }
+        for (arguments, mentions) in cases {
+            let result = try repository.depot(arguments)
+            #expect(result.status != 0, "\(arguments) succeeded")
+            let lines = result.standardError.split(separator: "\n")
+            #expect(lines.count == 1, "\(arguments): \(result.standardError)")
+            #expect(result.standardError.hasPrefix("depot: error: "), "\(result.standardError)")
+            #expect(result.standardError.contains(mentions), "\(result.standardError) should name \(mentions)")
+            #expect(try repository.snapshot() == before, "\(arguments) changed the repository")
+        }
+    }
+
+    @Test func anArchitectureTheRepositoryDoesNotCarryIsRefused() throws {
+        let repository = try ScratchRepository(["--architectures", "amd64"])
+        defer { repository.remove() }
+        let before = try repository.snapshot()
+        let arm = TestSupport.fixture("good/snowbird_1.4.2-1_arm64.deb")
+        let result = try repository.depot(["push", "development", arm])
+        #expect(result.status != 0)
+        #expect(result.standardError == "depot: error: \(arm): architecture 'arm64' is not carried by development (Architectures: amd64); add it to depot.conf or push another build\n")
+        #expect(try repository.snapshot() == before)
+    }
+
+    @Test func pushingTheSameFileAgainChangesNothing() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        try #require(try repository.depot(["push", "staging", Self.snowbird]).status == 0)
+        let before = try repository.snapshot()
+        let again = try repository.depot(["push", "staging", Self.snowbird])
+        #expect(again.status == 0)
+        #expect(again.text.contains("unchanged snowbird 1.4.2-1 (amd64)"))
+        #expect(try repository.snapshot() == before)
+    }
+
+    @Test func pushingOtherBytesUnderTheSameVersionIsAConflictNamingBothChecksums() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        try #require(try repository.depot(["push", "production", Self.snowbird]).status == 0)
+        let rebuilt = try rebuild(Self.snowbird, changing: "1.4.2-1 for amd64")
+        defer { try? FileManager.default.removeItem(atPath: rebuilt) }
+        let before = try repository.snapshot()
+
+        let result = try repository.depot(["push", "development", rebuilt])
+        #expect(result.status != 0)
+        let original = try TestSupport.run("sha256sum", [Self.snowbird]).text.prefix(64)
+        let other = try TestSupport.run("sha256sum", [rebuilt]).text.prefix(64)
+        #expect(result.standardError.contains("conflict: snowbird 1.4.2-1 (amd64)"))
+        #expect(result.standardError.contains(String(original)) && result.standardError.contains(String(other)))
+        #expect(result.standardError.contains("listed in production"))
+        #expect(try repository.snapshot() == before)
+    }
+
+    @Test func aLowerVersionNeedsAllowDowngradeWhichUnlistsTheNewerOne() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let newer = try build("snowbird", version: "1.5-1")
+        defer { try? FileManager.default.removeItem(atPath: newer) }
+        try #require(try repository.depot(["push", "staging", newer]).status == 0)
+
+        let refused = try repository.depot(["push", "staging", Self.snowbird])
+        #expect(refused.status != 0)
+        #expect(refused.standardError.contains("snowbird 1.4.2-1 is lower than 1.5-1 listed in staging; pass --allow-downgrade"))
+
+        let accepted = try repository.depot(["push", "staging", Self.snowbird, "--allow-downgrade"])
+        #expect(accepted.status == 0, "\(accepted.standardError)")
+        let listed = try repository.depot(["list", "staging", "--json"])
+        let listings = try JSONSerialization.jsonObject(with: listed.standardOutput) as? [[String: Any]] ?? []
+        let versions = listings.compactMap { ($0["file"] as? [String: Any])?["version"] as? String }
+        #expect(versions == ["1.4.2-1"])
+    }
+
+    @Test func aDistributionKeepsOnlyKeepVersionsOfAPackage() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        var files: [String] = []
+        defer { for file in files { try? FileManager.default.removeItem(atPath: file) } }
+        for version in ["1.0-1", "1.1-1", "2.0~rc1-1"] {
+            files.append(try build("kite", version: version))
+            try #require(try repository.depot(["push", "development", files.last!]).status == 0)
+        }
+        let listed = try repository.depot(["list", "development"]).text
+        #expect(listed.contains("2.0~rc1-1") && !listed.contains("1.1-1") && !listed.contains("1.0-1"))
+        // Unlisted files stay in the pool, for rollback.
+        let shown = try repository.depot(["show", "kite", "--json"])
+        let report = try JSONSerialization.jsonObject(with: shown.standardOutput) as? [String: Any]
+        #expect((report?["versions"] as? [Any])?.count == 3)
+        let verify = try repository.depot(["verify"])
+        #expect(verify.status == 0, "\(verify.standardError)")
+    }
+
+    /// A copy of a package with one byte of its data changed: same name, version and
+    /// architecture, other content.
+    private func rebuild(_ path: String, changing text: String) throws -> String {
+        let folder = try TestSupport.makeTemporaryDirectory("rebuild")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try #require(try TestSupport.run("dpkg-deb", ["-R", path, folder.path]).status == 0)
+        let readme = folder.appendingPathComponent("usr/share/doc/snowbird/README")
+        try (text + " rebuilt\n").write(to: readme, atomically: true, encoding: .utf8)
+        let output = folder.deletingLastPathComponent().appendingPathComponent("rebuilt-\(UUID()).deb").path
+        try #require(try TestSupport.run("dpkg-deb", ["--root-owner-group", "-b", folder.path, output]).status == 0)
+        return output
+    }
+}
+
+/// Builds a minimal package with dpkg-deb and returns its path.
+func build(_ name: String, version: String, architecture: String = "amd64", extra: [String] = []) throws -> String {
+    let folder = try TestSupport.makeTemporaryDirectory("build")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    try FileManager.default.createDirectory(at: folder.appendingPathComponent("DEBIAN"), withIntermediateDirectories: true)
+    let control = ["Package: \(name)", "Version: \(version)", "Architecture: \(architecture)",
+                   "Maintainer: Depot Tests <tests@depot.example>"] + extra + ["Description: \(name) for a test"]
+    try (control.joined(separator: "\n") + "\n").write(
+        to: folder.appendingPathComponent("DEBIAN/control"), atomically: true, encoding: .utf8)
+    let output = folder.deletingLastPathComponent().appendingPathComponent("\(name)_\(version)_\(architecture)-\(UUID()).deb").path
+    let result = try TestSupport.run("dpkg-deb", ["--root-owner-group", "-b", folder.path, output])
+    guard result.status == 0 else { throw TestSupportError("dpkg-deb failed: \(result.standardError)") }
+    return output
+}
