@@ -76,15 +76,20 @@ public final class StaticHTTPServer: @unchecked Sendable {
     public let port: Int
     private let process: Process
 
+    private let requestLog: URL
+
     public init(serving folder: String) throws {
-        let log = try TestSupport.makeTemporaryDirectory("http").appendingPathComponent("log")
+        let scratch = try TestSupport.makeTemporaryDirectory("http")
+        let log = scratch.appendingPathComponent("log")
+        requestLog = scratch.appendingPathComponent("requests")
         FileManager.default.createFile(atPath: log.path, contents: nil)
+        FileManager.default.createFile(atPath: requestLog.path, contents: nil)
         process = Process()
         // Debian's own python3, not a wrapper (pyenv's shim) that a signal would not pass through.
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = ["-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", folder, "0"]
         process.standardOutput = try FileHandle(forWritingTo: log)
-        process.standardError = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: requestLog)
         try process.run()
         // It prints "Serving HTTP on 127.0.0.1 port 43123 (http://127.0.0.1:43123/) ...".
         var text = ""
@@ -101,6 +106,15 @@ public final class StaticHTTPServer: @unchecked Sendable {
     }
 
     public var url: String { "http://127.0.0.1:\(port)/" }
+
+    /// The paths clients asked for so far (the server logs each request on stderr).
+    public func requestedPaths() -> [String] {
+        let text = (try? String(contentsOf: requestLog, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            guard let start = line.range(of: "\"GET ")?.upperBound ?? line.range(of: "\"HEAD ")?.upperBound else { return nil }
+            return String(line[start...].prefix { $0 != " " })
+        }
+    }
 
     /// Kills the server. SIGKILL, because children spawned from a Dispatch worker thread
     /// inherit its signal mask, in which SIGTERM is blocked.
