@@ -1,9 +1,39 @@
 #!/usr/bin/env bash
-# The README's first command: install what Depot needs, build it, and show it at work.
+# The README's first command on a fresh Debian 12 machine: install what Depot needs, build
+# it, make a demo repository with the three distributions, push the fixture packages through
+# them, and serve it for apt-get on http://127.0.0.1:8080/ until Ctrl-C.
+#
+#   DEMO_ROOT   where the repository goes (default: ./demo, removed and made again)
+#   DEMO_PORT   the port to serve on (default: 8080)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=${DEMO_ROOT:-$PWD/demo}
+port=${DEMO_PORT:-8080}
+
 Scripts/install-dependencies.sh
 swift build --product depot
-depot=.build/debug/depot
-"$depot" --version
-"$depot" --help
+depot=$PWD/.build/debug/depot
+
+rm -rf "$root"
+"$depot" --root "$root" init --origin "Depot Demo" --architectures amd64,arm64
+# CI pushes every build into development; the tested ones move on to staging and production.
+"$depot" --root "$root" push development Fixtures/good/*.deb Fixtures/real/*.deb --note "demo: first builds"
+"$depot" --root "$root" push staging Fixtures/good/snowbird_1.4.2-1_*.deb Fixtures/good/libsnow1_*.deb \
+    Fixtures/good/hello-depot_*.deb --note "demo: tested in development"
+"$depot" --root "$root" push production Fixtures/good/hello-depot_*.deb --note "demo: released"
+"$depot" --root "$root" list
+"$depot" --root "$root" verify
+
+cat <<MSG
+
+The demo repository is in $root. On a client:
+
+  curl -fsSL http://127.0.0.1:$port/archive-key.asc -o /etc/apt/keyrings/depot.asc
+  echo "deb [signed-by=/etc/apt/keyrings/depot.asc] http://127.0.0.1:$port/ staging main" \\
+      > /etc/apt/sources.list.d/depot.list
+  apt-get update && apt-get install hello-depot
+
+Serving $root/public on http://127.0.0.1:$port/ (Ctrl-C stops).
+MSG
+# Until 'depot serve' lands, any static HTTP server will do: public/ is plain files.
+exec /usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$root/public" "$port"

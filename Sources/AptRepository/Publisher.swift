@@ -4,7 +4,7 @@ import Dispatch
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One `Packages` index to publish: a component and architecture, and the stanzas it lists,
@@ -92,7 +92,8 @@ public struct Publisher: Sendable {
             for index in indices {
                 entries += try writeIndex(index, into: directory, chunks: chunks)
             }
-            try carryOverByHash(from: existing.filter { $0 <= (live ?? 0) }.suffix(keptGenerations - 1), into: directory)
+            try carryOverByHash(
+                from: existing.filter { $0 <= (live ?? 0) }.suffix(keptGenerations - 1), into: directory)
 
             let releaseText = Array(ReleaseFile.render(release, entries: entries, date: date).utf8)
             try DurableFiles.write(releaseText, to: directory + "/Release")
@@ -105,7 +106,8 @@ public struct Publisher: Sendable {
             try DurableFiles.syncDirectory(directory)
             try DurableFiles.syncDirectory(generations)
 
-            try DurableFiles.switchSymbolicLink("\(distsDirectory)/\(distribution)", to: ".generations/\(distribution)/\(number)")
+            try DurableFiles.switchSymbolicLink(
+                "\(distsDirectory)/\(distribution)", to: ".generations/\(distribution)/\(number)")
         } catch let error as FileError {
             throw .file(error)
         } catch let error as SigningError {
@@ -134,7 +136,8 @@ public struct Publisher: Sendable {
 
     /// Writes `Packages`, `Packages.gz` and `Packages.xz` and their by-hash names; returns
     /// what `Release` lists for them.
-    private func writeIndex(_ index: PackagesIndex, into directory: String, chunks: ChunkStore) throws -> [ReleaseEntry] {
+    private func writeIndex(_ index: PackagesIndex, into directory: String, chunks: ChunkStore) throws -> [ReleaseEntry]
+    {
         let folder = directory + "/" + index.directory
         try DurableFiles.makeDirectory(folder)
         let pieces = Self.chunk(index.entries)
@@ -193,7 +196,8 @@ public struct Publisher: Sendable {
         var current: [UInt8] = []
         var previous: String?
         for entry in entries {
-            if let previous, previous != entry.package, !current.isEmpty, stableHash(entry.package) % chunkModulus == 0 {
+            if let previous, previous != entry.package, !current.isEmpty, stableHash(entry.package) % chunkModulus == 0
+            {
                 chunks.append(current)
                 current = []
             }
@@ -242,10 +246,12 @@ struct ChunkStore {
         let toCompress = missing
         DispatchQueue.concurrentPerform(iterations: toCompress.count) { slot in
             let position = toCompress[slot]
-            made.set(slot, Result { () throws -> Compressed in
-                let piece = pieces[position]
-                return Compressed(gzip: try Compression.gzipMember(piece), xz: try Compression.xzBlock(piece))
-            })
+            made.set(
+                slot,
+                Result { () throws -> Compressed in
+                    let piece = pieces[position]
+                    return Compressed(gzip: try Compression.gzipMember(piece), xz: try Compression.xzBlock(piece))
+                })
         }
         for (slot, position) in missing.enumerated() {
             let value = try made.get(slot)
@@ -259,10 +265,13 @@ struct ChunkStore {
         guard let gzip = FileManager.default.contents(atPath: "\(directory)/\(key).gz"),
             let xz = FileManager.default.contents(atPath: "\(directory)/\(key).xz"), xz.count > 8
         else { return nil }
-        let unpadded = xz.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        let unpadded = xz.prefix(8).enumerated().reduce(UInt64(0)) {
+            $0 | UInt64($1.element) << (8 * UInt64($1.offset))
+        }
         return Compressed(
             gzip: [UInt8](gzip),
-            xz: XZBlock(bytes: [UInt8](xz.dropFirst(8)), unpaddedSize: unpadded, uncompressedSize: UInt64(uncompressedSize)))
+            xz: XZBlock(
+                bytes: [UInt8](xz.dropFirst(8)), unpaddedSize: unpadded, uncompressedSize: UInt64(uncompressedSize)))
     }
 
     /// Best effort: a chunk that fails to be cached is compressed again next time.

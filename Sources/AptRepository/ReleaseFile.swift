@@ -1,7 +1,7 @@
 import DebianFormat
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What a distribution's `Release` says about itself, apart from its index files.
@@ -70,7 +70,8 @@ public enum ReleaseFile {
     }
 
     /// The entries of a rendered `Release`, read back: what by-hash files it promises.
-    public static func entries(of text: String) -> [(algorithm: HashAlgorithm, hash: String, size: Int64, path: String)] {
+    public static func entries(of text: String) -> [(algorithm: HashAlgorithm, hash: String, size: Int64, path: String)]
+    {
         guard let paragraph = try? Deb822Document(parsing: text).paragraphs.first else { return [] }
         var result: [(HashAlgorithm, String, Int64, String)] = []
         for algorithm in HashAlgorithm.allCases {
@@ -92,7 +93,8 @@ public enum ReleaseFile {
         let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+        return
+            "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) UTC"
     }
 }

@@ -1,7 +1,7 @@
 import CGPGME
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Signs `Release` files with an OpenPGP key kept in a GnuPG home, through gpgme.
@@ -73,7 +73,8 @@ public struct Signer: Sendable {
             try check(gpgme_op_export(context.handle, fingerprint, 0, data), "exporting the public key")
         }
         guard !bytes.isEmpty else {
-            throw SigningError(operation: "exporting the public key", detail: "no key \(fingerprint) in \(homeDirectory)")
+            throw SigningError(
+                operation: "exporting the public key", detail: "no key \(fingerprint) in \(homeDirectory)")
         }
         return String(decoding: bytes, as: UTF8.self)
     }
@@ -101,7 +102,8 @@ public struct Signer: Sendable {
         let context = try Context(homeDirectory: homeDirectory)
         try context.input(signature) { signatureData throws(SigningError) in
             try context.input(text) { textData throws(SigningError) in
-                try check(gpgme_op_verify(context.handle, signatureData, textData, nil), "verifying a detached signature")
+                try check(
+                    gpgme_op_verify(context.handle, signatureData, textData, nil), "verifying a detached signature")
             }
         }
         try checkVerification(context)
@@ -127,7 +129,8 @@ public struct Signer: Sendable {
         }
         throw SigningError(
             operation: "verifying",
-            detail: seen.isEmpty ? "not signed" : "no good signature by \(fingerprint) (\(seen.joined(separator: "; ")))")
+            detail: seen.isEmpty
+                ? "not signed" : "no good signature by \(fingerprint) (\(seen.joined(separator: "; ")))")
     }
 
     private func sign(_ text: [UInt8], mode: gpgme_sig_mode_t) throws(SigningError) -> [UInt8] {
@@ -186,7 +189,9 @@ private final class Context {
     /// Whether the key `fingerprint` has a subkey `subkeyFingerprint`.
     func keyHasSubkey(_ fingerprint: String, _ subkeyFingerprint: String) -> Bool {
         var key: gpgme_key_t?
-        guard gpgme_err_code(gpgme_get_key(handle, fingerprint, &key, 0)) == GPG_ERR_NO_ERROR, let key else { return false }
+        guard gpgme_err_code(gpgme_get_key(handle, fingerprint, &key, 0)) == GPG_ERR_NO_ERROR, let key else {
+            return false
+        }
         defer { gpgme_key_unref(key) }
         var subkey = key.pointee.subkeys
         while let current = subkey {
@@ -235,7 +240,9 @@ private final class Context {
         var length = 0
         guard let memory = gpgme_data_release_and_get_mem(data, &length) else { return [] }
         defer { gpgme_free(memory) }
-        return memory.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+        return memory.withMemoryRebound(to: UInt8.self, capacity: length) {
+            Array(UnsafeBufferPointer(start: $0, count: length))
+        }
     }
 }
 

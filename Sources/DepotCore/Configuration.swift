@@ -11,7 +11,10 @@ public struct Configuration: Sendable, Hashable {
         public var validFor: Int?
         public var description: String?
 
-        public init(name: String, promotesTo: String? = nil, keepVersions: Int = 1, validFor: Int? = nil, description: String? = nil) {
+        public init(
+            name: String, promotesTo: String? = nil, keepVersions: Int = 1, validFor: Int? = nil,
+            description: String? = nil
+        ) {
             self.name = name
             self.promotesTo = promotesTo
             self.keepVersions = keepVersions
@@ -44,7 +47,9 @@ public struct Configuration: Sendable, Hashable {
     }
 
     static let repositoryFields: Set<String> = ["origin", "label", "architectures", "components", "sign-with"]
-    static let distributionFields: Set<String> = ["distribution", "promotes-to", "keep-versions", "valid-for", "description"]
+    static let distributionFields: Set<String> = [
+        "distribution", "promotes-to", "keep-versions", "valid-for", "description",
+    ]
 
     /// Reads `depot.conf`; every mistake is reported with its line number.
     public init(parsing text: String) throws(ConfigurationError) {
@@ -56,7 +61,9 @@ public struct Configuration: Sendable, Hashable {
         }
         let lines = LineLocator(document: document)
         guard let repository = document.paragraphs.first else {
-            throw ConfigurationError(line: 1, problem: "the file is empty: it needs a repository stanza (Origin, Label, Architectures, Components)")
+            throw ConfigurationError(
+                line: 1,
+                problem: "the file is empty: it needs a repository stanza (Origin, Label, Architectures, Components)")
         }
         if repository["Distribution"] != nil {
             throw ConfigurationError(
@@ -71,7 +78,9 @@ public struct Configuration: Sendable, Hashable {
             do {
                 try Architecture.validate(architecture)
                 guard architecture != "all" else {
-                    throw InvalidFieldValue(kind: "architecture", value: "all", reason: "'all' packages go into every architecture; list real ones")
+                    throw InvalidFieldValue(
+                        kind: "architecture", value: "all",
+                        reason: "'all' packages go into every architecture; list real ones")
                 }
             } catch {
                 throw ConfigurationError(line: lines.line(of: "Architectures", in: 0), problem: "\(error)")
@@ -90,7 +99,8 @@ public struct Configuration: Sendable, Hashable {
         for (position, paragraph) in document.paragraphs.enumerated().dropFirst() {
             try Self.checkFields(paragraph, allowed: Self.distributionFields, paragraph: position, lines: lines)
             guard let name = paragraph["Distribution"] else {
-                throw ConfigurationError(line: lines.firstLine(of: position), problem: "a distribution stanza needs a 'Distribution' field")
+                throw ConfigurationError(
+                    line: lines.firstLine(of: position), problem: "a distribution stanza needs a 'Distribution' field")
             }
             guard Self.isSafeName(name) else {
                 throw ConfigurationError(
@@ -98,12 +108,17 @@ public struct Configuration: Sendable, Hashable {
                     problem: "invalid distribution name '\(name)': use lower case letters, digits, '-' and '.'")
             }
             if distributions.contains(where: { $0.name == name }) {
-                throw ConfigurationError(line: lines.line(of: "Distribution", in: position), problem: "distribution '\(name)' is defined twice")
+                throw ConfigurationError(
+                    line: lines.line(of: "Distribution", in: position),
+                    problem: "distribution '\(name)' is defined twice")
             }
-            var distribution = Distribution(name: name, promotesTo: paragraph["Promotes-To"], description: paragraph["Description"])
+            var distribution = Distribution(
+                name: name, promotesTo: paragraph["Promotes-To"], description: paragraph["Description"])
             if let keep = paragraph["Keep-Versions"] {
                 guard let value = Int(keep), value >= 1 else {
-                    throw ConfigurationError(line: lines.line(of: "Keep-Versions", in: position), problem: "Keep-Versions must be a whole number of at least 1, not '\(keep)'")
+                    throw ConfigurationError(
+                        line: lines.line(of: "Keep-Versions", in: position),
+                        problem: "Keep-Versions must be a whole number of at least 1, not '\(keep)'")
                 }
                 distribution.keepVersions = value
             }
@@ -118,7 +133,8 @@ public struct Configuration: Sendable, Hashable {
             distributions.append(distribution)
         }
         guard !distributions.isEmpty else {
-            throw ConfigurationError(line: lines.lastLine, problem: "no distributions: add a stanza with 'Distribution: NAME'")
+            throw ConfigurationError(
+                line: lines.lastLine, problem: "no distributions: add a stanza with 'Distribution: NAME'")
         }
         for (position, distribution) in distributions.enumerated() {
             if let target = distribution.promotesTo, !distributions.contains(where: { $0.name == target }) {
@@ -157,19 +173,24 @@ public struct Configuration: Sendable, Hashable {
             && !name.contains("..")
     }
 
-    private static func checkFields(_ paragraph: Deb822Paragraph, allowed: Set<String>, paragraph position: Int, lines: LineLocator) throws(ConfigurationError) {
+    private static func checkFields(
+        _ paragraph: Deb822Paragraph, allowed: Set<String>, paragraph position: Int, lines: LineLocator
+    ) throws(ConfigurationError) {
         for field in paragraph.fields where !allowed.contains(field.name.lowercased()) {
             let kind = position == 0 ? "repository" : "distribution"
             throw ConfigurationError(
                 line: lines.line(of: field.name, in: position),
-                problem: "unknown field '\(field.name)' in a \(kind) stanza (known: \(allowed.sorted().joined(separator: ", ")))")
+                problem:
+                    "unknown field '\(field.name)' in a \(kind) stanza (known: \(allowed.sorted().joined(separator: ", ")))"
+            )
         }
     }
 
     private static func words(
         _ paragraph: Deb822Paragraph, _ name: String, paragraph position: Int, lines: LineLocator, required: Bool
     ) throws(ConfigurationError) -> [String] {
-        let words = (paragraph[name] ?? "").split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," || $0 == "\t" }).map(String.init)
+        let words = (paragraph[name] ?? "").split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," || $0 == "\t" }
+        ).map(String.init)
         if required && words.isEmpty {
             let line = paragraph[name] == nil ? lines.firstLine(of: position) : lines.line(of: name, in: position)
             throw ConfigurationError(line: line, problem: "'\(name)' must list at least one value")
@@ -179,7 +200,9 @@ public struct Configuration: Sendable, Hashable {
 
     static func duration(_ text: String) -> Int? {
         let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800]
-        if let unit = text.last, let factor = units[unit], let value = Int(text.dropLast()), value > 0 { return value * factor }
+        if let unit = text.last, let factor = units[unit], let value = Int(text.dropLast()), value > 0 {
+            return value * factor
+        }
         if let value = Int(text), value > 0 { return value }
         return nil
     }

@@ -41,9 +41,11 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
                 + "(Architectures: \(carried.joined(separator: " "))); add it to depot.conf or push another build"
         case .invalidPackage(let error):
             return error.description
-        case .conflict(let file, let package, let version, let architecture, let existing, let new, let path, let listedIn):
+        case .conflict(
+            let file, let package, let version, let architecture, let existing, let new, let path, let listedIn):
             let listed = listedIn.isEmpty ? "listed nowhere" : "listed in \(listedIn.joined(separator: ", "))"
-            return "\(file): conflict: \(package) \(version) (\(architecture)) is already in the pool with different content "
+            return
+                "\(file): conflict: \(package) \(version) (\(architecture)) is already in the pool with different content "
                 + "(pool SHA256 \(existing) at \(path), \(listed); this file's SHA256 \(new)); build it with a new version"
         case .downgrade(let file, let package, let version, let newest, let distribution):
             return "\(file): \(package) \(version) is lower than \(newest) listed in \(distribution); "

@@ -111,7 +111,8 @@ final class MetadataStore: Sendable {
         return migrator
     }
 
-    static let fileColumns = "f.id, f.name, f.version, f.architecture, f.source, f.pool_path, f.size, f.md5, f.sha1, f.sha256, f.sha512"
+    static let fileColumns =
+        "f.id, f.name, f.version, f.architecture, f.source, f.pool_path, f.size, f.md5, f.sha1, f.sha256, f.sha512"
 
     static func file(_ row: Row, offset: Int = 0) -> PackageFile {
         PackageFile(
@@ -131,7 +132,8 @@ final class MetadataStore: Sendable {
     }
 
     static func listings(_ db: Database, distribution: String?, name: String? = nil) throws -> [Listing] {
-        var sql = "SELECT l.distribution, l.component, \(fileColumns) FROM listings l JOIN package_files f ON f.id = l.file_id"
+        var sql =
+            "SELECT l.distribution, l.component, \(fileColumns) FROM listings l JOIN package_files f ON f.id = l.file_id"
         var conditions: [String] = []
         var arguments: [any DatabaseValueConvertible] = []
         if let distribution {
@@ -171,7 +173,8 @@ final class MetadataStore: Sendable {
     ) throws -> Int64 {
         let changesJSON = String(decoding: try JSONEncoder().encode(changes), as: UTF8.self)
         try db.execute(
-            sql: "INSERT INTO history (date, operation, distribution, user, command, note, changes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            sql:
+                "INSERT INTO history (date, operation, distribution, user, command, note, changes) VALUES (?, ?, ?, ?, ?, ?, ?)",
             arguments: [
                 ISO8601DateFormatter().string(from: Date()), operation, distribution, context.user, context.command,
                 context.note, changesJSON,

@@ -50,13 +50,16 @@ extension Repository {
             let architecture = package.deb.architecture
             guard architecture == Architecture.all || configuration.architectures.contains(architecture) else {
                 throw DepotError.architectureNotCarried(
-                    file: path, architecture: architecture, distribution: distribution, carried: configuration.architectures)
+                    file: path, architecture: architecture, distribution: distribution,
+                    carried: configuration.architectures)
             }
         }
         return try withLock {
             try publishPending()
             let outcomes = try write { db in
-                try self.list(incoming, in: distribution, component: component, allowDowngrade: allowDowngrade, context: context, db)
+                try self.list(
+                    incoming, in: distribution, component: component, allowDowngrade: allowDowngrade, context: context,
+                    db)
             }
             try publishPending()
             return outcomes
@@ -73,7 +76,8 @@ extension Repository {
         let temporary = incomingDirectory + "/\(UUID().uuidString).deb"
         let input = open(path, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else {
-            throw DepotError.invalidPackage(DebFileError(file: path, problem: .unreadable(String(cString: strerror(errno)))))
+            throw DepotError.invalidPackage(
+                DebFileError(file: path, problem: .unreadable(String(cString: strerror(errno)))))
         }
         defer { close(input) }
         var status = stat()
@@ -104,12 +108,16 @@ extension Repository {
                 var written = 0
                 while written < count {
                     let result = Glibc.write(output, chunk.baseAddress! + written, count - written)
-                    guard result > 0 else { throw DepotError.file(FileError(path: temporary, operation: "write", code: errno)) }
+                    guard result > 0 else {
+                        throw DepotError.file(FileError(path: temporary, operation: "write", code: errno))
+                    }
                     written += result
                 }
             }
             let deb = try reader.finish()
-            guard fsync(output) == 0 else { throw DepotError.file(FileError(path: temporary, operation: "fsync", code: errno)) }
+            guard fsync(output) == 0 else {
+                throw DepotError.file(FileError(path: temporary, operation: "fsync", code: errno))
+            }
             keep = true
             return IncomingPackage(name: path, temporaryPath: temporary, deb: deb)
         } catch let problem as DebFileError.Problem {
@@ -131,16 +139,19 @@ extension Repository {
                 let (file, isNew) = try storeFile(package, component: component, db)
                 if isNew { movedIntoPool.append(publicDirectory + "/" + file.poolPath) }
                 let result = try addListing(
-                    file, to: distribution, component: component, allowDowngrade: allowDowngrade, fileName: package.name, db)
+                    file, to: distribution, component: component, allowDowngrade: allowDowngrade,
+                    fileName: package.name, db)
                 outcomes.append(
                     PushOutcome(
                         file: package.name, package: deb.package, version: deb.version.description,
-                        architecture: deb.architecture, poolPath: file.poolPath, status: result.change == nil ? .unchanged : .added,
+                        architecture: deb.architecture, poolPath: file.poolPath,
+                        status: result.change == nil ? .unchanged : .added,
                         unlisted: result.unlisted))
                 if let change = result.change { changes.append(change) }
             }
             if !changes.isEmpty {
-                _ = try MetadataStore.recordHistory(db, operation: "push", distribution: distribution, context: context, changes: changes)
+                _ = try MetadataStore.recordHistory(
+                    db, operation: "push", distribution: distribution, context: context, changes: changes)
                 try MetadataStore.markUnpublished(db, distribution)
             }
         } catch {
@@ -153,7 +164,8 @@ extension Repository {
 
     /// Records the file and moves it into the pool, or finds the identical file already there.
     /// The same name, version and architecture with other bytes is a conflict.
-    private func storeFile(_ package: IncomingPackage, component: String, _ db: Database) throws -> (PackageFile, Bool) {
+    private func storeFile(_ package: IncomingPackage, component: String, _ db: Database) throws -> (PackageFile, Bool)
+    {
         let deb = package.deb
         let existing = try MetadataStore.files(db, name: deb.package, architecture: deb.architecture)
             .first { $0.debianVersion == deb.version }
@@ -163,7 +175,8 @@ extension Repository {
                     db, sql: "SELECT DISTINCT distribution FROM listings WHERE file_id = ? ORDER BY distribution",
                     arguments: [existing.id])
                 throw DepotError.conflict(
-                    file: package.name, package: deb.package, version: deb.version.description, architecture: deb.architecture,
+                    file: package.name, package: deb.package, version: deb.version.description,
+                    architecture: deb.architecture,
                     existingSHA256: existing.checksums.sha256, newSHA256: deb.checksums.sha256,
                     existingPath: existing.poolPath, listedIn: listedIn)
             }
@@ -181,11 +194,13 @@ extension Repository {
                 """,
             arguments: [
                 deb.package, deb.version.description, deb.architecture, deb.source, poolPath, deb.checksums.size,
-                deb.checksums.md5, deb.checksums.sha1, deb.checksums.sha256, deb.checksums.sha512, deb.control.rendered(),
+                deb.checksums.md5, deb.checksums.sha1, deb.checksums.sha256, deb.checksums.sha512,
+                deb.control.rendered(),
                 stanza, ISO8601DateFormatter().string(from: Date()),
             ])
         let file = PackageFile(
-            id: db.lastInsertedRowID, name: deb.package, version: deb.version.description, architecture: deb.architecture,
+            id: db.lastInsertedRowID, name: deb.package, version: deb.version.description,
+            architecture: deb.architecture,
             source: deb.source, poolPath: poolPath, checksums: deb.checksums)
         let destination = publicDirectory + "/" + poolPath
         do {
@@ -220,7 +235,8 @@ extension Repository {
         if let newest, newest.debianVersion > file.debianVersion {
             guard allowDowngrade else {
                 throw DepotError.downgrade(
-                    file: fileName, package: file.name, version: file.version, newest: newest.version, distribution: distribution)
+                    file: fileName, package: file.name, version: file.version, newest: newest.version,
+                    distribution: distribution)
             }
             unlisted += listed.map(\.file).filter { $0.debianVersion > file.debianVersion }
         }
@@ -236,7 +252,8 @@ extension Repository {
             sql: "INSERT INTO listings (distribution, component, file_id) VALUES (?, ?, ?)",
             arguments: [distribution, component, file.id])
         return ListingResult(
-            change: Change(package: file.name, architecture: file.architecture, before: newest?.version, after: file.version),
+            change: Change(
+                package: file.name, architecture: file.architecture, before: newest?.version, after: file.version),
             unlisted: unlisted.map(\.version))
     }
 }

@@ -29,7 +29,9 @@ public struct PackageSelector: Sendable, Hashable, CustomStringConvertible {
 extension Repository {
     /// Unlists packages (every architecture, or one version) from a distribution. The files
     /// stay in the pool for rollback.
-    public func remove(_ selectors: [PackageSelector], from distribution: String, context: OperationContext) throws -> [Change] {
+    public func remove(_ selectors: [PackageSelector], from distribution: String, context: OperationContext) throws
+        -> [Change]
+    {
         try requireDistribution(distribution)
         return try withLock {
             try publishPending()
@@ -55,7 +57,8 @@ extension Repository {
                                 before: listing.file.version, after: remaining?.version))
                     }
                 }
-                _ = try MetadataStore.recordHistory(db, operation: "remove", distribution: distribution, context: context, changes: changes)
+                _ = try MetadataStore.recordHistory(
+                    db, operation: "remove", distribution: distribution, context: context, changes: changes)
                 try MetadataStore.markUnpublished(db, distribution)
                 return changes
             }

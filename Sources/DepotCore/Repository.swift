@@ -35,7 +35,8 @@ public final class Repository: Sendable {
         }
         guard let fingerprint = configuration.signWith else {
             throw DepotError.configuration(
-                path: configurationPath, ConfigurationError(line: 1, problem: "no Sign-With fingerprint in the repository stanza"))
+                path: configurationPath,
+                ConfigurationError(line: 1, problem: "no Sign-With fingerprint in the repository stanza"))
         }
         self.root = root
         do {
@@ -90,7 +91,9 @@ public final class Repository: Sendable {
             chmod(keyring, 0o700)
             let signer: Signer
             if let fingerprint = options.signWith {
-                let source = options.gnupgHome ?? ProcessInfo.processInfo.environment["GNUPGHOME"] ?? NSHomeDirectory() + "/.gnupg"
+                let source =
+                    options.gnupgHome ?? ProcessInfo.processInfo.environment["GNUPGHOME"] ?? NSHomeDirectory()
+                    + "/.gnupg"
                 signer = try Signer.importKey(fingerprint: fingerprint, from: source, into: keyring)
             } else {
                 signer = try Signer.generateKey(
@@ -128,7 +131,9 @@ public final class Repository: Sendable {
         let listings = try read { db in try MetadataStore.listings(db, distribution: distribution) }
         let order = Dictionary(uniqueKeysWithValues: configuration.distributions.enumerated().map { ($1.name, $0) })
         return listings.sorted { a, b in
-            if a.distribution != b.distribution { return order[a.distribution, default: 0] < order[b.distribution, default: 0] }
+            if a.distribution != b.distribution {
+                return order[a.distribution, default: 0] < order[b.distribution, default: 0]
+            }
             if a.file.name != b.file.name { return a.file.name < b.file.name }
             let versions = DebianVersion.compare(a.file.debianVersion, b.file.debianVersion)
             if versions != 0 { return versions < 0 }

@@ -21,7 +21,9 @@ extension Repository {
         var report = VerifyReport(problems: [], notes: [], poolFilesChecked: 0, indicesChecked: 0)
         let (files, unpublished) = try read { db in
             (
-                try Row.fetchAll(db, sql: "SELECT \(MetadataStore.fileColumns) FROM package_files f").map { MetadataStore.file($0) },
+                try Row.fetchAll(db, sql: "SELECT \(MetadataStore.fileColumns) FROM package_files f").map {
+                    MetadataStore.file($0)
+                },
                 Set(try String.fetchAll(db, sql: "SELECT distribution FROM unpublished"))
             )
         }
@@ -31,7 +33,8 @@ extension Repository {
                 let actual = try DebFile.read(path: path).checksums
                 if actual != file.checksums {
                     report.problems.append(
-                        "\(path): content differs from what was pushed (SHA256 \(actual.sha256), recorded \(file.checksums.sha256))")
+                        "\(path): content differs from what was pushed (SHA256 \(actual.sha256), recorded \(file.checksums.sha256))"
+                    )
                 }
             } catch {
                 report.problems.append("\(error)")
@@ -40,15 +43,19 @@ extension Repository {
         }
 
         let keyPath = publicDirectory + "/archive-key.asc"
-        if FileManager.default.contents(atPath: keyPath).map({ String(decoding: $0, as: UTF8.self) }) != (try? exportKey()) {
+        if FileManager.default.contents(atPath: keyPath).map({ String(decoding: $0, as: UTF8.self) })
+            != (try? exportKey())
+        {
             report.problems.append("\(keyPath): missing or not the repository's signing key")
         }
 
         for distribution in configuration.distributions {
             if unpublished.contains(distribution.name) {
-                report.notes.append("\(distribution.name): has changes not yet published; run 'depot publish \(distribution.name)'")
+                report.notes.append(
+                    "\(distribution.name): has changes not yet published; run 'depot publish \(distribution.name)'")
             }
-            let expected = unpublished.contains(distribution.name)
+            let expected =
+                unpublished.contains(distribution.name)
                 ? nil : try read { db in try self.indices(db, for: distribution) }
             report.indicesChecked += verifyPublished(distribution.name, expected: expected, problems: &report.problems)
         }
@@ -61,9 +68,11 @@ extension Repository {
         func contents(_ name: String) -> [UInt8]? {
             FileManager.default.contents(atPath: directory + "/" + name).map { [UInt8]($0) }
         }
-        guard let inRelease = contents("InRelease"), let release = contents("Release"), let detached = contents("Release.gpg")
+        guard let inRelease = contents("InRelease"), let release = contents("Release"),
+            let detached = contents("Release.gpg")
         else {
-            problems.append("\(directory): InRelease, Release or Release.gpg is missing; run 'depot publish \(distribution)'")
+            problems.append(
+                "\(directory): InRelease, Release or Release.gpg is missing; run 'depot publish \(distribution)'")
             return 0
         }
         do {
@@ -78,7 +87,8 @@ extension Repository {
             problems.append("\(directory)/Release.gpg: bad signature: \(error)")
         }
         var checked = 0
-        for entry in ReleaseFile.entries(of: String(decoding: release, as: UTF8.self)) where entry.algorithm == .sha256 {
+        for entry in ReleaseFile.entries(of: String(decoding: release, as: UTF8.self)) where entry.algorithm == .sha256
+        {
             let path = directory + "/" + entry.path
             guard let bytes = contents(entry.path) else {
                 problems.append("\(path): missing, but Release lists it")
@@ -86,7 +96,8 @@ extension Repository {
             }
             let checksums = Checksums(of: bytes)
             if checksums.size != entry.size || checksums.sha256 != entry.hash {
-                problems.append("\(path): does not match Release (SHA256 \(checksums.sha256), Release says \(entry.hash))")
+                problems.append(
+                    "\(path): does not match Release (SHA256 \(checksums.sha256), Release says \(entry.hash))")
             }
             let folder = (entry.path as NSString).deletingLastPathComponent
             if contents("\(folder)/by-hash/SHA256/\(entry.hash)") == nil {
@@ -97,7 +108,9 @@ extension Repository {
         for index in expected ?? [] {
             let path = "\(index.directory)/Packages"
             if let published = contents(path), published != index.renderedText() {
-                problems.append("\(directory)/\(path): differs from what the metadata store lists; run 'depot publish \(distribution)'")
+                problems.append(
+                    "\(directory)/\(path): differs from what the metadata store lists; run 'depot publish \(distribution)'"
+                )
             }
         }
         return checked

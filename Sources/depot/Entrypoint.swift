@@ -25,7 +25,12 @@ struct DepotCommand: ParsableCommand {
             FileHandle.standardError.write(Data("depot: error: \(error)\n".utf8))
             Foundation.exit(1)
         } catch {
-            exit(withError: error)
+            let code = exitCode(for: error)
+            // --help and --version arrive here as clean exits; usage mistakes get one line too.
+            guard code != .success else { exit(withError: error) }
+            let message = DepotCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            FileHandle.standardError.write(Data("depot: error: \(message) (see 'depot --help')\n".utf8))
+            Foundation.exit(code.rawValue)
         }
     }
 }
@@ -48,7 +53,10 @@ func movingRootOption(_ arguments: [String]) -> [String] {
 
 /// Options every command that works on a repository takes.
 struct RepositoryOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The repository directory (default: $DEPOT_ROOT, else the current directory).", valueName: "DIR"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The repository directory (default: $DEPOT_ROOT, else the current directory).", valueName: "DIR"))
     var root: String?
 
     var resolvedRoot: String {

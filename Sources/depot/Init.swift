@@ -26,10 +26,14 @@ struct Init: ParsableCommand {
     @Option(help: "Components, comma-separated.")
     var components = "main"
 
-    @Option(name: .customLong("sign-with"), help: ArgumentHelp("Sign with this key (a fingerprint) instead of making one.", valueName: "FPR"))
+    @Option(
+        name: .customLong("sign-with"),
+        help: ArgumentHelp("Sign with this key (a fingerprint) instead of making one.", valueName: "FPR"))
     var signWith: String?
 
-    @Option(name: .customLong("gnupg-home"), help: ArgumentHelp("Where the --sign-with key is (default: $GNUPGHOME, else ~/.gnupg).", valueName: "DIR"))
+    @Option(
+        name: .customLong("gnupg-home"),
+        help: ArgumentHelp("Where the --sign-with key is (default: $GNUPGHOME, else ~/.gnupg).", valueName: "DIR"))
     var gnupgHome: String?
 
     func run() throws {

@@ -5,8 +5,7 @@ struct Push: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Add .deb files to a distribution and republish it: all files or none.",
         discussion: """
-            Pushing the same file again changes nothing; the same package, version and architecture
-            with different content is a conflict.
+            Pushing the same file again changes nothing; the same package, version and architecture with different content is a conflict.
             Example:
               depot push development build/snowbird_1.4.2-1_amd64.deb --note "$CI_JOB_URL"
             """)

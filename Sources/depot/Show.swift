@@ -19,7 +19,9 @@ struct Show: ParsableCommand {
         for version in report.versions {
             let file = version.file
             print("\(file.name) \(file.version) (\(file.architecture))")
-            print("  Listed in: \(version.distributions.isEmpty ? "(none)" : version.distributions.joined(separator: ", "))")
+            print(
+                "  Listed in: \(version.distributions.isEmpty ? "(none)" : version.distributions.joined(separator: ", "))"
+            )
             print("  Filename: \(file.poolPath)")
             print("  Size: \(file.checksums.size)")
             print("  MD5sum: \(file.checksums.md5)")

@@ -1,8 +1,9 @@
-@testable import AptRepository
 import DebianFormat
 import DepotTestSupport
 import Foundation
 import Testing
+
+@testable import AptRepository
 
 /// The publisher on its own, with synthetic stanzas (apt needs no pool files to update).
 @Suite(.serialized) struct PublisherTests {
@@ -45,8 +46,11 @@ import Testing
         let publisher = Publisher(
             publicDirectory: root.appendingPathComponent("public").path, signer: signer,
             chunkCacheDirectory: root.appendingPathComponent("cache").path)
-        let release = ReleaseInfo(origin: "Tests", label: "Tests", distribution: "stable", architectures: ["amd64"], components: ["main"])
-        try publisher.publish(release, indices: [PackagesIndex(component: "main", architecture: "amd64", entries: entries)], date: Int(Date().timeIntervalSince1970))
+        let release = ReleaseInfo(
+            origin: "Tests", label: "Tests", distribution: "stable", architectures: ["amd64"], components: ["main"])
+        try publisher.publish(
+            release, indices: [PackagesIndex(component: "main", architecture: "amd64", entries: entries)],
+            date: Int(Date().timeIntervalSince1970))
 
         let folder = root.appendingPathComponent("public/dists/stable/main/binary-amd64")
         let plain = try Data(contentsOf: folder.appendingPathComponent("Packages"))
@@ -54,7 +58,9 @@ import Testing
             let unpacked = try TestSupport.run(tool, ["-dc", folder.appendingPathComponent(name).path])
             #expect(unpacked.status == 0 && unpacked.standardOutput == plain, "\(tool) disagrees")
         }
-        let listing = try TestSupport.run("xz", ["--robot", "--list", folder.appendingPathComponent("Packages.xz").path]).text
+        let listing = try TestSupport.run(
+            "xz", ["--robot", "--list", folder.appendingPathComponent("Packages.xz").path]
+        ).text
         let streams = listing.split(separator: "\n").first { $0.hasPrefix("totals") }?.split(separator: "\t")
         #expect(streams?[1] == "1", "one xz stream")
         #expect(Int(streams?[2] ?? "") ?? 0 > 5, "many xz blocks")
@@ -64,7 +70,9 @@ import Testing
         defer { server.stop() }
         // apt prefers xz; the second client is told to take gzip first.
         for order in ["xz", "gz"] {
-            let apt = try AptClient(sources: ["deb [signed-by=\(root.appendingPathComponent("key.asc").path)] \(server.url) stable main"])
+            let apt = try AptClient(sources: [
+                "deb [signed-by=\(root.appendingPathComponent("key.asc").path)] \(server.url) stable main"
+            ])
             defer { apt.remove() }
             let update = try apt.run(["-o", "Acquire::CompressionTypes::Order::=\(order)", "update"])
             #expect(update.status == 0, "\(update.text)\(update.standardError)")
@@ -72,8 +80,10 @@ import Testing
             #expect(try apt.candidate("pkg-0") == "1.0-1")
             #expect(try apt.candidate("pkg-1999") == "1.1999-1")
             // apt fetched that compression, by its strongest hash.
-            let release = try String(contentsOf: root.appendingPathComponent("public/dists/stable/Release"), encoding: .utf8)
-            let entry = try #require(ReleaseFile.entries(of: release).first { $0.algorithm == .sha512 && $0.path.hasSuffix(".\(order)") })
+            let release = try String(
+                contentsOf: root.appendingPathComponent("public/dists/stable/Release"), encoding: .utf8)
+            let entry = try #require(
+                ReleaseFile.entries(of: release).first { $0.algorithm == .sha512 && $0.path.hasSuffix(".\(order)") })
             #expect(server.requestedPaths().contains("/dists/stable/main/binary-amd64/by-hash/SHA512/\(entry.hash)"))
         }
     }

@@ -40,12 +40,21 @@ import Testing
     @Test(arguments: [
         ("Origin: X\nArchitectures: amd64\nColour: blue\n\nDistribution: a\n", 3, "unknown field 'Colour'"),
         ("Origin: X\nArchitectures: amd64\n\nDistribution: a\nPromotes-To: b\nKeep: 2\n", 6, "unknown field 'Keep'"),
-        ("Origin: X\nArchitectures: amd64\n\nDistribution: a\n\nDistribution: a\n", 6, "distribution 'a' is defined twice"),
-        ("Origin: X\nArchitectures: amd64\n\nDistribution: a\nPromotes-To: nowhere\n", 5, "Promotes-To names 'nowhere'"),
+        (
+            "Origin: X\nArchitectures: amd64\n\nDistribution: a\n\nDistribution: a\n", 6,
+            "distribution 'a' is defined twice"
+        ),
+        (
+            "Origin: X\nArchitectures: amd64\n\nDistribution: a\nPromotes-To: nowhere\n", 5,
+            "Promotes-To names 'nowhere'"
+        ),
         ("Origin: X\nArchitectures:\n\nDistribution: a\n", 2, "'Architectures' must list at least one value"),
         ("Origin: X\n\nDistribution: a\n", 1, "'Architectures' must list at least one value"),
         ("Origin: X\nArchitectures: amd64\n\nDistribution: ../etc\n", 4, "invalid distribution name '../etc'"),
-        ("Origin: X\nArchitectures: amd64\n\nDistribution: a\nKeep-Versions: 0\n", 5, "Keep-Versions must be a whole number"),
+        (
+            "Origin: X\nArchitectures: amd64\n\nDistribution: a\nKeep-Versions: 0\n", 5,
+            "Keep-Versions must be a whole number"
+        ),
         ("Origin: X\nArchitectures: AMD64\n\nDistribution: a\n", 2, "invalid architecture 'AMD64'"),
         ("Origin: X\nArchitectures: amd64\n", 2, "no distributions"),
         ("Origin: X\nArchitectures: amd64\n\nPromotes-To: b\n", 4, "needs a 'Distribution' field"),

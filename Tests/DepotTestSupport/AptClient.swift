@@ -9,9 +9,12 @@ public struct AptClient {
     public init(sources: [String], architecture: String = "amd64") throws {
         directory = try TestSupport.makeTemporaryDirectory("apt")
         let fileManager = FileManager.default
-        for folder in ["etc/apt.conf.d", "etc/preferences.d", "etc/sources.list.d", "etc/trusted.gpg.d", "state/lists/partial",
-                       "cache/archives/partial", "log", "downloads"] {
-            try fileManager.createDirectory(at: directory.appendingPathComponent(folder), withIntermediateDirectories: true)
+        for folder in [
+            "etc/apt.conf.d", "etc/preferences.d", "etc/sources.list.d", "etc/trusted.gpg.d", "state/lists/partial",
+            "cache/archives/partial", "log", "downloads",
+        ] {
+            try fileManager.createDirectory(
+                at: directory.appendingPathComponent(folder), withIntermediateDirectories: true)
         }
         try Data().write(to: directory.appendingPathComponent("status"))
         try (sources.joined(separator: "\n") + "\n").write(
@@ -51,7 +54,9 @@ public struct AptClient {
 
     /// Runs `apt-get` (or another apt program) with this client's configuration.
     @discardableResult
-    public func run(_ arguments: [String], program: String = "apt-get", in folder: URL? = nil) throws -> TestSupport.ProcessResult {
+    public func run(_ arguments: [String], program: String = "apt-get", in folder: URL? = nil) throws
+        -> TestSupport.ProcessResult
+    {
         var command = "cd '\((folder ?? directory).path)' && exec \(program)"
         for argument in arguments { command += " '\(argument)'" }
         return try TestSupport.run("sh", ["-c", command], environment: environment)
@@ -98,7 +103,8 @@ public final class StaticHTTPServer: @unchecked Sendable {
             if text.contains("\n") { break }
             usleep(25_000)
         }
-        guard let range = text.range(of: "port "), let port = Int(text[range.upperBound...].prefix { $0.isNumber }) else {
+        guard let range = text.range(of: "port "), let port = Int(text[range.upperBound...].prefix { $0.isNumber })
+        else {
             process.terminate()
             throw TestSupportError("the HTTP server did not start: \(text)")
         }
@@ -111,7 +117,9 @@ public final class StaticHTTPServer: @unchecked Sendable {
     public func requestedPaths() -> [String] {
         let text = (try? String(contentsOf: requestLog, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap { line in
-            guard let start = line.range(of: "\"GET ")?.upperBound ?? line.range(of: "\"HEAD ")?.upperBound else { return nil }
+            guard let start = line.range(of: "\"GET ")?.upperBound ?? line.range(of: "\"HEAD ")?.upperBound else {
+                return nil
+            }
             return String(line[start...].prefix { $0 != " " })
         }
     }

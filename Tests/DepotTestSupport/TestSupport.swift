@@ -128,7 +128,9 @@ public struct ScratchRepository {
         while let relative = enumerator?.nextObject() as? String {
             let path = root.appendingPathComponent(relative).path
             // gpg-agent sockets, the lock and SQLite's shared-memory index change on every read.
-            if relative.hasPrefix(".depot/gnupg") || relative == ".depot/lock" || relative.hasSuffix("-shm") { continue }
+            if relative.hasPrefix(".depot/gnupg") || relative == ".depot/lock" || relative.hasSuffix("-shm") {
+                continue
+            }
             if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
                 digest[relative] = Data(("-> " + target).utf8)
                 continue
@@ -145,7 +147,8 @@ public struct ScratchRepository {
     }
 
     public func remove() {
-        _ = try? TestSupport.run("gpgconf", ["--homedir", root.appendingPathComponent(".depot/gnupg").path, "--kill", "gpg-agent"])
+        _ = try? TestSupport.run(
+            "gpgconf", ["--homedir", root.appendingPathComponent(".depot/gnupg").path, "--kill", "gpg-agent"])
         try? FileManager.default.removeItem(at: root)
     }
 }

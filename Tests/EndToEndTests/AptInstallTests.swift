@@ -4,7 +4,10 @@ import Testing
 
 /// The promise a server relies on: what Depot publishes, the real apt-get accepts, and what
 /// apt-get downloads is byte for byte what was pushed.
-@Suite(.enabled(if: TestSupport.hasProgram("apt-get") && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "needs apt-get and python3"))
+@Suite(
+    .enabled(
+        if: TestSupport.hasProgram("apt-get") && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"),
+        "needs apt-get and python3"))
 struct AptInstallTests {
     static let goodPackages = TestSupport.fixtures(in: "good") + [TestSupport.fixture("real/hello_2.10-3_amd64.deb")]
 
@@ -45,8 +48,11 @@ struct AptInstallTests {
 
         let install = try apt.run(["install", "--download-only", "-y", "hello-depot", "bzipped"])
         #expect(install.status == 0, "\(install.text)\(install.standardError)")
-        let archived = try Data(contentsOf: apt.directory.appendingPathComponent("cache/archives/hello-depot_1.0-1_all.deb"))
-        #expect(archived == (try Data(contentsOf: URL(fileURLWithPath: TestSupport.fixture("good/hello-depot_1.0-1_all.deb")))))
+        let archived = try Data(
+            contentsOf: apt.directory.appendingPathComponent("cache/archives/hello-depot_1.0-1_all.deb"))
+        #expect(
+            archived
+                == (try Data(contentsOf: URL(fileURLWithPath: TestSupport.fixture("good/hello-depot_1.0-1_all.deb")))))
     }
 
     @Test func aTamperedIndexMakesAptGetUpdateFail() throws {
@@ -54,7 +60,8 @@ struct AptInstallTests {
         defer { repository.remove() }
         try #require(try repository.depot(["push", "development"] + Self.goodPackages).status == 0)
         // Change one byte of every published form of the amd64 index, by-hash copies included.
-        let folder = repository.root.appendingPathComponent("public/dists/development/main/binary-amd64").resolvingSymlinksInPath()
+        let folder = repository.root.appendingPathComponent("public/dists/development/main/binary-amd64")
+            .resolvingSymlinksInPath()
         let enumerator = FileManager.default.enumerator(atPath: folder.path)
         var tampered = 0
         while let relative = enumerator?.nextObject() as? String {
@@ -74,7 +81,9 @@ struct AptInstallTests {
         defer { apt.remove() }
         let update = try apt.run(["update"])
         #expect(update.status != 0)
-        #expect((update.text + update.standardError).contains("Hash Sum mismatch") || (update.text + update.standardError).contains("E:"))
+        #expect(
+            (update.text + update.standardError).contains("Hash Sum mismatch")
+                || (update.text + update.standardError).contains("E:"))
         #expect(try apt.candidate("snowbird") == nil)
 
         let verify = try repository.depot(["verify"])
@@ -98,7 +107,9 @@ struct AptInstallTests {
         let update = try apt.run(["update"])
         let messages = update.text + update.standardError
         #expect(update.status != 0, "\(messages)")
-        #expect(messages.contains("NO_PUBKEY") || messages.contains("couldn't be verified") || messages.contains("not signed"))
+        #expect(
+            messages.contains("NO_PUBKEY") || messages.contains("couldn't be verified")
+                || messages.contains("not signed"))
         #expect(try apt.candidate("snowbird") == nil)
     }
 }

@@ -17,7 +17,8 @@ import Testing
         let folder = try TestSupport.makeTemporaryDirectory("scan")
         defer { try? FileManager.default.removeItem(at: folder) }
         for path in Self.packages {
-            try FileManager.default.copyItem(atPath: path, toPath: folder.appendingPathComponent((path as NSString).lastPathComponent).path)
+            try FileManager.default.copyItem(
+                atPath: path, toPath: folder.appendingPathComponent((path as NSString).lastPathComponent).path)
         }
         let scanned = try TestSupport.run("sh", ["-c", "cd '\(folder.path)' && dpkg-scanpackages -m . 2>/dev/null"])
         try #require(scanned.status == 0)
@@ -29,7 +30,9 @@ import Testing
 
         var published: [String: [String: String]] = [:]
         for architecture in ["amd64", "arm64"] {
-            let path = repository.root.appendingPathComponent("public/dists/development/main/binary-\(architecture)/Packages").path
+            let path = repository.root.appendingPathComponent(
+                "public/dists/development/main/binary-\(architecture)/Packages"
+            ).path
             let text = try String(contentsOfFile: path, encoding: .utf8)
             for paragraph in try Deb822Document(parsing: text).paragraphs {
                 let key = "\(paragraph["Package"]!) \(paragraph["Architecture"]!)"
@@ -40,7 +43,9 @@ import Testing
         for (key, fields) in expected {
             let ours = try #require(published[key])
             for (name, value) in fields where name != "Filename" {
-                #expect(ours[name] == value, "\(key): \(name) is \(ours[name] ?? "missing"), dpkg-scanpackages says \(value)")
+                #expect(
+                    ours[name] == value,
+                    "\(key): \(name) is \(ours[name] ?? "missing"), dpkg-scanpackages says \(value)")
             }
             // dpkg-scanpackages writes no SHA512; Depot adds it (coreutils checks it below).
             #expect(Set(ours.keys) == Set(fields.keys).union(["SHA512"]), "\(key): fields differ")
@@ -48,7 +53,9 @@ import Testing
             let sha512 = try TestSupport.run("sha512sum", [file]).text.prefix(128)
             #expect(ours["SHA512"] == String(sha512))
             let filename = try #require(ours["Filename"])
-            #expect(filename.hasPrefix("pool/main/") && filename.hasSuffix((fields["Filename"]! as NSString).lastPathComponent))
+            #expect(
+                filename.hasPrefix("pool/main/")
+                    && filename.hasSuffix((fields["Filename"]! as NSString).lastPathComponent))
         }
     }
 
@@ -57,11 +64,16 @@ import Testing
         defer { repository.remove() }
         try #require(try repository.depot(["push", "staging"] + Self.packages).status == 0)
         let dists = repository.root.appendingPathComponent("public/dists/staging")
-        for name in ["InRelease", "Release", "Release.gpg", "main/binary-amd64/Packages", "main/binary-amd64/Packages.gz",
-                     "main/binary-amd64/Packages.xz", "main/binary-arm64/Packages.xz"] {
-            #expect(FileManager.default.fileExists(atPath: dists.appendingPathComponent(name).path), "\(name) is missing")
+        for name in [
+            "InRelease", "Release", "Release.gpg", "main/binary-amd64/Packages", "main/binary-amd64/Packages.gz",
+            "main/binary-amd64/Packages.xz", "main/binary-arm64/Packages.xz",
+        ] {
+            #expect(
+                FileManager.default.fileExists(atPath: dists.appendingPathComponent(name).path), "\(name) is missing")
         }
-        let release = try Deb822Document(parsing: String(contentsOf: dists.appendingPathComponent("Release"), encoding: .utf8)).paragraphs[0]
+        let release = try Deb822Document(
+            parsing: String(contentsOf: dists.appendingPathComponent("Release"), encoding: .utf8)
+        ).paragraphs[0]
         #expect(release["Suite"] == "staging" && release["Codename"] == "staging")
         #expect(release["Acquire-By-Hash"] == "yes")
         #expect(release["Architectures"] == "amd64 arm64" && release["Components"] == "main")
@@ -80,14 +92,18 @@ import Testing
         // gzip -t and xz -t accept what Depot assembled, and both hold the plain index.
         let plain = try Data(contentsOf: dists.appendingPathComponent("main/binary-amd64/Packages"))
         for (tool, name) in [("gzip", "Packages.gz"), ("xz", "Packages.xz")] {
-            let unpacked = try TestSupport.run(tool, ["-dc", dists.appendingPathComponent("main/binary-amd64/\(name)").path])
+            let unpacked = try TestSupport.run(
+                tool, ["-dc", dists.appendingPathComponent("main/binary-amd64/\(name)").path])
             #expect(unpacked.status == 0 && unpacked.standardOutput == plain, "\(tool) disagrees")
         }
         // Pool paths: prefix, source folder, version without epoch.
         let pool = repository.root.appendingPathComponent("public/pool/main")
-        for path in ["s/snowbird-src/snowbird_1.4.2-1_amd64.deb", "libs/libsnow1/libsnow1_1.0~rc1-1_amd64.deb",
-                     "e/epochal/epochal_3.1-1_amd64.deb", "h/hello/hello_2.10-3_amd64.deb"] {
-            #expect(FileManager.default.fileExists(atPath: pool.appendingPathComponent(path).path), "\(path) is missing")
+        for path in [
+            "s/snowbird-src/snowbird_1.4.2-1_amd64.deb", "libs/libsnow1/libsnow1_1.0~rc1-1_amd64.deb",
+            "e/epochal/epochal_3.1-1_amd64.deb", "h/hello/hello_2.10-3_amd64.deb",
+        ] {
+            #expect(
+                FileManager.default.fileExists(atPath: pool.appendingPathComponent(path).path), "\(path) is missing")
         }
         let verify = try repository.depot(["verify"])
         #expect(verify.status == 0, "\(verify.standardError)")
@@ -102,7 +118,8 @@ import Testing
         var promised: [String] = []
         for (round, path) in Self.packages.prefix(4).enumerated() {
             try #require(try repository.depot(["push", "development", path]).status == 0)
-            let link = try FileManager.default.destinationOfSymbolicLink(atPath: dists.appendingPathComponent("development").path)
+            let link = try FileManager.default.destinationOfSymbolicLink(
+                atPath: dists.appendingPathComponent("development").path)
             #expect(link == ".generations/development/\(round + 2)")  // init published generation 1
             let release = try String(contentsOf: dists.appendingPathComponent("development/Release"), encoding: .utf8)
             let sha256 = release.components(separatedBy: "SHA256:\n")[1].components(separatedBy: "\nSHA512:")[0]
@@ -114,9 +131,12 @@ import Testing
         // The live generation still holds what the previous three generations' Release files named.
         let recent = promised.suffix(6 * 4)
         for path in recent {
-            #expect(FileManager.default.fileExists(atPath: dists.appendingPathComponent("development/\(path)").path), "\(path) is gone")
+            #expect(
+                FileManager.default.fileExists(atPath: dists.appendingPathComponent("development/\(path)").path),
+                "\(path) is gone")
         }
-        let generations = try FileManager.default.contentsOfDirectory(atPath: dists.appendingPathComponent(".generations/development").path)
+        let generations = try FileManager.default.contentsOfDirectory(
+            atPath: dists.appendingPathComponent(".generations/development").path)
         #expect(generations.count <= 4)
     }
 }

@@ -15,7 +15,8 @@ import Testing
         let before = try repository.snapshot()
 
         let missing = repository.root.appendingPathComponent("missing.deb").path
-        let unreadable = repository.root.deletingLastPathComponent().appendingPathComponent("unreadable-\(UUID()).deb").path
+        let unreadable = repository.root.deletingLastPathComponent().appendingPathComponent("unreadable-\(UUID()).deb")
+            .path
         try Data("!<arch>\n".utf8).write(to: URL(fileURLWithPath: unreadable))
         chmod(unreadable, 0)
         defer { try? FileManager.default.removeItem(atPath: unreadable) }
@@ -29,8 +30,13 @@ import Testing
             (["push", "nowhere", Self.snowbird], "unknown distribution 'nowhere'"),
             (["push", "staging", Self.snowbird, "--component", "contrib"], "unknown component 'contrib'"),
             // One good file and one bad: all or none.
-            (["push", "staging", TestSupport.fixture("good/epochal_3.1-1_amd64.deb"), TestSupport.fixture("bad/truncated.deb")],
-             TestSupport.fixture("bad/truncated.deb")),
+            (
+                [
+                    "push", "staging", TestSupport.fixture("good/epochal_3.1-1_amd64.deb"),
+                    TestSupport.fixture("bad/truncated.deb"),
+                ],
+                TestSupport.fixture("bad/truncated.deb")
+            ),
         ]
         if getuid() != 0 { cases.append((["push", "staging", unreadable], unreadable)) }
         for (arguments, mentions) in cases {
@@ -51,7 +57,10 @@ import Testing
         let arm = TestSupport.fixture("good/snowbird_1.4.2-1_arm64.deb")
         let result = try repository.depot(["push", "development", arm])
         #expect(result.status != 0)
-        #expect(result.standardError == "depot: error: \(arm): architecture 'arm64' is not carried by development (Architectures: amd64); add it to depot.conf or push another build\n")
+        #expect(
+            result.standardError
+                == "depot: error: \(arm): architecture 'arm64' is not carried by development (Architectures: amd64); add it to depot.conf or push another build\n"
+        )
         #expect(try repository.snapshot() == before)
     }
 
@@ -93,7 +102,9 @@ import Testing
 
         let refused = try repository.depot(["push", "staging", Self.snowbird])
         #expect(refused.status != 0)
-        #expect(refused.standardError.contains("snowbird 1.4.2-1 is lower than 1.5-1 listed in staging; pass --allow-downgrade"))
+        #expect(
+            refused.standardError.contains(
+                "snowbird 1.4.2-1 is lower than 1.5-1 listed in staging; pass --allow-downgrade"))
 
         let accepted = try repository.depot(["push", "staging", Self.snowbird, "--allow-downgrade"])
         #expect(accepted.status == 0, "\(accepted.standardError)")
@@ -140,12 +151,18 @@ import Testing
 func build(_ name: String, version: String, architecture: String = "amd64", extra: [String] = []) throws -> String {
     let folder = try TestSupport.makeTemporaryDirectory("build")
     defer { try? FileManager.default.removeItem(at: folder) }
-    try FileManager.default.createDirectory(at: folder.appendingPathComponent("DEBIAN"), withIntermediateDirectories: true)
-    let control = ["Package: \(name)", "Version: \(version)", "Architecture: \(architecture)",
-                   "Maintainer: Depot Tests <tests@depot.example>"] + extra + ["Description: \(name) for a test"]
+    try FileManager.default.createDirectory(
+        at: folder.appendingPathComponent("DEBIAN"), withIntermediateDirectories: true)
+    let control =
+        [
+            "Package: \(name)", "Version: \(version)", "Architecture: \(architecture)",
+            "Maintainer: Depot Tests <tests@depot.example>",
+        ] + extra + ["Description: \(name) for a test"]
     try (control.joined(separator: "\n") + "\n").write(
         to: folder.appendingPathComponent("DEBIAN/control"), atomically: true, encoding: .utf8)
-    let output = folder.deletingLastPathComponent().appendingPathComponent("\(name)_\(version)_\(architecture)-\(UUID()).deb").path
+    let output = folder.deletingLastPathComponent().appendingPathComponent(
+        "\(name)_\(version)_\(architecture)-\(UUID()).deb"
+    ).path
     let result = try TestSupport.run("dpkg-deb", ["--root-owner-group", "-b", folder.path, output])
     guard result.status == 0 else { throw TestSupportError("dpkg-deb failed: \(result.standardError)") }
     return output
