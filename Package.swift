@@ -62,7 +62,7 @@ let package = Package(
         .executableTarget(
             name: "depot-bench",
             dependencies: [
-                "DebianFormat",
+                "DebianFormat", "AptRepository",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

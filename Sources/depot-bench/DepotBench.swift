@@ -11,5 +11,7 @@ struct DepotBench: ParsableCommand {
             Build in release mode first: swift build -c release --product depot-bench
             Example: .build/release/depot-bench debfile --size-mb 200
             """,
-        subcommands: [DebFileBenchmark.self, IndexParseBenchmark.self])
+        subcommands: [
+            DebFileBenchmark.self, IndexParseBenchmark.self, RepositoryBenchmark.self, IndexPublishBenchmark.self,
+        ])
 }

@@ -15,7 +15,7 @@ struct IndexParseBenchmark: ParsableCommand {
     var repetitions = 3
 
     func run() throws {
-        let bytes = try [UInt8](loadIndex())
+        let bytes = try [UInt8](Self.loadIndex(file: file))
         var document = Deb822Document()
         let parse = try Measurement.best(of: repetitions) { document = try Deb822Document(parsing: bytes) }
         var rendered = ""
@@ -26,7 +26,7 @@ struct IndexParseBenchmark: ParsableCommand {
         print("render: \(seconds(render.wallSeconds))  \(rate(bytes.count, render.wallSeconds))")
     }
 
-    private func loadIndex() throws -> Data {
+    static func loadIndex(file: String?) throws -> Data {
         if let file { return try Data(contentsOf: URL(fileURLWithPath: file)) }
         let lists = "/var/lib/apt/lists"
         let candidates = try FileManager.default.contentsOfDirectory(atPath: lists)
