@@ -34,6 +34,8 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        // Linux calls glibc hides from Swift's Glibc module.
+        .systemLibrary(name: "CSystemCalls"),
 
         .target(
             name: "DebianFormat",
@@ -44,7 +46,7 @@ let package = Package(
         .target(
             name: "AptRepository",
             dependencies: [
-                "DebianFormat", "CLZMA", "CZlib", "CGPGME",
+                "DebianFormat", "CLZMA", "CZlib", "CGPGME", "CSystemCalls",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(

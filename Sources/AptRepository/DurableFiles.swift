@@ -1,14 +1,37 @@
+import CSystemCalls
 import Foundation
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// File operations whose effects survive a crash once they return: data and directory
-/// entries are fsynced.
+/// File operations whose effects survive a crash: data and directory entries are fsynced, or,
+/// for many files at once, written plainly and then flushed together with `syncFileSystem`.
 public enum DurableFiles {
-    /// Writes `bytes` to a new file at `path` (which must not be live: nobody reads it yet).
+    /// Writes `bytes` to a new file at `path` (which must not be live: nobody reads it yet)
+    /// and fsyncs it.
     public static func write(_ bytes: some ContiguousBytes, to path: String) throws(FileError) {
+        try write(bytes, to: path, sync: true)
+    }
+
+    /// Writes `bytes` to a new file at `path` without waiting for the disk; a later
+    /// `syncFileSystem` makes it durable.
+    public static func writeUnsynced(_ bytes: some ContiguousBytes, to path: String) throws(FileError) {
+        try write(bytes, to: path, sync: false)
+    }
+
+    /// Flushes everything written to the file system holding `path`: one call instead of an
+    /// fsync per file and per directory.
+    public static func syncFileSystem(containing path: String) throws(FileError) {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw FileError(path: path, operation: "open", code: errno) }
+        defer { close(descriptor) }
+        guard syncfs(descriptor) == 0 else {
+            throw FileError(path: path, operation: "sync the file system", code: errno)
+        }
+    }
+
+    private static func write(_ bytes: some ContiguousBytes, to path: String, sync: Bool) throws(FileError) {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw FileError(path: path, operation: "create", code: errno) }
         defer { close(descriptor) }
@@ -25,7 +48,7 @@ public enum DurableFiles {
             return nil
         }
         if let failure { throw FileError(path: path, operation: "write", code: failure) }
-        guard fsync(descriptor) == 0 else { throw FileError(path: path, operation: "fsync", code: errno) }
+        guard !sync || fsync(descriptor) == 0 else { throw FileError(path: path, operation: "fsync", code: errno) }
     }
 
     /// Writes `bytes` beside `path` and renames them into place: readers see the old file or

@@ -96,15 +96,11 @@ public struct Publisher: Sendable {
                 from: existing.filter { $0 <= (live ?? 0) }.suffix(keptGenerations - 1), into: directory)
 
             let releaseText = Array(ReleaseFile.render(release, entries: entries, date: date).utf8)
-            try DurableFiles.write(releaseText, to: directory + "/Release")
-            try DurableFiles.write(try signer.detachedSignature(releaseText), to: directory + "/Release.gpg")
-            try DurableFiles.write(try signer.clearsign(releaseText), to: directory + "/InRelease")
-            for index in indices {
-                try DurableFiles.syncDirectory(directory + "/" + index.directory)
-                try DurableFiles.syncDirectory(directory + "/" + index.directory + "/by-hash")
-            }
-            try DurableFiles.syncDirectory(directory)
-            try DurableFiles.syncDirectory(generations)
+            try DurableFiles.writeUnsynced(releaseText, to: directory + "/Release")
+            try DurableFiles.writeUnsynced(try signer.detachedSignature(releaseText), to: directory + "/Release.gpg")
+            try DurableFiles.writeUnsynced(try signer.clearsign(releaseText), to: directory + "/InRelease")
+            // The whole generation (and the chunk cache) reaches the disk before it goes live.
+            try DurableFiles.syncFileSystem(containing: directory)
 
             try DurableFiles.switchSymbolicLink(
                 "\(distsDirectory)/\(distribution)", to: ".generations/\(distribution)/\(number)")
@@ -158,7 +154,7 @@ public struct Publisher: Sendable {
         for (name, bytes) in [("Packages", plain), ("Packages.gz", gzip), ("Packages.xz", xz)] {
             let checksums = Checksums(of: bytes)
             let path = folder + "/" + name
-            try DurableFiles.write(bytes, to: path)
+            try DurableFiles.writeUnsynced(bytes, to: path)
             for algorithm in HashAlgorithm.allCases {
                 let hashFolder = folder + "/by-hash/" + algorithm.rawValue
                 try DurableFiles.makeDirectory(hashFolder)
@@ -221,6 +217,9 @@ public struct Publisher: Sendable {
 
 /// Compressed chunks kept on disk by the SHA-256 of their text, so each chunk is compressed
 /// once however often it is published.
+///
+/// Cache files are written without an fsync of their own; each begins with the SHA-256 of the
+/// rest, so one torn by a crash is noticed and compressed again, never published.
 struct ChunkStore {
     let directory: String
 
@@ -262,24 +261,39 @@ struct ChunkStore {
     }
 
     private func load(_ key: String, uncompressedSize: Int) -> Compressed? {
-        guard let gzip = FileManager.default.contents(atPath: "\(directory)/\(key).gz"),
-            let xz = FileManager.default.contents(atPath: "\(directory)/\(key).xz"), xz.count > 8
+        guard let gzip = checked(FileManager.default.contents(atPath: "\(directory)/\(key).gz")),
+            let xz = checked(FileManager.default.contents(atPath: "\(directory)/\(key).xz")), xz.count > 8
         else { return nil }
         let unpadded = xz.prefix(8).enumerated().reduce(UInt64(0)) {
             $0 | UInt64($1.element) << (8 * UInt64($1.offset))
         }
         return Compressed(
-            gzip: [UInt8](gzip),
+            gzip: gzip,
             xz: XZBlock(
-                bytes: [UInt8](xz.dropFirst(8)), unpaddedSize: unpadded, uncompressedSize: UInt64(uncompressedSize)))
+                bytes: Array(xz.dropFirst(8)), unpaddedSize: unpadded, uncompressedSize: UInt64(uncompressedSize)))
+    }
+
+    /// The content after the 32-byte SHA-256 header, if it matches.
+    private func checked(_ data: Data?) -> [UInt8]? {
+        guard let data, data.count > 32 else { return nil }
+        let content = data.dropFirst(32)
+        guard Array(SHA256.hash(data: content)) == Array(data.prefix(32)) else { return nil }
+        return Array(content)
     }
 
     /// Best effort: a chunk that fails to be cached is compressed again next time.
     private func save(_ value: Compressed, key: String) {
         var unpadded = value.xz.unpaddedSize
         let prefix = withUnsafeBytes(of: &unpadded) { [UInt8]($0) }
-        try? DurableFiles.replace("\(directory)/\(key).gz", with: value.gzip)
-        try? DurableFiles.replace("\(directory)/\(key).xz", with: prefix + value.xz.bytes)
+        for (name, content) in [("\(key).gz", value.gzip), ("\(key).xz", prefix + value.xz.bytes)] {
+            let path = "\(directory)/\(name)"
+            let temporary = path + ".tmp-\(getpid())"
+            guard (try? DurableFiles.writeUnsynced(Array(SHA256.hash(data: content)) + content, to: temporary)) != nil
+            else {
+                continue
+            }
+            rename(temporary, path)
+        }
     }
 }
 

@@ -115,9 +115,6 @@ extension Repository {
                 }
             }
             let deb = try reader.finish()
-            guard fsync(output) == 0 else {
-                throw DepotError.file(FileError(path: temporary, operation: "fsync", code: errno))
-            }
             keep = true
             return IncomingPackage(name: path, temporaryPath: temporary, deb: deb)
         } catch let problem as DebFileError.Problem {
@@ -148,6 +145,15 @@ extension Repository {
                         status: result.change == nil ? .unchanged : .added,
                         unlisted: result.unlisted))
                 if let change = result.change { changes.append(change) }
+            }
+            // Pool files reach the disk before the transaction that references them commits:
+            // one flush for the whole push rather than two fsyncs per package.
+            if !movedIntoPool.isEmpty {
+                do {
+                    try DurableFiles.syncFileSystem(containing: publicDirectory)
+                } catch {
+                    throw DepotError.file(error)
+                }
             }
             if !changes.isEmpty {
                 _ = try MetadataStore.recordHistory(
@@ -208,7 +214,6 @@ extension Repository {
             guard rename(package.temporaryPath, destination) == 0 else {
                 throw FileError(path: destination, operation: "move into the pool", code: errno)
             }
-            try DurableFiles.syncDirectory(containing: destination)
         } catch let error as FileError {
             throw DepotError.file(error)
         }

@@ -1,0 +1,5 @@
+#pragma once
+
+// glibc declares syncfs(2) only under _GNU_SOURCE, which Swift's Glibc module is built
+// without; the function itself is in libc.
+int syncfs(int fd);
