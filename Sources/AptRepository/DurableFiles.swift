@@ -75,11 +75,15 @@ public enum DurableFiles {
         try syncDirectory((path as NSString).deletingLastPathComponent)
     }
 
+    /// Creates a directory and any missing parents; an existing one is fine.
     public static func makeDirectory(_ path: String) throws(FileError) {
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw FileError(path: path, operation: "create directory", code: EIO, detail: "\(error)")
+        if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
+        guard errno == ENOENT else { throw FileError(path: path, operation: "create directory", code: errno) }
+        let parent = (path as NSString).deletingLastPathComponent
+        guard !parent.isEmpty, parent != path else { throw FileError(path: path, operation: "create directory", code: ENOENT) }
+        try makeDirectory(parent)
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+            throw FileError(path: path, operation: "create directory", code: errno)
         }
     }
 

@@ -223,7 +223,7 @@ public struct Publisher: Sendable {
 struct ChunkStore {
     let directory: String
 
-    struct Compressed {
+    struct Compressed: Sendable {
         var gzip: [UInt8]
         var xz: XZBlock
     }
@@ -241,19 +241,10 @@ struct ChunkStore {
                 missing.append(position)
             }
         }
-        let made = ConcurrentResults<Compressed>(count: missing.count)
-        let toCompress = missing
-        DispatchQueue.concurrentPerform(iterations: toCompress.count) { slot in
-            let position = toCompress[slot]
-            made.set(
-                slot,
-                Result { () throws -> Compressed in
-                    let piece = pieces[position]
-                    return Compressed(gzip: try Compression.gzipMember(piece), xz: try Compression.xzBlock(piece))
-                })
+        let made = try missing.map { pieces[$0] }.concurrentMap { piece in
+            Compressed(gzip: try Compression.gzipMember(piece), xz: try Compression.xzBlock(piece))
         }
-        for (slot, position) in missing.enumerated() {
-            let value = try made.get(slot)
+        for (value, position) in zip(made, missing) {
             save(value, key: keys[position])
             results[position] = value
         }
@@ -294,22 +285,6 @@ struct ChunkStore {
             }
             rename(temporary, path)
         }
-    }
-}
-
-/// Results computed on several threads, each into its own slot.
-final class ConcurrentResults<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [Result<Value, any Error>?]
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func set(_ slot: Int, _ result: Result<Value, any Error>) {
-        lock.withLock { slots[slot] = result }
-    }
-
-    func get(_ slot: Int) throws -> Value {
-        try lock.withLock { slots[slot] }!.get()
     }
 }
 

@@ -108,6 +108,9 @@ final class MetadataStore: Sendable {
                     CREATE TABLE unpublished (distribution TEXT PRIMARY KEY);
                     """)
         }
+        migrator.registerMigration("v2: listings by file") { db in
+            try db.execute(sql: "CREATE INDEX listings_by_file ON listings(file_id)")
+        }
         return migrator
     }
 
@@ -126,7 +129,7 @@ final class MetadataStore: Sendable {
     /// Every file of this name and architecture (any version).
     static func files(_ db: Database, name: String, architecture: String) throws -> [PackageFile] {
         try Row.fetchAll(
-            db, sql: "SELECT \(fileColumns) FROM package_files f WHERE f.name = ? AND f.architecture = ?",
+            db.cachedStatement(sql: "SELECT \(fileColumns) FROM package_files f WHERE f.name = ? AND f.architecture = ?"),
             arguments: [name, architecture]
         ).map { file($0) }
     }
@@ -145,7 +148,7 @@ final class MetadataStore: Sendable {
             arguments.append(name)
         }
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
-        return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
+        return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(arguments)).map { row in
             Listing(distribution: row[0], component: row[1], file: file(row, offset: 2))
         }
     }
@@ -176,7 +179,7 @@ final class MetadataStore: Sendable {
             sql:
                 "INSERT INTO history (date, operation, distribution, user, command, note, changes) VALUES (?, ?, ?, ?, ?, ?, ?)",
             arguments: [
-                ISO8601DateFormatter().string(from: Date()), operation, distribution, context.user, context.command,
+                context.timestamp, operation, distribution, context.user, context.command,
                 context.note, changesJSON,
             ])
         return db.lastInsertedRowID
@@ -205,11 +208,14 @@ public struct OperationContext: Sendable {
     public var user: String
     public var command: String
     public var note: String?
+    /// When the operation started, ISO 8601 in UTC: what history and the pool record.
+    public var timestamp: String
 
-    public init(user: String, command: String, note: String? = nil) {
+    public init(user: String, command: String, note: String? = nil, date: Date = Date()) {
         self.user = user
         self.command = command
         self.note = note
+        self.timestamp = ISO8601DateFormatter().string(from: date)
     }
 
     /// `$USER@host` and the command line of this process.

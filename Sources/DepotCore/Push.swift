@@ -5,7 +5,7 @@ import GRDB
 
 /// A package received into `.depot/incoming/`: read, hashed and checked in the same pass that
 /// copied it, ready to be renamed into the pool.
-struct IncomingPackage {
+struct IncomingPackage: Sendable {
     var name: String
     var temporaryPath: String
     var deb: DebFile
@@ -42,11 +42,12 @@ extension Repository {
         guard configuration.components.contains(component) else {
             throw DepotError.unknownComponent(component, known: configuration.components)
         }
-        var incoming: [IncomingPackage] = []
+        // Every file is read, hashed and checked on all cores; then all must be acceptable.
+        let received = try paths.concurrentMap { path in Result { try self.receive(path) } }
+        let incoming = received.compactMap { try? $0.get() }
         defer { for package in incoming { package.discard() } }
-        for path in paths {
-            let package = try receive(path)
-            incoming.append(package)
+        for (path, outcome) in zip(paths, received) {
+            let package = try outcome.get()
             let architecture = package.deb.architecture
             guard architecture == Architecture.all || configuration.architectures.contains(architecture) else {
                 throw DepotError.architectureNotCarried(
@@ -133,7 +134,7 @@ extension Repository {
         do {
             for package in incoming {
                 let deb = package.deb
-                let (file, isNew) = try storeFile(package, component: component, db)
+                let (file, isNew) = try storeFile(package, component: component, timestamp: context.timestamp, db)
                 if isNew { movedIntoPool.append(publicDirectory + "/" + file.poolPath) }
                 let result = try addListing(
                     file, to: distribution, component: component, allowDowngrade: allowDowngrade,
@@ -170,7 +171,9 @@ extension Repository {
 
     /// Records the file and moves it into the pool, or finds the identical file already there.
     /// The same name, version and architecture with other bytes is a conflict.
-    private func storeFile(_ package: IncomingPackage, component: String, _ db: Database) throws -> (PackageFile, Bool)
+    private func storeFile(
+        _ package: IncomingPackage, component: String, timestamp: String, _ db: Database
+    ) throws -> (PackageFile, Bool)
     {
         let deb = package.deb
         let existing = try MetadataStore.files(db, name: deb.package, architecture: deb.architecture)
@@ -192,17 +195,18 @@ extension Repository {
             component: component, source: deb.source, package: deb.package, version: deb.version,
             architecture: deb.architecture)
         let stanza = IndexStanza.render(control: deb.control, filename: poolPath, checksums: deb.checksums)
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO package_files (name, version, architecture, source, pool_path, size, md5, sha1, sha256, sha512,
                     control, stanza, added_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [
                 deb.package, deb.version.description, deb.architecture, deb.source, poolPath, deb.checksums.size,
                 deb.checksums.md5, deb.checksums.sha1, deb.checksums.sha256, deb.checksums.sha512,
                 deb.control.rendered(),
-                stanza, ISO8601DateFormatter().string(from: Date()),
+                stanza, timestamp,
             ])
         let file = PackageFile(
             id: db.lastInsertedRowID, name: deb.package, version: deb.version.description,
