@@ -80,7 +80,9 @@ public enum DurableFiles {
         if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
         guard errno == ENOENT else { throw FileError(path: path, operation: "create directory", code: errno) }
         let parent = (path as NSString).deletingLastPathComponent
-        guard !parent.isEmpty, parent != path else { throw FileError(path: path, operation: "create directory", code: ENOENT) }
+        guard !parent.isEmpty, parent != path else {
+            throw FileError(path: path, operation: "create directory", code: ENOENT)
+        }
         try makeDirectory(parent)
         guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
             throw FileError(path: path, operation: "create directory", code: errno)

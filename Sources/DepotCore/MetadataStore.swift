@@ -129,14 +129,19 @@ final class MetadataStore: Sendable {
     /// Every file of this name and architecture (any version).
     static func files(_ db: Database, name: String, architecture: String) throws -> [PackageFile] {
         try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT \(fileColumns) FROM package_files f WHERE f.name = ? AND f.architecture = ?"),
+            db.cachedStatement(
+                sql: "SELECT \(fileColumns) FROM package_files f WHERE f.name = ? AND f.architecture = ?"),
             arguments: [name, architecture]
         ).map { file($0) }
     }
 
     static func listings(_ db: Database, distribution: String?, name: String? = nil) throws -> [Listing] {
+        // Given a name, CROSS JOIN makes SQLite start from package_files and its name index;
+        // left to itself it scans every listing of the distribution, which is quadratic in a
+        // push of many files.
+        let join = name == nil ? "JOIN" : "CROSS JOIN"
         var sql =
-            "SELECT l.distribution, l.component, \(fileColumns) FROM listings l JOIN package_files f ON f.id = l.file_id"
+            "SELECT l.distribution, l.component, \(fileColumns) FROM package_files f \(join) listings l ON l.file_id = f.id"
         var conditions: [String] = []
         var arguments: [any DatabaseValueConvertible] = []
         if let distribution {

@@ -173,8 +173,7 @@ extension Repository {
     /// The same name, version and architecture with other bytes is a conflict.
     private func storeFile(
         _ package: IncomingPackage, component: String, timestamp: String, _ db: Database
-    ) throws -> (PackageFile, Bool)
-    {
+    ) throws -> (PackageFile, Bool) {
         let deb = package.deb
         let existing = try MetadataStore.files(db, name: deb.package, architecture: deb.architecture)
             .first { $0.debianVersion == deb.version }

@@ -82,6 +82,10 @@ public final class Repository: Sendable {
             throw DepotError.invalidArgument("invalid init options: \(error.problem)")
         }
         let keyring = root + "/.depot/gnupg"
+        let fileManager = FileManager.default
+        let createdByThisRun = [root + "/.depot", root + "/public"].filter { !fileManager.fileExists(atPath: $0) }
+        // A failed init leaves nothing behind, so that it can simply be run again.
+        func undo() { for path in createdByThisRun { try? fileManager.removeItem(atPath: path) } }
         do {
             try DurableFiles.makeDirectory(keyring)
             try DurableFiles.makeDirectory(root + "/.depot/incoming")
@@ -102,8 +106,10 @@ public final class Repository: Sendable {
             configuration.signWith = signer.fingerprint
             try DurableFiles.replace(root + "/depot.conf", with: Array(configuration.rendered().utf8))
         } catch let error as SigningError {
+            undo()
             throw DepotError.signing(error)
         } catch let error as FileError {
+            undo()
             throw DepotError.file(error)
         }
         let repository = try Repository(root: root)
