@@ -42,6 +42,11 @@ extension Repository {
         guard configuration.components.contains(component) else {
             throw DepotError.unknownComponent(component, known: configuration.components)
         }
+        do {
+            try DurableFiles.makeDirectory(incomingDirectory)
+        } catch {
+            throw DepotError.file(error)
+        }
         // Every file is read, hashed and checked on all cores; then all must be acceptable.
         let received = try paths.concurrentMap { path in Result { try self.receive(path) } }
         let incoming = received.compactMap { try? $0.get() }
@@ -69,11 +74,6 @@ extension Repository {
 
     /// Copies a file into `.depot/incoming/` while `DebFile` hashes and checks it.
     func receive(_ path: String) throws -> IncomingPackage {
-        do {
-            try DurableFiles.makeDirectory(incomingDirectory)
-        } catch {
-            throw DepotError.file(error)
-        }
         let temporary = incomingDirectory + "/\(UUID().uuidString).deb"
         let input = open(path, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else {

@@ -45,7 +45,9 @@ struct RepositoryBenchmark: ParsableCommand {
                     "'\(depot)' --root '\(directory)' init --sign-with \(key.fingerprint) --gnupg-home '\(key.home)' --architectures amd64 --distributions bench >/dev/null"
                 )
                 imported = try Timed.run(
-                    "'\(depot)' --root '\(directory)' push bench \(corpus.directory)/*.deb >/dev/null")
+                    // A list on stdin: argument parsers (ArgumentParser's too) are slow on 10,000 arguments.
+                    "ls -d '\(corpus.directory)'/*.deb | '\(depot)' --root '\(directory)' push bench --files-from - >/dev/null"
+                )
                 pushed = try Timed.run("'\(depot)' --root '\(directory)' push bench '\(corpus.extra)' >/dev/null")
             case "reprepro":
                 try FileManager.default.createDirectory(atPath: directory + "/conf", withIntermediateDirectories: true)

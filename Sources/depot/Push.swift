@@ -1,13 +1,15 @@
 import ArgumentParser
 import DepotCore
+import Foundation
 
 struct Push: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Add .deb files to a distribution and republish it: all files or none.",
         discussion: """
             Pushing the same file again changes nothing; the same package, version and architecture with different content is a conflict.
-            Example:
+            Examples:
               depot push development build/snowbird_1.4.2-1_amd64.deb --note "$CI_JOB_URL"
+              find build -name '*.deb' | depot push development --files-from -
             """)
 
     @OptionGroup var repository: RepositoryOptions
@@ -16,7 +18,13 @@ struct Push: ParsableCommand {
     var distribution: String
 
     @Argument(help: "The .deb files.")
-    var files: [String]
+    var files: [String] = []
+
+    @Option(
+        name: .customLong("files-from"),
+        help: ArgumentHelp(
+            "Also push the files listed in FILE, one path per line ('-' reads standard input).", valueName: "FILE"))
+    var filesFrom: String?
 
     @Option(help: "The component to list them in (default: the first of depot.conf).")
     var component: String?
@@ -30,9 +38,28 @@ struct Push: ParsableCommand {
     @Flag(help: "Print the outcome as JSON.")
     var json = false
 
+    func validate() throws {
+        guard !files.isEmpty || filesFrom != nil else {
+            throw ValidationError("name at least one .deb file, or --files-from FILE")
+        }
+    }
+
     func run() throws {
+        var paths = files
+        if let filesFrom {
+            let list: Data?
+            if filesFrom == "-" {
+                list = FileHandle.standardInput.readDataToEndOfFile()
+            } else {
+                list = FileManager.default.contents(atPath: filesFrom)
+            }
+            guard let list else { throw DepotError.invalidArgument("\(filesFrom): cannot read the list of files") }
+            paths += String(decoding: list, as: UTF8.self).split(separator: "\n").map(String.init).filter {
+                !$0.isEmpty
+            }
+        }
         let outcomes = try repository.open().push(
-            files, to: distribution, component: component, allowDowngrade: allowDowngrade,
+            paths, to: distribution, component: component, allowDowngrade: allowDowngrade,
             context: .currentProcess(note: note))
         if json { return try printJSON(outcomes) }
         for outcome in outcomes {
