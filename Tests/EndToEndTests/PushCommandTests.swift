@@ -64,6 +64,20 @@ import Testing
         #expect(try repository.snapshot() == before)
     }
 
+    @Test func filesFromReadsTheListOfPackagesFromStandardInput() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let list = [Self.snowbird, TestSupport.fixture("good/epochal_3.1-1_amd64.deb")].joined(separator: "\n") + "\n"
+        let result = try TestSupport.run(
+            TestSupport.depotExecutable, ["--root", repository.root.path, "push", "development", "--files-from", "-"],
+            input: Data(list.utf8))
+        #expect(result.status == 0, "\(result.standardError)")
+        let listed = try repository.depot(["list", "development"]).text
+        #expect(listed.contains("snowbird") && listed.contains("epochal"))
+        let nothing = try repository.depot(["push", "development"])
+        #expect(nothing.status != 0 && nothing.standardError.contains("--files-from"))
+    }
+
     @Test func pushingTheSameFileAgainChangesNothing() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }
