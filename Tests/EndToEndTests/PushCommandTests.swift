@@ -78,6 +78,44 @@ import Testing
         #expect(nothing.status != 0 && nothing.standardError.contains("--files-from"))
     }
 
+    @Test func removeUnlistsAPackageButKeepsItsFileInThePool() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let epochal = TestSupport.fixture("good/epochal_3.1-1_amd64.deb")
+        try #require(try repository.depot(["push", "staging", Self.snowbird, epochal]).status == 0)
+        let removed = try repository.depot(["remove", "staging", "snowbird=1.4.2-1"])
+        #expect(removed.status == 0, "\(removed.standardError)")
+        #expect(removed.text == "removed snowbird 1.4.2-1 (amd64) from staging\n")
+        let listed = try repository.depot(["list", "staging"]).text
+        #expect(!listed.contains("snowbird") && listed.contains("epochal"))
+        let packages = try String(
+            contentsOf: repository.root.appendingPathComponent("public/dists/staging/main/binary-amd64/Packages"), encoding: .utf8)
+        #expect(!packages.contains("Package: snowbird") && packages.contains("Package: epochal"))
+        let shown = try repository.depot(["show", "snowbird"]).text
+        #expect(shown.contains("Listed in: (none)"))
+        #expect(FileManager.default.fileExists(atPath: repository.root.appendingPathComponent("public/pool/main/s/snowbird-src/snowbird_1.4.2-1_amd64.deb").path))
+
+        let before = try repository.snapshot()
+        let again = try repository.depot(["remove", "staging", "snowbird"])
+        #expect(again.status != 0 && again.standardError == "depot: error: staging does not list snowbird\n")
+        let invalid = try repository.depot(["remove", "staging", "../x"])
+        #expect(invalid.status != 0 && invalid.standardError.contains("invalid package '../x'"))
+        #expect(try repository.snapshot() == before)
+        #expect(try repository.depot(["verify"]).status == 0)
+    }
+
+    @Test func exportKeyPrintsThePublishedKeyThatGpgReads() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let exported = try repository.depot(["export-key"])
+        #expect(exported.status == 0)
+        #expect(exported.standardOutput == (try Data(contentsOf: repository.root.appendingPathComponent("public/archive-key.asc"))))
+        let shown = try TestSupport.run("gpg", ["--batch", "--show-keys", "--with-colons"], input: exported.standardOutput)
+        let configuration = try String(contentsOf: repository.root.appendingPathComponent("depot.conf"), encoding: .utf8)
+        let fingerprint = shown.text.split(separator: "\n").first { $0.hasPrefix("fpr:") }?.split(separator: ":")[1]
+        #expect(fingerprint.map { configuration.contains("Sign-With: \($0)") } == true)
+    }
+
     @Test func pushingTheSameFileAgainChangesNothing() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }
