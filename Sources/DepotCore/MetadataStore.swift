@@ -225,7 +225,10 @@ public struct OperationContext: Sendable {
 
     /// `$USER@host` and the command line of this process.
     public static func currentProcess(note: String? = nil) -> OperationContext {
-        let user = ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+        let user =
+            ProcessInfo.processInfo.environment["USER"] ?? getpwuid(getuid()).map {
+                String(cString: $0.pointee.pw_name)
+            } ?? "unknown"
         let host = ProcessInfo.processInfo.hostName
         let command = CommandLine.arguments.map { ($0 as NSString).lastPathComponent == "depot" ? "depot" : $0 }
         return OperationContext(user: "\(user)@\(host)", command: command.joined(separator: " "), note: note)

@@ -282,8 +282,20 @@ public final class Repository: Sendable {
     }
 
     func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try write(commit: true, body)
+    }
+
+    /// Runs `body` in one transaction, committed or, with `commit` false, rolled back.
+    func write<T>(commit: Bool, _ body: (Database) throws -> T) throws -> T {
         do {
-            return try store.database.write(body)
+            return try store.database.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction {
+                    result = try body(db)
+                    return commit ? .commit : .rollback
+                }
+                return result!
+            }
         } catch let error as DepotError {
             throw error
         } catch {

@@ -89,11 +89,16 @@ import Testing
         let listed = try repository.depot(["list", "staging"]).text
         #expect(!listed.contains("snowbird") && listed.contains("epochal"))
         let packages = try String(
-            contentsOf: repository.root.appendingPathComponent("public/dists/staging/main/binary-amd64/Packages"), encoding: .utf8)
+            contentsOf: repository.root.appendingPathComponent("public/dists/staging/main/binary-amd64/Packages"),
+            encoding: .utf8)
         #expect(!packages.contains("Package: snowbird") && packages.contains("Package: epochal"))
         let shown = try repository.depot(["show", "snowbird"]).text
         #expect(shown.contains("Listed in: (none)"))
-        #expect(FileManager.default.fileExists(atPath: repository.root.appendingPathComponent("public/pool/main/s/snowbird-src/snowbird_1.4.2-1_amd64.deb").path))
+        #expect(
+            FileManager.default.fileExists(
+                atPath: repository.root.appendingPathComponent(
+                    "public/pool/main/s/snowbird-src/snowbird_1.4.2-1_amd64.deb"
+                ).path))
 
         let before = try repository.snapshot()
         let again = try repository.depot(["remove", "staging", "snowbird"])
@@ -109,9 +114,13 @@ import Testing
         defer { repository.remove() }
         let exported = try repository.depot(["export-key"])
         #expect(exported.status == 0)
-        #expect(exported.standardOutput == (try Data(contentsOf: repository.root.appendingPathComponent("public/archive-key.asc"))))
-        let shown = try TestSupport.run("gpg", ["--batch", "--show-keys", "--with-colons"], input: exported.standardOutput)
-        let configuration = try String(contentsOf: repository.root.appendingPathComponent("depot.conf"), encoding: .utf8)
+        #expect(
+            exported.standardOutput
+                == (try Data(contentsOf: repository.root.appendingPathComponent("public/archive-key.asc"))))
+        let shown = try TestSupport.run(
+            "gpg", ["--batch", "--show-keys", "--with-colons"], input: exported.standardOutput)
+        let configuration = try String(
+            contentsOf: repository.root.appendingPathComponent("depot.conf"), encoding: .utf8)
         let fingerprint = shown.text.split(separator: "\n").first { $0.hasPrefix("fpr:") }?.split(separator: ":")[1]
         #expect(fingerprint.map { configuration.contains("Sign-With: \($0)") } == true)
     }

@@ -1,0 +1,140 @@
+import DebianFormat
+import GRDB
+
+extension Repository {
+    /// How a package and architecture differ between two distributions.
+    public struct Difference: Sendable, Hashable, Codable {
+        public enum Kind: String, Sendable, Codable {
+            /// Listed in the first distribution only.
+            case new
+            /// Newer in the first distribution.
+            case upgrade
+            /// Older in the first distribution.
+            case downgrade
+            /// Listed in the second distribution only.
+            case onlyInTarget = "only-in-target"
+        }
+        public var package: String
+        public var architecture: String
+        public var from: String?
+        public var to: String?
+        public var kind: Kind
+    }
+
+    /// Every package and architecture whose newest listed version differs between `from` and
+    /// `to`, by name.
+    public func diff(from: String, to: String) throws -> [Difference] {
+        try requireDistribution(from)
+        try requireDistribution(to)
+        return try read { db in try self.differences(db, from: from, to: to) }
+    }
+
+    func differences(_ db: Database, from: String, to: String) throws -> [Difference] {
+        let source = newest(try MetadataStore.listings(db, distribution: from))
+        let target = newest(try MetadataStore.listings(db, distribution: to))
+        var differences: [Difference] = []
+        for key in Set(source.keys).union(target.keys) {
+            let a = source[key]?.file
+            let b = target[key]?.file
+            let kind: Difference.Kind
+            switch (a, b) {
+            case (let a?, let b?):
+                let order = DebianVersion.compare(a.debianVersion, b.debianVersion)
+                if order == 0 { continue }
+                kind = order > 0 ? .upgrade : .downgrade
+            case (.some, nil): kind = .new
+            case (nil, .some): kind = .onlyInTarget
+            case (nil, nil): continue
+            }
+            differences.append(
+                Difference(
+                    package: key.name, architecture: key.architecture, from: a?.version, to: b?.version, kind: kind))
+        }
+        return differences.sorted { ($0.package, $0.architecture) < ($1.package, $1.architecture) }
+    }
+
+    private struct PackageKey: Hashable {
+        var name: String
+        var architecture: String
+    }
+
+    /// The newest listing of each package and architecture.
+    private func newest(_ listings: [Listing]) -> [PackageKey: Listing] {
+        var result: [PackageKey: Listing] = [:]
+        for listing in listings {
+            let key = PackageKey(name: listing.file.name, architecture: listing.file.architecture)
+            if let current = result[key], current.file.debianVersion >= listing.file.debianVersion { continue }
+            result[key] = listing
+        }
+        return result
+    }
+
+    public struct Promotion: Sendable, Codable {
+        public var from: String
+        public var to: String
+        public var changes: [Change]
+        public var dryRun: Bool
+    }
+
+    /// Makes `to` list exactly the pool files `from` lists for the selected packages (the
+    /// newest version, or the one named), for every architecture: all or none. `all` selects
+    /// every package that is new or an upgrade in `from`. `to` defaults to `from`'s
+    /// `Promotes-To`.
+    public func promote(
+        _ selectors: [PackageSelector], all: Bool = false, from: String, to: String? = nil, dryRun: Bool = false,
+        allowDowngrade: Bool = false, context: OperationContext
+    ) throws -> Promotion {
+        try requireDistribution(from)
+        guard let target = to ?? configuration.distribution(from)?.promotesTo else {
+            throw DepotError.invalidArgument("\(from) promotes to no distribution: name one with --to")
+        }
+        try requireDistribution(target)
+        guard target != from else { throw DepotError.invalidArgument("cannot promote \(from) into itself") }
+        return try withLock {
+            try publishPending()
+            // A dry run does the same work in a transaction that is rolled back.
+            let changes: [Change] = try write(commit: !dryRun) { db in
+                var changes: [Change] = []
+                for listing in try self.selected(selectors, all: all, from: from, to: target, db) {
+                    let result = try self.addListing(
+                        listing.file, to: target, component: listing.component, allowDowngrade: allowDowngrade,
+                        fileName: "\(listing.file.name) \(listing.file.version) (\(listing.file.architecture))", db)
+                    if let change = result.change { changes.append(change) }
+                }
+                if !changes.isEmpty {
+                    _ = try MetadataStore.recordHistory(
+                        db, operation: "promote", distribution: target, context: context, changes: changes)
+                    try MetadataStore.markUnpublished(db, target)
+                }
+                return changes
+            }
+            if !dryRun { try publishPending() }
+            return Promotion(from: from, to: target, changes: changes, dryRun: dryRun)
+        }
+    }
+
+    /// The listings of `from` to promote.
+    private func selected(_ selectors: [PackageSelector], all: Bool, from: String, to: String, _ db: Database) throws
+        -> [Listing]
+    {
+        if all {
+            let wanted = Set(
+                try differences(db, from: from, to: to).filter { $0.kind == .new || $0.kind == .upgrade }
+                    .map { PackageKey(name: $0.package, architecture: $0.architecture) })
+            return newest(try MetadataStore.listings(db, distribution: from)).filter { wanted.contains($0.key) }
+                .map(\.value).sorted { ($0.file.name, $0.file.architecture) < ($1.file.name, $1.file.architecture) }
+        }
+        var chosen: [Listing] = []
+        for selector in selectors {
+            let listed = try MetadataStore.listings(db, distribution: from, name: selector.name)
+            let matching =
+                selector.version == nil ? Array(newest(listed).values) : listed.filter { selector.matches($0.file) }
+            guard !matching.isEmpty else {
+                throw DepotError.notListed(
+                    distribution: from, package: selector.name, version: selector.version?.description)
+            }
+            chosen += matching.sorted { $0.file.architecture < $1.file.architecture }
+        }
+        return chosen
+    }
+}

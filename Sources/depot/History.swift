@@ -1,0 +1,31 @@
+import ArgumentParser
+import DepotCore
+
+struct History: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show every change, newest first: when, what, who, which command, and its note.")
+
+    @OptionGroup var repository: RepositoryOptions
+
+    @Argument(help: "Only changes to this distribution.")
+    var distribution: String?
+
+    @Option(help: "Show at most this many entries.")
+    var limit: Int?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let entries = try repository.open().history(distribution: distribution, limit: limit)
+        if json { return try printJSON(entries) }
+        for entry in entries {
+            print("#\(entry.id) \(entry.date) \(entry.operation) \(entry.distribution) by \(entry.user)")
+            if let note = entry.note { print("  note: \(note)") }
+            print("  command: \(entry.command)")
+            for change in entry.changes {
+                print("  \(change.package) (\(change.architecture)): \(change.before ?? "-") -> \(change.after ?? "-")")
+            }
+        }
+    }
+}

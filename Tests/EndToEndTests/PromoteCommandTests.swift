@@ -1,0 +1,128 @@
+import DebianFormat
+import DepotTestSupport
+import Foundation
+import Testing
+
+/// Promotion moves the very file that was tested: same pool path, same bytes.
+@Suite struct PromoteCommandTests {
+    static let snowbird = TestSupport.fixture("good/snowbird_1.4.2-1_amd64.deb")
+    static let snowbirdArm = TestSupport.fixture("good/snowbird_1.4.2-1_arm64.deb")
+
+    func stanzas(_ repository: ScratchRepository, _ distribution: String, _ architecture: String = "amd64") throws
+        -> [String: Deb822Paragraph]
+    {
+        let path = repository.root.appendingPathComponent(
+            "public/dists/\(distribution)/main/binary-\(architecture)/Packages")
+        let document = try Deb822Document(parsing: String(contentsOf: path, encoding: .utf8))
+        return Dictionary(uniqueKeysWithValues: document.paragraphs.map { ($0["Package"]!, $0) })
+    }
+
+    @Test func promotionListsTheSamePoolFileForEveryArchitecture() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        try #require(
+            try repository.depot(["push", "development", Self.snowbird, Self.snowbirdArm, "--note", "build 7"]).status
+                == 0)
+        let promoted = try repository.depot(["promote", "snowbird", "--from", "development", "--note", "QA passed"])
+        #expect(promoted.status == 0, "\(promoted.standardError)")
+        #expect(promoted.text.contains("promoted snowbird 1.4.2-1 (amd64) from development to staging"))
+        for architecture in ["amd64", "arm64"] {
+            let source = try #require(try stanzas(repository, "development", architecture)["snowbird"])
+            let target = try #require(try stanzas(repository, "staging", architecture)["snowbird"])
+            #expect(source == target, "the \(architecture) stanzas differ")
+        }
+        #expect(try stanzas(repository, "production").isEmpty)
+
+        let history = try repository.depot(["history", "staging", "--json"])
+        let entries = try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]] ?? []
+        #expect(entries.count == 1)
+        #expect(entries.first?["operation"] as? String == "promote")
+        #expect(entries.first?["note"] as? String == "QA passed")
+        #expect((entries.first?["changes"] as? [[String: Any]])?.count == 2)
+        let all = try repository.depot(["history"]).text
+        #expect(all.contains("push development") && all.contains("note: build 7"))
+        #expect(try repository.depot(["verify"]).status == 0)
+    }
+
+    @Test func aDryRunAndAFailedPromotionChangeNothing() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        try #require(try repository.depot(["push", "development", Self.snowbird]).status == 0)
+        let before = try repository.snapshot()
+
+        let dryRun = try repository.depot(["promote", "snowbird", "--from", "development", "--dry-run"])
+        #expect(dryRun.status == 0)
+        #expect(dryRun.text == "would promote snowbird 1.4.2-1 (amd64) from development to staging (new)\n")
+        #expect(try repository.snapshot() == before)
+
+        for (arguments, message) in [
+            (["promote", "snowbird=9.9", "--from", "development"], "development does not list snowbird version 9.9"),
+            (["promote", "snowbird", "ghost", "--from", "development"], "development does not list ghost"),
+            (["promote", "snowbird", "--from", "production"], "production promotes to no distribution"),
+            (["promote", "snowbird", "--from", "nowhere"], "unknown distribution 'nowhere'"),
+            (["promote", "--from", "development"], "name the packages to promote, or pass --all"),
+        ] {
+            let result = try repository.depot(arguments)
+            #expect(result.status != 0, "\(arguments)")
+            #expect(
+                result.standardError.hasPrefix("depot: error: ") && result.standardError.contains(message),
+                "\(result.standardError)")
+            #expect(try repository.snapshot() == before, "\(arguments) changed the repository")
+        }
+    }
+
+    @Test func diffNamesEveryKindOfDifferenceAndPromoteAllTakesNewAndUpgrades() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        var built: [String] = []
+        defer { for path in built { try? FileManager.default.removeItem(atPath: path) } }
+        func make(_ name: String, _ version: String) throws -> String {
+            built.append(try build(name, version: version))
+            return built.last!
+        }
+        try #require(
+            try repository.depot([
+                "push", "staging", try make("upgraded", "2.0-1"), try make("downgraded", "1.0-1"),
+                try make("fresh", "1.0-1"), try make("same", "1.0-1"),
+            ]).status == 0)
+        try #require(
+            try repository.depot([
+                "push", "production", try make("upgraded", "1.0-1"), try make("downgraded", "2.0-1"),
+                try make("retired", "1.0-1"),
+            ]).status == 0)
+        try #require(try repository.depot(["promote", "same", "--from", "staging"]).status == 0)
+
+        let diff = try repository.depot(["diff", "staging", "production", "--json"])
+        let rows = try JSONSerialization.jsonObject(with: diff.standardOutput) as? [[String: Any]] ?? []
+        let kinds = Dictionary(uniqueKeysWithValues: rows.map { ($0["package"] as! String, $0["kind"] as! String) })
+        #expect(
+            kinds == ["upgraded": "upgrade", "downgraded": "downgrade", "fresh": "new", "retired": "only-in-target"])
+
+        let all = try repository.depot(["promote", "--all", "--from", "staging"])
+        #expect(all.status == 0, "\(all.standardError)")
+        let listed =
+            try JSONSerialization.jsonObject(
+                with: try repository.depot(["list", "production", "--json"]).standardOutput)
+            as? [[String: Any]] ?? []
+        let versions = Dictionary(
+            uniqueKeysWithValues: listed.map { listing in
+                let file = listing["file"] as! [String: Any]
+                return (file["name"] as! String, file["version"] as! String)
+            })
+        #expect(
+            versions == [
+                "upgraded": "2.0-1", "downgraded": "2.0-1", "fresh": "1.0-1", "same": "1.0-1", "retired": "1.0-1",
+            ])
+        let after =
+            try JSONSerialization.jsonObject(
+                with: try repository.depot(["diff", "staging", "production", "--json"]).standardOutput)
+            as? [[String: Any]] ?? []
+        #expect(Set(after.map { $0["kind"] as! String }) == ["downgrade", "only-in-target"])
+
+        // Promoting the lower version needs --allow-downgrade.
+        let refused = try repository.depot(["promote", "downgraded", "--from", "staging"])
+        #expect(refused.status != 0 && refused.standardError.contains("--allow-downgrade"))
+        #expect(try repository.depot(["promote", "downgraded", "--from", "staging", "--allow-downgrade"]).status == 0)
+        #expect(try repository.depot(["list", "production"]).text.contains("downgraded"))
+    }
+}
