@@ -33,68 +33,95 @@ struct RepositoryBenchmark: ParsableCommand {
             throw BenchmarkError("no depot binary beside depot-bench: swift build -c release first")
         }
 
-        var rows: [(String, Timed, Timed)] = []
+        var rows: [(String, Steps)] = []
         for contender in contenders.split(separator: ",").map(String.init) {
             let directory = "\(work)/\(contender)-\(count)"
             try? FileManager.default.removeItem(atPath: directory)
-            print("\(contender): importing \(count) packages...")
-            let (imported, pushed): (Timed, Timed)
-            switch contender {
-            case "depot":
-                try shell(
-                    "'\(depot)' --root '\(directory)' init --sign-with \(key.fingerprint) --gnupg-home '\(key.home)' --architectures amd64 --distributions bench >/dev/null"
-                )
-                imported = try Timed.run(
-                    // A list on stdin: argument parsers (ArgumentParser's too) are slow on 10,000 arguments.
-                    "ls -d '\(corpus.directory)'/*.deb | '\(depot)' --root '\(directory)' push bench --files-from - >/dev/null"
-                )
-                pushed = try Timed.run("'\(depot)' --root '\(directory)' push bench '\(corpus.extra)' >/dev/null")
-            case "reprepro":
-                try FileManager.default.createDirectory(atPath: directory + "/conf", withIntermediateDirectories: true)
-                try """
-                Codename: bench
-                Suite: bench
+            print("\(contender): importing \(count) packages, promoting them, pushing and promoting one more...")
+            rows.append((contender, try run(contender, in: directory, corpus: corpus, key: key, depot: depot)))
+        }
+        try? shell("gpgconf --homedir '\(key.home)' --kill gpg-agent")
+
+        print("")
+        print("N = \(count); wall, CPU, peak RSS")
+        for (title, keyPath) in [
+            ("(a) import N into an empty distribution and publish", \Steps.imported),
+            ("(b) push one more into the distribution holding N and republish", \Steps.pushed),
+            ("(c) promote all N into the next distribution", \Steps.promotedAll),
+            ("(d) promote that one package into the distribution holding N", \Steps.promotedOne),
+        ] as [(String, KeyPath<Steps, Timed>)] {
+            print(title)
+            for (name, steps) in rows {
+                print("  " + name.padding(toLength: 10, withPad: " ", startingAt: 0) + steps[keyPath: keyPath].columns)
+            }
+            if let depotSteps = rows.first(where: { $0.0 == "depot" })?.1 {
+                for (name, steps) in rows where name != "depot" {
+                    print(String(format: "  depot is %.1fx faster than %@", steps[keyPath: keyPath].wall / depotSteps[keyPath: keyPath].wall, name))
+                }
+            }
+        }
+    }
+
+    struct Steps {
+        var imported: Timed
+        var promotedAll: Timed
+        var pushed: Timed
+        var promotedOne: Timed
+    }
+
+    /// The four steps, each contender in its own idiom: import N into `bench`, promote them
+    /// all into `prod`, push one more into `bench`, promote that one into `prod`.
+    private func run(_ contender: String, in directory: String, corpus: Corpus, key: SigningKey, depot: String) throws -> Steps {
+        switch contender {
+        case "depot":
+            let depot = "'\(depot)' --root '\(directory)'"
+            try shell(
+                "\(depot) init --sign-with \(key.fingerprint) --gnupg-home '\(key.home)' --architectures amd64 --distributions bench,prod >/dev/null")
+            return Steps(
+                // A list on stdin: argument parsers (ArgumentParser's too) are slow on 10,000 arguments.
+                imported: try Timed.run("ls -d '\(corpus.directory)'/*.deb | \(depot) push bench --files-from - >/dev/null"),
+                promotedAll: try Timed.run("\(depot) promote --all --from bench >/dev/null"),
+                pushed: try Timed.run("\(depot) push bench '\(corpus.extra)' >/dev/null"),
+                promotedOne: try Timed.run("\(depot) promote bench-extra --from bench >/dev/null"))
+        case "reprepro":
+            try FileManager.default.createDirectory(atPath: directory + "/conf", withIntermediateDirectories: true)
+            let distributions = ["bench", "prod"].map { name in
+                """
+                Codename: \(name)
+                Suite: \(name)
                 Architectures: amd64
                 Components: main
                 DebIndices: Packages Release . .gz .xz
                 SignWith: \(key.fingerprint)
 
-                """.write(toFile: directory + "/conf/distributions", atomically: true, encoding: .utf8)
-                let reprepro = "GNUPGHOME='\(key.home)' reprepro -s -b '\(directory)'"
-                imported = try Timed.run("\(reprepro) includedeb bench \(corpus.directory)/*.deb")
-                pushed = try Timed.run("\(reprepro) includedeb bench '\(corpus.extra)'")
-            case "aptly":
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                try #"{"rootDir": "\#(directory)", "architectures": ["amd64"]}"#.write(
-                    toFile: directory + "/aptly.conf", atomically: true, encoding: .utf8)
-                let aptly = "GNUPGHOME='\(key.home)' aptly -config='\(directory)/aptly.conf'"
-                try shell("\(aptly) repo create -distribution=bench -component=main bench >/dev/null")
-                imported = try Timed.run(
-                    "\(aptly) repo add bench '\(corpus.directory)' >/dev/null && \(aptly) publish repo -batch -gpg-key=\(key.fingerprint) bench >/dev/null"
-                )
-                pushed = try Timed.run(
-                    "\(aptly) repo add bench '\(corpus.extra)' >/dev/null && \(aptly) publish update -batch -gpg-key=\(key.fingerprint) bench >/dev/null"
-                )
-            default:
-                throw BenchmarkError("unknown contender '\(contender)' (depot, reprepro, aptly)")
-            }
-            rows.append((contender, imported, pushed))
-        }
-        try? shell("gpgconf --homedir '\(key.home)' --kill gpg-agent")
-
-        print("")
-        print("N = \(count)                (a) import N + publish signed         (b) push one more + republish")
-        print("contender      wall      CPU       peak RSS     wall      CPU       peak RSS")
-        for (name, a, b) in rows {
-            print(name.padding(toLength: 12, withPad: " ", startingAt: 0) + "  " + a.columns + "   " + b.columns)
-        }
-        if let depotRow = rows.first(where: { $0.0 == "depot" }) {
-            for (name, a, b) in rows where name != "depot" {
-                print(
-                    String(
-                        format: "depot vs %@: (a) %.1fx faster, (b) %.1fx faster", name,
-                        a.wall / depotRow.1.wall, b.wall / depotRow.2.wall))
-            }
+                """
+            }.joined(separator: "\n")
+            try distributions.write(toFile: directory + "/conf/distributions", atomically: true, encoding: .utf8)
+            let reprepro = "GNUPGHOME='\(key.home)' reprepro -s -b '\(directory)'"
+            return Steps(
+                imported: try Timed.run("\(reprepro) includedeb bench \(corpus.directory)/*.deb"),
+                promotedAll: try Timed.run("\(reprepro) copymatched prod bench '*'"),
+                pushed: try Timed.run("\(reprepro) includedeb bench '\(corpus.extra)'"),
+                promotedOne: try Timed.run("\(reprepro) copy prod bench bench-extra"))
+        case "aptly":
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try #"{"rootDir": "\#(directory)", "architectures": ["amd64"]}"#.write(
+                toFile: directory + "/aptly.conf", atomically: true, encoding: .utf8)
+            let aptly = "GNUPGHOME='\(key.home)' aptly -config='\(directory)/aptly.conf'"
+            let sign = "-batch -gpg-key=\(key.fingerprint)"
+            try shell("\(aptly) repo create -distribution=bench -component=main bench >/dev/null")
+            try shell("\(aptly) repo create -distribution=prod -component=main prod >/dev/null")
+            return Steps(
+                imported: try Timed.run(
+                    "\(aptly) repo add bench '\(corpus.directory)' >/dev/null && \(aptly) publish repo \(sign) bench >/dev/null"),
+                promotedAll: try Timed.run(
+                    "\(aptly) repo copy bench prod 'Name (~ .)' >/dev/null && \(aptly) publish repo \(sign) prod >/dev/null"),
+                pushed: try Timed.run(
+                    "\(aptly) repo add bench '\(corpus.extra)' >/dev/null && \(aptly) publish update \(sign) bench >/dev/null"),
+                promotedOne: try Timed.run(
+                    "\(aptly) repo copy bench prod bench-extra >/dev/null && \(aptly) publish update \(sign) prod >/dev/null"))
+        default:
+            throw BenchmarkError("unknown contender '\(contender)' (depot, reprepro, aptly)")
         }
     }
 }
