@@ -237,15 +237,20 @@ public final class Repository: Sendable {
             for architecture in configuration.architectures {
                 let rows = try MetadataStore.stanzas(
                     db, distribution: distribution.name, component: component, architecture: architecture)
-                let sorted = rows.map { ($0, (try? DebianVersion($0.version))) }.sorted { a, b in
-                    if a.0.name != b.0.name { return a.0.name < b.0.name }
-                    if let left = a.1, let right = b.1, left != right { return left < right }
-                    return a.0.architecture < b.0.architecture
+                // Versions are parsed only to order the rare names listed more than once.
+                let sorted = rows.sorted { a, b in
+                    if a.name != b.name { return a.name < b.name }
+                    if a.version != b.version, let left = try? DebianVersion(a.version),
+                        let right = try? DebianVersion(b.version), left != right
+                    {
+                        return left < right
+                    }
+                    return a.architecture < b.architecture
                 }
                 indices.append(
                     PackagesIndex(
                         component: component, architecture: architecture,
-                        entries: sorted.map { .init(package: $0.0.name, stanza: $0.0.stanza) }))
+                        entries: sorted.map { .init(package: $0.name, stanza: $0.stanza) }))
             }
         }
         return indices
