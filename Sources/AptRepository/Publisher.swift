@@ -79,9 +79,14 @@ public struct Publisher: Sendable {
         let generations = generationsDirectory(distribution)
         let live = liveGeneration(distribution)
         let existing = generationNumbers(distribution)
-        // Anything newer than the live generation is a publish that never switched: discard it.
+        // Anything newer than the live generation is a publish that never switched, and a
+        // `<dist>.new-<pid>` link one that died while switching: discard them.
         for number in existing where number > (live ?? -1) {
             try? FileManager.default.removeItem(atPath: "\(generations)/\(number)")
+        }
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: distsDirectory)) ?? []
+        for name in leftovers where name.hasPrefix(distribution + ".new-") {
+            unlink("\(distsDirectory)/\(name)")
         }
         let number = (live ?? 0) + 1
         let directory = "\(generations)/\(number)"

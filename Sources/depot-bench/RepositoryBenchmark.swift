@@ -56,7 +56,10 @@ struct RepositoryBenchmark: ParsableCommand {
             }
             if let depotSteps = rows.first(where: { $0.0 == "depot" })?.1 {
                 for (name, steps) in rows where name != "depot" {
-                    print(String(format: "  depot is %.1fx faster than %@", steps[keyPath: keyPath].wall / depotSteps[keyPath: keyPath].wall, name))
+                    print(
+                        String(
+                            format: "  depot is %.1fx faster than %@",
+                            steps[keyPath: keyPath].wall / depotSteps[keyPath: keyPath].wall, name))
                 }
             }
         }
@@ -71,15 +74,19 @@ struct RepositoryBenchmark: ParsableCommand {
 
     /// The four steps, each contender in its own idiom: import N into `bench`, promote them
     /// all into `prod`, push one more into `bench`, promote that one into `prod`.
-    private func run(_ contender: String, in directory: String, corpus: Corpus, key: SigningKey, depot: String) throws -> Steps {
+    private func run(_ contender: String, in directory: String, corpus: Corpus, key: SigningKey, depot: String) throws
+        -> Steps
+    {
         switch contender {
         case "depot":
             let depot = "'\(depot)' --root '\(directory)'"
             try shell(
-                "\(depot) init --sign-with \(key.fingerprint) --gnupg-home '\(key.home)' --architectures amd64 --distributions bench,prod >/dev/null")
+                "\(depot) init --sign-with \(key.fingerprint) --gnupg-home '\(key.home)' --architectures amd64 --distributions bench,prod >/dev/null"
+            )
             return Steps(
                 // A list on stdin: argument parsers (ArgumentParser's too) are slow on 10,000 arguments.
-                imported: try Timed.run("ls -d '\(corpus.directory)'/*.deb | \(depot) push bench --files-from - >/dev/null"),
+                imported: try Timed.run(
+                    "ls -d '\(corpus.directory)'/*.deb | \(depot) push bench --files-from - >/dev/null"),
                 promotedAll: try Timed.run("\(depot) promote --all --from bench >/dev/null"),
                 pushed: try Timed.run("\(depot) push bench '\(corpus.extra)' >/dev/null"),
                 promotedOne: try Timed.run("\(depot) promote bench-extra --from bench >/dev/null"))
@@ -113,13 +120,17 @@ struct RepositoryBenchmark: ParsableCommand {
             try shell("\(aptly) repo create -distribution=prod -component=main prod >/dev/null")
             return Steps(
                 imported: try Timed.run(
-                    "\(aptly) repo add bench '\(corpus.directory)' >/dev/null && \(aptly) publish repo \(sign) bench >/dev/null"),
+                    "\(aptly) repo add bench '\(corpus.directory)' >/dev/null && \(aptly) publish repo \(sign) bench >/dev/null"
+                ),
                 promotedAll: try Timed.run(
-                    "\(aptly) repo copy bench prod 'Name (~ .)' >/dev/null && \(aptly) publish repo \(sign) prod >/dev/null"),
+                    "\(aptly) repo copy bench prod 'Name (~ .)' >/dev/null && \(aptly) publish repo \(sign) prod >/dev/null"
+                ),
                 pushed: try Timed.run(
-                    "\(aptly) repo add bench '\(corpus.extra)' >/dev/null && \(aptly) publish update \(sign) bench >/dev/null"),
+                    "\(aptly) repo add bench '\(corpus.extra)' >/dev/null && \(aptly) publish update \(sign) bench >/dev/null"
+                ),
                 promotedOne: try Timed.run(
-                    "\(aptly) repo copy bench prod bench-extra >/dev/null && \(aptly) publish update \(sign) prod >/dev/null"))
+                    "\(aptly) repo copy bench prod bench-extra >/dev/null && \(aptly) publish update \(sign) prod >/dev/null"
+                ))
         default:
             throw BenchmarkError("unknown contender '\(contender)' (depot, reprepro, aptly)")
         }

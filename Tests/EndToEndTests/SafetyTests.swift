@@ -1,0 +1,92 @@
+import DepotTestSupport
+import Foundation
+import Testing
+
+/// The repository's promises under stress (SPEC §7): concurrent writers all land, and a
+/// `kill -9` at any moment leaves a tree that `depot verify` passes and apt-get accepts.
+@Suite struct SafetyTests {
+    /// Starts `depot` without waiting for it.
+    private func launch(_ repository: ScratchRepository, _ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestSupport.depotExecutable)
+        process.arguments = ["--root", repository.root.path] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    @Test func sixteenConcurrentPushesAndPromotionsAllLand() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        var files: [String] = []
+        defer { for file in files { try? FileManager.default.removeItem(atPath: file) } }
+        for number in 0..<12 { files.append(try build("swarm-\(number)", version: "1.0-\(number)")) }
+        try #require(
+            try repository.depot([
+                "push", "development", TestSupport.fixture("good/epochal_3.1-1_amd64.deb"),
+                TestSupport.fixture("good/hello-depot_1.0-1_all.deb"),
+            ]).status == 0)
+
+        var processes = try files.map { try launch(repository, ["push", "development", $0]) }
+        processes += try (0..<2).map { _ in try launch(repository, ["promote", "epochal", "--from", "development"]) }
+        processes += try (0..<2).map { _ in try launch(repository, ["promote", "hello-depot", "--from", "development"])
+        }
+        #expect(processes.count == 16)
+        for process in processes { process.waitUntilExit() }
+        #expect(processes.allSatisfy { $0.terminationStatus == 0 })
+
+        let development = try repository.depot(["list", "development"]).text
+        for number in 0..<12 { #expect(development.contains("swarm-\(number) "), "swarm-\(number) is missing") }
+        let staging = try repository.depot(["list", "staging"]).text
+        #expect(staging.contains("epochal") && staging.contains("hello-depot"))
+        let history = try repository.depot(["history", "development", "--json"])
+        let entries = try JSONSerialization.jsonObject(with: history.standardOutput) as? [Any] ?? []
+        #expect(entries.count == 13)  // the first push and twelve concurrent ones
+        #expect(try repository.depot(["verify"]).status == 0)
+    }
+
+    @Test(.enabled(if: TestSupport.hasProgram("apt-get"), "needs apt-get"))
+    func killNineAtRandomMomentsLeavesAConsistentRepository() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        var files: [String] = []
+        defer { for file in files { try? FileManager.default.removeItem(atPath: file) } }
+        var generator = SystemRandomNumberGenerator()
+        var succeeded: [String] = []
+        for round in 0..<12 {
+            files.append(try build("victim-\(round)", version: "1.0-1"))
+            let arguments =
+                round % 3 == 2
+                ? ["promote", "--all", "--from", "development"] : ["push", "development", files.last!]
+            let process = try launch(repository, arguments)
+            usleep(UInt32.random(in: 0...250_000, using: &generator))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            if process.terminationReason == .exit && process.terminationStatus == 0 && arguments[0] == "push" {
+                succeeded.append("victim-\(round)")
+            }
+            let verify = try repository.depot(["verify"])
+            #expect(verify.status == 0, "round \(round): \(verify.standardError)")
+        }
+
+        print("kill -9 test: \(succeeded.count) of 12 commands finished before the kill")
+        // What a client sees right now is consistent.
+        let server = try StaticHTTPServer(serving: repository.publicDirectory)
+        defer { server.stop() }
+        let key = repository.root.appendingPathComponent("public/archive-key.asc").path
+        let apt = try AptClient(sources: ["deb [signed-by=\(key)] \(server.url) development main"])
+        defer { apt.remove() }
+        let update = try apt.run(["update"])
+        #expect(update.status == 0, "\(update.text)\(update.standardError)")
+
+        // The next command publishes whatever an interrupted one left, and nothing reported
+        // as done is lost.
+        try #require(try repository.depot(["publish"]).status == 0)
+        let listed = try repository.depot(["list", "development"]).text
+        for name in succeeded { #expect(listed.contains(name + " "), "\(name) was pushed but is gone") }
+        let verify = try repository.depot(["verify"])
+        #expect(verify.status == 0 && !verify.text.contains("note:"), "\(verify.text)\(verify.standardError)")
+        #expect(try apt.run(["update"]).status == 0)
+    }
+}
