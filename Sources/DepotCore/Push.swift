@@ -33,9 +33,11 @@ extension Repository {
 
     /// Validates each file, stores it in the pool, lists it in `distribution` and republishes
     /// it: all files or none.
+    ///
+    /// `progress` is told how many files have been read, of how many, as reading goes on.
     public func push(
         _ paths: [String], to distribution: String, component: String? = nil, allowDowngrade: Bool = false,
-        context: OperationContext
+        context: OperationContext, progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> [PushOutcome] {
         try requireDistribution(distribution)
         let component = component ?? configuration.components[0]
@@ -48,7 +50,11 @@ extension Repository {
             throw DepotError.file(error)
         }
         // Every file is read, hashed and checked on all cores; then all must be acceptable.
-        let received = try paths.concurrentMap { path in Result { try self.receive(path) } }
+        let counter = ProgressCounter(total: paths.count, report: progress)
+        let received = try paths.concurrentMap { path in
+            defer { counter.advance() }
+            return Result { try self.receive(path) }
+        }
         let incoming = received.compactMap { try? $0.get() }
         defer { for package in incoming { package.discard() } }
         for (path, outcome) in zip(paths, received) {
@@ -263,5 +269,27 @@ extension Repository {
             change: Change(
                 package: file.name, architecture: file.architecture, before: newest?.version, after: file.version),
             unlisted: unlisted.map(\.version))
+    }
+}
+
+/// Counts finished items from several threads and reports each step.
+final class ProgressCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = 0
+    private let total: Int
+    private let report: (@Sendable (Int, Int) -> Void)?
+
+    init(total: Int, report: (@Sendable (Int, Int) -> Void)?) {
+        self.total = total
+        self.report = report
+    }
+
+    func advance() {
+        guard let report else { return }
+        let count = lock.withLock {
+            done += 1
+            return done
+        }
+        report(count, total)
     }
 }

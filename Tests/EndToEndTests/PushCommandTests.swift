@@ -125,6 +125,25 @@ import Testing
         #expect(fingerprint.map { configuration.contains("Sign-With: \($0)") } == true)
     }
 
+    @Test(.enabled(if: TestSupport.hasProgram("script"), "needs script(1) for a terminal"))
+    func progressGoesToATerminalAndNeverIntoLogs() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        var files: [String] = []
+        defer { for file in files { try? FileManager.default.removeItem(atPath: file) } }
+        for number in 0..<25 { files.append(try build("many-\(number)", version: "1.0")) }
+        let list = repository.root.appendingPathComponent("list").path
+        try files.joined(separator: "\n").write(toFile: list, atomically: true, encoding: .utf8)
+        let command =
+            "'\(TestSupport.depotExecutable)' --root '\(repository.root.path)' push development --files-from '\(list)' >/dev/null"
+        let onTerminal = try TestSupport.run("script", ["-qc", command, "/dev/null"])
+        #expect(onTerminal.status == 0)
+        #expect(onTerminal.text.contains("reading 25/25 files"), "\(onTerminal.text)")
+
+        let quiet = try repository.depot(["push", "staging", "--files-from", list])
+        #expect(quiet.status == 0 && quiet.standardError.isEmpty)
+    }
+
     @Test func pushingTheSameFileAgainChangesNothing() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }

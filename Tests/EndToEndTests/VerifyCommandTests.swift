@@ -17,7 +17,8 @@ import Testing
 
     @Test func findsACorruptedPoolFile() throws {
         let result = try damaged { repository in
-            let pool = repository.root.appendingPathComponent("public/pool/main/s/snowbird-src/snowbird_1.4.2-1_amd64.deb")
+            let pool = repository.root.appendingPathComponent(
+                "public/pool/main/s/snowbird-src/snowbird_1.4.2-1_amd64.deb")
             var bytes = try Data(contentsOf: pool)
             bytes[bytes.count - 10] ^= 0xFF
             try bytes.write(to: pool)
@@ -28,16 +29,20 @@ import Testing
 
     @Test func findsAMissingIndex() throws {
         let result = try damaged { repository in
-            let folder = repository.root.appendingPathComponent("public/dists/staging/main/binary-amd64").resolvingSymlinksInPath()
+            let folder = repository.root.appendingPathComponent("public/dists/staging/main/binary-amd64")
+                .resolvingSymlinksInPath()
             try FileManager.default.removeItem(at: folder.appendingPathComponent("Packages.xz"))
         }
         #expect(result.status != 0)
-        #expect(result.standardError.contains("main/binary-amd64/Packages.xz: missing, but Release lists it"), "\(result.standardError)")
+        #expect(
+            result.standardError.contains("main/binary-amd64/Packages.xz: missing, but Release lists it"),
+            "\(result.standardError)")
     }
 
     @Test func findsABadSignature() throws {
         let result = try damaged { repository in
-            let inRelease = repository.root.appendingPathComponent("public/dists/staging/InRelease").resolvingSymlinksInPath()
+            let inRelease = repository.root.appendingPathComponent("public/dists/staging/InRelease")
+                .resolvingSymlinksInPath()
             var text = try String(contentsOf: inRelease, encoding: .utf8)
             text = text.replacingOccurrences(of: "Suite: staging", with: "Suite: stoging")
             try text.write(to: inRelease, atomically: false, encoding: .utf8)
