@@ -114,6 +114,17 @@ public struct ScratchRepository {
 
     public var publicDirectory: String { root.appendingPathComponent("public").path }
 
+    /// The repository's public key, as `public/archive-key.asc` holds it.
+    public var archiveKey: String { root.appendingPathComponent("public/archive-key.asc").path }
+
+    /// A private apt client of `distribution` served by `server`, trusting `key` (by default
+    /// this repository's own).
+    public func aptClient(_ distribution: String, through server: StaticHTTPServer, trusting key: String? = nil) throws
+        -> AptClient
+    {
+        try AptClient(sources: ["deb [signed-by=\(key ?? archiveKey)] \(server.url) \(distribution) main"])
+    }
+
     /// Runs `depot --root ROOT ARGUMENTS...`.
     @discardableResult
     public func depot(_ arguments: [String]) throws -> TestSupport.ProcessResult {

@@ -19,8 +19,7 @@ struct AptInstallTests {
 
         let server = try StaticHTTPServer(serving: repository.publicDirectory)
         defer { server.stop() }
-        let key = repository.root.appendingPathComponent("public/archive-key.asc").path
-        let apt = try AptClient(sources: ["deb [signed-by=\(key)] \(server.url) staging main"])
+        let apt = try repository.aptClient("staging", through: server)
         defer { apt.remove() }
 
         let update = try apt.run(["update"])
@@ -76,8 +75,7 @@ struct AptInstallTests {
 
         let server = try StaticHTTPServer(serving: repository.publicDirectory)
         defer { server.stop() }
-        let key = repository.root.appendingPathComponent("public/archive-key.asc").path
-        let apt = try AptClient(sources: ["deb [signed-by=\(key)] \(server.url) development main"])
+        let apt = try repository.aptClient("development", through: server)
         defer { apt.remove() }
         let update = try apt.run(["update"])
         #expect(update.status != 0)
@@ -101,8 +99,7 @@ struct AptInstallTests {
         try #require(try repository.depot(["push", "production"] + Self.goodPackages).status == 0)
         let server = try StaticHTTPServer(serving: repository.publicDirectory)
         defer { server.stop() }
-        let wrongKey = stranger.root.appendingPathComponent("public/archive-key.asc").path
-        let apt = try AptClient(sources: ["deb [signed-by=\(wrongKey)] \(server.url) production main"])
+        let apt = try repository.aptClient("production", through: server, trusting: stranger.archiveKey)
         defer { apt.remove() }
         let update = try apt.run(["update"])
         let messages = update.text + update.standardError

@@ -74,8 +74,7 @@ import Testing
         // What a client sees right now is consistent.
         let server = try StaticHTTPServer(serving: repository.publicDirectory)
         defer { server.stop() }
-        let key = repository.root.appendingPathComponent("public/archive-key.asc").path
-        let apt = try AptClient(sources: ["deb [signed-by=\(key)] \(server.url) development main"])
+        let apt = try repository.aptClient("development", through: server)
         defer { apt.remove() }
         let update = try apt.run(["update"])
         #expect(update.status == 0, "\(update.text)\(update.standardError)")
