@@ -35,18 +35,7 @@ public enum DurableFiles {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw FileError(path: path, operation: "create", code: errno) }
         defer { close(descriptor) }
-        let failure: Int32? = bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                offset += written
-            }
-            return nil
-        }
+        let failure = bytes.withUnsafeBytes { append($0, to: descriptor) }
         if let failure { throw FileError(path: path, operation: "write", code: failure) }
         guard !sync || fsync(descriptor) == 0 else { throw FileError(path: path, operation: "fsync", code: errno) }
     }
@@ -62,6 +51,20 @@ public enum DurableFiles {
             throw FileError(path: path, operation: "rename into place", code: code)
         }
         try syncDirectory(containing: path)
+    }
+
+    /// Writes all of `buffer` to an open file; returns the errno of a failure, or nil.
+    public static func append(_ buffer: UnsafeRawBufferPointer, to descriptor: Int32) -> Int32? {
+        var offset = 0
+        while offset < buffer.count {
+            let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            offset += written
+        }
+        return nil
     }
 
     public static func syncDirectory(_ path: String) throws(FileError) {

@@ -81,16 +81,6 @@ extension Repository {
     /// Copies a file into `.depot/incoming/` while `DebFile` hashes and checks it.
     func receive(_ path: String) throws -> IncomingPackage {
         let temporary = incomingDirectory + "/\(UUID().uuidString).deb"
-        let input = open(path, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else {
-            throw DepotError.invalidPackage(
-                DebFileError(file: path, problem: .unreadable(String(cString: strerror(errno)))))
-        }
-        defer { close(input) }
-        var status = stat()
-        guard fstat(input, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
-            throw DepotError.invalidPackage(DebFileError(file: path, problem: .notARegularFile))
-        }
         let output = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard output >= 0 else { throw DepotError.file(FileError(path: temporary, operation: "create", code: errno)) }
         var keep = false
@@ -98,35 +88,20 @@ extension Repository {
             close(output)
             if !keep { unlink(temporary) }
         }
-        var reader = DebFile.StreamingReader()
-        let size = 1 << 20
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
-        defer { buffer.deallocate() }
+        var writeFailure: Int32?
+        let deb: DebFile
         do {
-            while true {
-                let count = Glibc.read(input, buffer.baseAddress, size)
-                if count == 0 { break }
-                guard count > 0 else {
-                    if errno == EINTR { continue }
-                    throw DebFileError.Problem.unreadable(String(cString: strerror(errno)))
-                }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
-                try reader.consume(chunk)
-                var written = 0
-                while written < count {
-                    let result = Glibc.write(output, chunk.baseAddress! + written, count - written)
-                    guard result > 0 else {
-                        throw DepotError.file(FileError(path: temporary, operation: "write", code: errno))
-                    }
-                    written += result
-                }
+            deb = try DebFile.read(path: path) { chunk in
+                if writeFailure == nil { writeFailure = DurableFiles.append(chunk, to: output) }
             }
-            let deb = try reader.finish()
-            keep = true
-            return IncomingPackage(name: path, temporaryPath: temporary, deb: deb)
-        } catch let problem as DebFileError.Problem {
-            throw DepotError.invalidPackage(DebFileError(file: path, problem: problem))
+        } catch {
+            throw DepotError.invalidPackage(error)
         }
+        if let writeFailure {
+            throw DepotError.file(FileError(path: temporary, operation: "write", code: writeFailure))
+        }
+        keep = true
+        return IncomingPackage(name: path, temporaryPath: temporary, deb: deb)
     }
 
     /// The store's side of a push, inside one transaction.

@@ -43,8 +43,11 @@ public struct DebFile: Sendable {
     public let controlMemberName: String
     public let dataMemberName: String
 
-    /// Reads and checks the package at `path`. Errors name `path`.
-    public static func read(path: String, limits: Limits = .standard) throws(DebFileError) -> DebFile {
+    /// Reads and checks the package at `path`. Errors name `path`. `bytesRead`, if given, sees
+    /// every byte as it passes, so a caller can copy the file in the same pass.
+    public static func read(
+        path: String, limits: Limits = .standard, bytesRead: ((UnsafeRawBufferPointer) -> Void)? = nil
+    ) throws(DebFileError) -> DebFile {
         func failure(_ problem: DebFileError.Problem) -> DebFileError {
             DebFileError(file: path, problem: problem)
         }
@@ -66,11 +69,13 @@ public struct DebFile: Sendable {
                 if errno == EINTR { continue }
                 throw failure(.unreadable(systemErrorDescription(errno)))
             }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
             do {
-                try reader.consume(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                try reader.consume(chunk)
             } catch {
                 throw failure(error)
             }
+            bytesRead?(chunk)
         }
         do {
             return try reader.finish()
