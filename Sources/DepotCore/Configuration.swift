@@ -7,17 +7,21 @@ public struct Configuration: Sendable, Hashable {
         public var name: String
         public var promotesTo: String?
         public var keepVersions: Int
+        /// How many of the distribution's latest history entries can be rolled back: gc keeps
+        /// every pool file they reference.
+        public var retainHistory: Int
         /// Seconds a `Release` stays valid (`Valid-Until`), when set.
         public var validFor: Int?
         public var description: String?
 
         public init(
-            name: String, promotesTo: String? = nil, keepVersions: Int = 1, validFor: Int? = nil,
-            description: String? = nil
+            name: String, promotesTo: String? = nil, keepVersions: Int = 1,
+            retainHistory: Int = Configuration.defaultRetainHistory, validFor: Int? = nil, description: String? = nil
         ) {
             self.name = name
             self.promotesTo = promotesTo
             self.keepVersions = keepVersions
+            self.retainHistory = retainHistory
             self.validFor = validFor
             self.description = description
         }
@@ -28,17 +32,23 @@ public struct Configuration: Sendable, Hashable {
     public var architectures: [String]
     public var components: [String]
     public var signWith: String?
+    /// `Retain-History` of the repository stanza: the default of every distribution.
+    public var retainHistory: Int
     public var distributions: [Distribution]
+
+    /// Generous: a year of daily changes can be rolled back.
+    public static let defaultRetainHistory = 500
 
     public init(
         origin: String, label: String, architectures: [String], components: [String], signWith: String?,
-        distributions: [Distribution]
+        retainHistory: Int = Configuration.defaultRetainHistory, distributions: [Distribution]
     ) {
         self.origin = origin
         self.label = label
         self.architectures = architectures
         self.components = components
         self.signWith = signWith
+        self.retainHistory = retainHistory
         self.distributions = distributions
     }
 
@@ -46,9 +56,11 @@ public struct Configuration: Sendable, Hashable {
         distributions.first { $0.name == name }
     }
 
-    static let repositoryFields: Set<String> = ["origin", "label", "architectures", "components", "sign-with"]
+    static let repositoryFields: Set<String> = [
+        "origin", "label", "architectures", "components", "sign-with", "retain-history",
+    ]
     static let distributionFields: Set<String> = [
-        "distribution", "promotes-to", "keep-versions", "valid-for", "description",
+        "distribution", "promotes-to", "keep-versions", "retain-history", "valid-for", "description",
     ]
 
     /// Reads `depot.conf`; every mistake is reported with its line number.
@@ -94,6 +106,8 @@ public struct Configuration: Sendable, Hashable {
                 problem: "invalid component '\(component)': use lower case letters, digits, '-' and '.'")
         }
         signWith = repository["Sign-With"]
+        retainHistory =
+            try Self.count(repository, "Retain-History", paragraph: 0, lines: lines) ?? Self.defaultRetainHistory
 
         var distributions: [Distribution] = []
         for (position, paragraph) in document.paragraphs.enumerated().dropFirst() {
@@ -113,15 +127,11 @@ public struct Configuration: Sendable, Hashable {
                     problem: "distribution '\(name)' is defined twice")
             }
             var distribution = Distribution(
-                name: name, promotesTo: paragraph["Promotes-To"], description: paragraph["Description"])
-            if let keep = paragraph["Keep-Versions"] {
-                guard let value = Int(keep), value >= 1 else {
-                    throw ConfigurationError(
-                        line: lines.line(of: "Keep-Versions", in: position),
-                        problem: "Keep-Versions must be a whole number of at least 1, not '\(keep)'")
-                }
-                distribution.keepVersions = value
-            }
+                name: name, promotesTo: paragraph["Promotes-To"],
+                keepVersions: try Self.count(paragraph, "Keep-Versions", paragraph: position, lines: lines) ?? 1,
+                retainHistory: try Self.count(paragraph, "Retain-History", paragraph: position, lines: lines)
+                    ?? retainHistory,
+                description: paragraph["Description"])
             if let valid = paragraph["Valid-For"] {
                 guard let seconds = Self.duration(valid) else {
                     throw ConfigurationError(
@@ -154,11 +164,15 @@ public struct Configuration: Sendable, Hashable {
             "Components": components.joined(separator: " "),
         ])
         if let signWith { repository["Sign-With"] = signWith }
+        if retainHistory != Self.defaultRetainHistory { repository["Retain-History"] = String(retainHistory) }
         var document = Deb822Document([repository])
         for distribution in distributions {
             var paragraph = Deb822Paragraph(["Distribution": distribution.name])
             if let target = distribution.promotesTo { paragraph["Promotes-To"] = target }
             if distribution.keepVersions != 1 { paragraph["Keep-Versions"] = String(distribution.keepVersions) }
+            if distribution.retainHistory != retainHistory {
+                paragraph["Retain-History"] = String(distribution.retainHistory)
+            }
             if let validFor = distribution.validFor { paragraph["Valid-For"] = String(validFor) }
             if let description = distribution.description { paragraph["Description"] = description }
             document.paragraphs.append(paragraph)
@@ -196,6 +210,19 @@ public struct Configuration: Sendable, Hashable {
             throw ConfigurationError(line: line, problem: "'\(name)' must list at least one value")
         }
         return words
+    }
+
+    /// A field holding a whole number of at least 1, when present.
+    private static func count(
+        _ paragraph: Deb822Paragraph, _ name: String, paragraph position: Int, lines: LineLocator
+    ) throws(ConfigurationError) -> Int? {
+        guard let text = paragraph[name] else { return nil }
+        guard let value = Int(text), value >= 1 else {
+            throw ConfigurationError(
+                line: lines.line(of: name, in: position),
+                problem: "\(name) must be a whole number of at least 1, not '\(text)'")
+        }
+        return value
     }
 
     static func duration(_ text: String) -> Int? {

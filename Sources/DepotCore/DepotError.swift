@@ -16,6 +16,7 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
         existingPath: String, listedIn: [String])
     case downgrade(file: String, package: String, version: String, newest: String, distribution: String)
     case notListed(distribution: String, package: String, version: String?)
+    case unmetDependencies([UnmetDependency], source: String, canPromoteAlong: Bool)
     case invalidSelector(String, reason: String)
     case invalidArgument(String)
     case storage(String)
@@ -52,6 +53,12 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
                 + "pass --allow-downgrade to make it the candidate"
         case .notListed(let distribution, let package, let version):
             return "\(distribution) does not list \(package)\(version.map { " version \($0)" } ?? "")"
+        case .unmetDependencies(let unmet, let source, let canPromoteAlong):
+            let hint =
+                canPromoteAlong
+                ? "promote what it needs too, or pass --with-deps to take it from \(source)"
+                : "\(source) cannot satisfy it either: push or promote what it needs first"
+            return "promotion refused: " + unmet.map(\.description).joined(separator: "; ") + "; " + hint
         case .invalidSelector(let text, let reason):
             return "invalid package '\(text)': \(reason) (expected NAME or NAME=VERSION)"
         case .invalidArgument(let text):

@@ -111,6 +111,42 @@ final class MetadataStore: Sendable {
         migrator.registerMigration("v2: listings by file") { db in
             try db.execute(sql: "CREATE INDEX listings_by_file ON listings(file_id)")
         }
+        // Each history entry records the listing rows its change added and removed, in order,
+        // so that a rollback can undo it exactly, whatever Keep-Versions kept. Triggers write
+        // the journal, so no code path that changes listings can forget to; the rows stay
+        // unassigned (NULL) until `recordHistory` gives them their entry, in the same
+        // transaction. Name, version and architecture are copied so that the journal still
+        // reads after gc deleted a file beyond the retention window.
+        migrator.registerMigration("v3: listing journal") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE listing_journal (
+                        sequence INTEGER PRIMARY KEY,
+                        history_id INTEGER REFERENCES history(id),
+                        distribution TEXT NOT NULL,
+                        component TEXT NOT NULL,
+                        file_id INTEGER NOT NULL,
+                        package TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        architecture TEXT NOT NULL,
+                        listed INTEGER NOT NULL
+                    );
+                    CREATE INDEX listing_journal_by_entry ON listing_journal(history_id);
+                    CREATE INDEX listing_journal_by_file ON listing_journal(file_id);
+                    CREATE TRIGGER journal_listed AFTER INSERT ON listings BEGIN
+                        INSERT INTO listing_journal
+                            (distribution, component, file_id, package, version, architecture, listed)
+                        SELECT NEW.distribution, NEW.component, NEW.file_id, name, version, architecture, 1
+                        FROM package_files WHERE id = NEW.file_id;
+                    END;
+                    CREATE TRIGGER journal_unlisted AFTER DELETE ON listings BEGIN
+                        INSERT INTO listing_journal
+                            (distribution, component, file_id, package, version, architecture, listed)
+                        SELECT OLD.distribution, OLD.component, OLD.file_id, name, version, architecture, 0
+                        FROM package_files WHERE id = OLD.file_id;
+                    END;
+                    """)
+        }
         return migrator
     }
 
@@ -187,7 +223,9 @@ final class MetadataStore: Sendable {
                 context.timestamp, operation, distribution, context.user, context.command,
                 context.note, changesJSON,
             ])
-        return db.lastInsertedRowID
+        let id = db.lastInsertedRowID
+        try db.execute(sql: "UPDATE listing_journal SET history_id = ? WHERE history_id IS NULL", arguments: [id])
+        return id
     }
 
     static func history(_ db: Database, distribution: String?, limit: Int?) throws -> [HistoryEntry] {

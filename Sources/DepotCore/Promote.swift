@@ -53,13 +53,13 @@ extension Repository {
         return differences.sorted { ($0.package, $0.architecture) < ($1.package, $1.architecture) }
     }
 
-    private struct PackageKey: Hashable {
+    struct PackageKey: Hashable {
         var name: String
         var architecture: String
     }
 
     /// The newest listing of each package and architecture.
-    private func newest(_ listings: [Listing]) -> [PackageKey: Listing] {
+    func newest(_ listings: [Listing]) -> [PackageKey: Listing] {
         var result: [PackageKey: Listing] = [:]
         for listing in listings {
             let key = PackageKey(name: listing.file.name, architecture: listing.file.architecture)
@@ -80,9 +80,13 @@ extension Repository {
     /// newest version, or the one named), for every architecture: all or none. `all` selects
     /// every package that is new or an upgrade in `from`. `to` defaults to `from`'s
     /// `Promotes-To`.
+    ///
+    /// The promoted packages' `Depends` and `Pre-Depends` must be met in `to` afterwards
+    /// (`checkDependencies`); `withDependencies` promotes what they need from `from` along.
     public func promote(
         _ selectors: [PackageSelector], all: Bool = false, from: String, to: String? = nil, dryRun: Bool = false,
-        allowDowngrade: Bool = false, context: OperationContext
+        allowDowngrade: Bool = false, withDependencies: Bool = false, checkDependencies: Bool = true,
+        context: OperationContext
     ) throws -> Promotion {
         try requireDistribution(from)
         guard let target = to ?? configuration.distribution(from)?.promotesTo else {
@@ -95,11 +99,20 @@ extension Repository {
             // A dry run does the same work in a transaction that is rolled back.
             let changes: [Change] = try write(commit: !dryRun) { db in
                 var changes: [Change] = []
+                var listed: [PackageFile] = []
                 for listing in try self.selected(selectors, all: all, from: from, to: target, db) {
                     let result = try self.addListing(
                         listing.file, to: target, component: listing.component, allowDowngrade: allowDowngrade,
                         fileName: "\(listing.file.name) \(listing.file.version) (\(listing.file.architecture))", db)
-                    if let change = result.change { changes.append(change) }
+                    if let change = result.change {
+                        changes.append(change)
+                        listed.append(listing.file)
+                    }
+                }
+                if checkDependencies || withDependencies {
+                    changes += try self.checkDependencies(
+                        of: listed, into: target, from: from, promoteAlong: withDependencies,
+                        allowDowngrade: allowDowngrade, db)
                 }
                 if !changes.isEmpty {
                     _ = try MetadataStore.recordHistory(

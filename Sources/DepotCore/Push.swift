@@ -11,6 +11,14 @@ struct IncomingPackage: Sendable {
     var deb: DebFile
 
     func discard() { unlink(temporaryPath) }
+
+    /// A name in `.depot/incoming/` that tells gc which process the file belongs to.
+    static func temporaryFileName() -> String { "\(getpid())-\(UUID().uuidString).deb" }
+
+    /// The process that received a file, from its name; nil for a name Depot did not make.
+    static func processID(fromFileName name: String) -> pid_t? {
+        name.split(separator: "-", maxSplits: 1).first.flatMap { pid_t($0) }
+    }
 }
 
 extension Repository {
@@ -80,7 +88,7 @@ extension Repository {
 
     /// Copies a file into `.depot/incoming/` while `DebFile` hashes and checks it.
     func receive(_ path: String) throws -> IncomingPackage {
-        let temporary = incomingDirectory + "/\(UUID().uuidString).deb"
+        let temporary = incomingDirectory + "/" + IncomingPackage.temporaryFileName()
         let output = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard output >= 0 else { throw DepotError.file(FileError(path: temporary, operation: "create", code: errno)) }
         var keep = false

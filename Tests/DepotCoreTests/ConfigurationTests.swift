@@ -9,10 +9,12 @@ import Testing
         Architectures: amd64 arm64
         Components: main
         Sign-With: 5C7A1B
+        Retain-History: 50
 
         Distribution: development
         Promotes-To: staging
         Keep-Versions: 3
+        Retain-History: 20
 
         Distribution: staging
         Promotes-To: production
@@ -34,6 +36,8 @@ import Testing
         #expect(configuration.distribution("staging")?.validFor == 7 * 86400)
         #expect(configuration.distribution("staging")?.promotesTo == "production")
         #expect(configuration.distribution("production")?.description == "what ships")
+        #expect(configuration.distributions.map(\.retainHistory) == [20, 50, 50])
+        #expect(try Configuration(parsing: "Architectures: amd64\n\nDistribution: a\n").retainHistory == 500)
         #expect(try Configuration(parsing: configuration.rendered()) == configuration)
     }
 
@@ -54,6 +58,10 @@ import Testing
         (
             "Origin: X\nArchitectures: amd64\n\nDistribution: a\nKeep-Versions: 0\n", 5,
             "Keep-Versions must be a whole number"
+        ),
+        (
+            "Origin: X\nArchitectures: amd64\nRetain-History: all\n\nDistribution: a\n", 3,
+            "Retain-History must be a whole number"
         ),
         ("Origin: X\nArchitectures: AMD64\n\nDistribution: a\n", 2, "invalid architecture 'AMD64'"),
         ("Origin: X\nArchitectures: amd64\n", 2, "no distributions"),

@@ -125,4 +125,76 @@ import Testing
         #expect(try repository.depot(["promote", "downgraded", "--from", "staging", "--allow-downgrade"]).status == 0)
         #expect(try repository.depot(["list", "production"]).text.contains("downgraded"))
     }
+
+    @Test func aPromotionThatWouldLeaveADependencyUnmetIsRefusedOrTakesItsDependenciesAlong() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let packages = PackageBuilder()
+        try #require(try repository.depot(["push", "staging", try packages.make("libtern", "1.0-1")]).status == 0)
+        try #require(
+            try repository.depot([
+                "push", "development", try packages.make("libtern", "2.0-1"),
+                // libc6 is not this repository's: it comes from the clients' Debian sources.
+                try packages.make("tern", "1.0-1", extra: ["Depends: libtern (>= 2.0), libc6 (>= 2.36)"]),
+            ]).status == 0)
+        let before = try repository.snapshot()
+
+        let refused = try repository.depot(["promote", "tern", "--from", "development"])
+        #expect(refused.status != 0)
+        #expect(
+            refused.standardError
+                == "depot: error: promotion refused: tern 1.0-1 (amd64) depends on 'libtern (>= 2.0)', which staging "
+                + "would not satisfy; promote what it needs too, or pass --with-deps to take it from development\n")
+        #expect(try repository.snapshot() == before)
+
+        let along = try repository.depot(["promote", "tern", "--from", "development", "--with-deps"])
+        #expect(along.status == 0, "\(along.standardError)")
+        #expect(along.text.contains("promoted libtern 2.0-1 (amd64) from development to staging (was 1.0-1)"))
+        #expect(try listed(repository, "staging") == ["tern 1.0-1 amd64", "libtern 2.0-1 amd64"])
+        // Both are one history entry: one rollback undoes the promotion.
+        #expect(try repository.depot(["rollback", "staging", "--to", "1"]).status == 0)
+        #expect(try listed(repository, "staging") == ["libtern 1.0-1 amd64"])
+    }
+
+    @Test func dependenciesHonourProvidesAlternativesAndArchitectures() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let packages = PackageBuilder()
+        try #require(
+            try repository.depot([
+                "push", "production", try packages.make("mailer", "1.0-1", extra: ["Provides: mail-transport (= 1)"]),
+                try packages.make("helper", "1.0-1", architecture: "amd64"),
+            ]).status == 0)
+        try #require(
+            try repository.depot([
+                "push", "staging",
+                // The second alternative is met by a Provides, unversioned requirement.
+                try packages.make("notifier", "1.0-1", extra: ["Depends: sendmail | mail-transport"]),
+                try packages.make("sendmail", "1.0-1"),
+                // A versioned requirement a lower provided version does not meet.
+                try packages.make("digest", "1.0-1", extra: ["Depends: mail-transport (>= 2)"]),
+                // An Architecture: all package needs its dependency on every architecture.
+                try packages.make("toolkit", "1.0-1", architecture: "all", extra: ["Pre-Depends: helper"]),
+            ]).status == 0)
+
+        let notifier = try repository.depot(["promote", "notifier", "--from", "staging"])
+        #expect(notifier.status == 0, "\(notifier.standardError)")
+        #expect(try listed(repository, "production").contains("notifier 1.0-1 amd64"))
+
+        let digest = try repository.depot(["promote", "digest", "--from", "staging", "--with-deps"])
+        #expect(
+            digest.standardError.contains(
+                "digest 1.0-1 (amd64) depends on 'mail-transport (>= 2)', which production would not satisfy; "
+                    + "staging cannot satisfy it either"), "\(digest.standardError)")
+
+        let toolkit = try repository.depot(["promote", "toolkit", "--from", "staging"])
+        #expect(toolkit.status != 0)
+        #expect(toolkit.standardError.contains("toolkit 1.0-1 (arm64) depends on 'helper'"))
+        #expect(!toolkit.standardError.contains("(amd64)"), "helper (amd64) is in production")
+
+        // An operator who knows better can still promote.
+        let forced = try repository.depot(["promote", "toolkit", "--from", "staging", "--ignore-dependencies"])
+        #expect(forced.status == 0, "\(forced.standardError)")
+        #expect(try listed(repository, "production").contains("toolkit 1.0-1 all"))
+    }
 }

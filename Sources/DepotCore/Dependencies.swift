@@ -1,0 +1,165 @@
+import DebianFormat
+import GRDB
+
+/// What a distribution offers to satisfy `Depends` and `Pre-Depends`: its listed packages and
+/// the virtual packages they provide, by name.
+struct Offerings {
+    struct Offer {
+        /// The package's version, or the version a `Provides` gives; nil for an unversioned
+        /// `Provides`, which satisfies only relations without a version.
+        var version: DebianVersion?
+        var architecture: String
+        var provider: PackageFile
+        var component: String
+    }
+
+    private(set) var offers: [String: [Offer]] = [:]
+
+    /// The listings of `distribution`, with the `Provides` of those that have one.
+    init(_ db: Database, distribution: String) throws {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT l.component, \(MetadataStore.fileColumns),
+                    CASE WHEN instr(f.control, 'Provides:') > 0 THEN f.control END
+                FROM listings l JOIN package_files f ON f.id = l.file_id WHERE l.distribution = ?
+                """,
+            arguments: [distribution])
+        for row in rows {
+            add(MetadataStore.file(row, offset: 1), component: row[0], control: row[12])
+        }
+    }
+
+    mutating func add(_ file: PackageFile, component: String, control: String?) {
+        offers[file.name, default: []].append(
+            Offer(version: file.debianVersion, architecture: file.architecture, provider: file, component: component))
+        guard let control, let provides = Self.relations(control, fields: ["Provides"]) else { return }
+        for provided in provides.requirements.joined() {
+            offers[provided.package, default: []].append(
+                Offer(
+                    version: provided.version?.version, architecture: file.architecture, provider: file,
+                    component: component))
+        }
+    }
+
+    /// The offers that meet `relationship` for a package of `architecture`.
+    func offers(for relationship: Relationship, architecture: String) -> [Offer] {
+        (offers[relationship.package] ?? []).filter { offer in
+            let architectureFits =
+                offer.architecture == Architecture.all || relationship.architectureQualifier == "any"
+                || offer.architecture
+                    == (relationship.architectureQualifier.flatMap { $0 == "native" ? nil : $0 }
+                        ?? architecture)
+            guard architectureFits else { return false }
+            guard relationship.version != nil else { return true }
+            return offer.version.map { relationship.isSatisfied(by: $0) } ?? false
+        }
+        .sorted { a, b in
+            guard let left = a.version, let right = b.version else { return a.version != nil }
+            return left > right
+        }
+    }
+
+    func satisfies(_ alternatives: [Relationship], architecture: String) -> Bool {
+        alternatives.contains { !offers(for: $0, architecture: architecture).isEmpty }
+    }
+
+    func names(_ name: String) -> Bool { offers[name] != nil }
+
+    /// The relationship fields of a control paragraph, joined; nil when it has none of them.
+    static func relations(_ control: String, fields: [String]) -> RelationshipList? {
+        guard let paragraph = try? Deb822Document(parsing: control).paragraphs.first else { return nil }
+        let values = fields.compactMap { paragraph[$0] }
+        guard !values.isEmpty else { return nil }
+        return try? RelationshipList(parsing: values.joined(separator: ", "))
+    }
+}
+
+/// A `Depends` or `Pre-Depends` requirement that a promotion would leave unmet.
+public struct UnmetDependency: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var package: String
+    public var version: String
+    public var architecture: String
+    /// The requirement as the control file says it: `libsnow1 (>= 1.0) | libsnow-compat`.
+    public var requirement: String
+    public var distribution: String
+
+    public var description: String {
+        "\(package) \(version) (\(architecture)) depends on '\(requirement)', which \(distribution) would not satisfy"
+    }
+}
+
+extension Repository {
+    /// Checks that every newly listed file's `Depends` and `Pre-Depends` are met by what
+    /// `target` lists now (inside the promotion's transaction). With `promoteAlong`, a
+    /// requirement `source` can meet is met by promoting the newest such package too, and
+    /// its own requirements are checked in turn. Returns the changes of promoting those along.
+    ///
+    /// A requirement naming only packages this repository has never held is left to the
+    /// system's other apt sources (libc6 comes from Debian, not from here): only relations
+    /// among the repository's own packages are checked.
+    func checkDependencies(
+        of promoted: [PackageFile], into target: String, from source: String, promoteAlong: Bool,
+        allowDowngrade: Bool, _ db: Database
+    ) throws -> [Change] {
+        var targetOfferings = try Offerings(db, distribution: target)
+        let sourceOfferings = promoteAlong ? try Offerings(db, distribution: source) : nil
+        var queue = promoted
+        var along: [Change] = []
+        var unmet: [UnmetDependency] = []
+        while let file = queue.popLast() {
+            guard let relations = Offerings.relations(try control(of: file, db), fields: ["Pre-Depends", "Depends"])
+            else { continue }
+            let architectures =
+                file.architecture == Architecture.all ? configuration.architectures : [file.architecture]
+            for alternatives in relations.requirements {
+                for architecture in architectures {
+                    if targetOfferings.satisfies(alternatives, architecture: architecture) { continue }
+                    guard try isKnown(alternatives, targetOfferings, sourceOfferings, db) else { continue }
+                    let candidate = alternatives.lazy.compactMap {
+                        sourceOfferings?.offers(for: $0, architecture: architecture).first
+                    }.first
+                    guard let candidate else {
+                        unmet.append(
+                            UnmetDependency(
+                                package: file.name, version: file.version, architecture: architecture,
+                                requirement: alternatives.map(\.description).joined(separator: " | "),
+                                distribution: target))
+                        continue
+                    }
+                    let provider = candidate.provider
+                    let result = try addListing(
+                        provider, to: target, component: candidate.component, allowDowngrade: allowDowngrade,
+                        fileName: "\(provider.name) \(provider.version) (\(provider.architecture))", db)
+                    targetOfferings.add(
+                        provider, component: candidate.component, control: try control(of: provider, db))
+                    if let change = result.change { along.append(change) }
+                    queue.append(provider)
+                }
+            }
+        }
+        guard unmet.isEmpty else {
+            throw DepotError.unmetDependencies(unmet, source: source, canPromoteAlong: !promoteAlong)
+        }
+        return along
+    }
+
+    private func control(of file: PackageFile, _ db: Database) throws -> String {
+        try String.fetchOne(
+            db.cachedStatement(sql: "SELECT control FROM package_files WHERE id = ?"), arguments: [file.id]) ?? ""
+    }
+
+    /// Whether any alternative names a package (or a provided name) this repository holds.
+    private func isKnown(
+        _ alternatives: [Relationship], _ target: Offerings, _ source: Offerings?, _ db: Database
+    ) throws -> Bool {
+        for relationship in alternatives {
+            if target.names(relationship.package) || source?.names(relationship.package) == true { return true }
+            let held = try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM package_files WHERE name = ?)"),
+                arguments: [relationship.package])
+            if held == true { return true }
+        }
+        return false
+    }
+}

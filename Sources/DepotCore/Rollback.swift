@@ -1,0 +1,181 @@
+import DebianFormat
+import GRDB
+
+/// One listing row a history entry added or removed (the store's `listing_journal`).
+struct JournalRow {
+    var historyID: Int64
+    var distribution: String
+    var component: String
+    var fileID: Int64
+    var package: String
+    var version: String
+    var architecture: String
+    /// True when the change listed the file, false when it unlisted it.
+    var listed: Bool
+
+    static let columns = "history_id, distribution, component, file_id, package, version, architecture, listed"
+
+    init(_ row: Row) {
+        historyID = row[0]
+        distribution = row[1]
+        component = row[2]
+        fileID = row[3]
+        package = row[4]
+        version = row[5]
+        architecture = row[6]
+        listed = row[7]
+    }
+}
+
+extension Repository {
+    public struct Rollback: Sendable, Codable {
+        public var distribution: String
+        /// The history entries whose changes were undone, newest first.
+        public var undone: [Int64]
+        public var changes: [Change]
+    }
+
+    /// Puts back, for each package, the listings it had in `distribution` before its latest
+    /// change there: the latest change is undone exactly, for every architecture it touched.
+    public func rollback(_ packages: [String], in distribution: String, context: OperationContext) throws -> Rollback {
+        try requireDistribution(distribution)
+        guard !packages.isEmpty else { throw DepotError.invalidArgument("name the packages to roll back, or --to ID") }
+        return try withLock {
+            try publishPending()
+            let rollback = try write { db in
+                var rows: [JournalRow] = []
+                var undone: [Int64] = []
+                for package in packages {
+                    let latest = try Int64.fetchOne(
+                        db,
+                        sql: "SELECT MAX(history_id) FROM listing_journal WHERE distribution = ? AND package = ?",
+                        arguments: [distribution, package])
+                    guard let latest else {
+                        throw DepotError.invalidArgument(
+                            "no recorded change of \(package) in \(distribution) to roll back "
+                                + "(see 'depot history \(distribution)')")
+                    }
+                    rows += try Row.fetchAll(
+                        db,
+                        sql: """
+                            SELECT \(JournalRow.columns) FROM listing_journal
+                            WHERE history_id = ? AND distribution = ? AND package = ? ORDER BY sequence DESC
+                            """,
+                        arguments: [latest, distribution, package]
+                    ).map(JournalRow.init)
+                    if !undone.contains(latest) { undone.append(latest) }
+                }
+                return try self.undo(rows, in: distribution, undone: undone.sorted(by: >), context: context, db)
+            }
+            try publishPending()
+            return rollback
+        }
+    }
+
+    /// Restores `distribution` to exactly what it listed right after history entry `id`, by
+    /// undoing every later change to it, newest first.
+    public func rollback(_ distribution: String, to id: Int64, context: OperationContext) throws -> Rollback {
+        try requireDistribution(distribution)
+        return try withLock {
+            try publishPending()
+            let rollback = try write { db in
+                guard
+                    try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM history WHERE id = ?)", arguments: [id])
+                        == true
+                else {
+                    throw DepotError.invalidArgument("no history entry \(id) (see 'depot history \(distribution)')")
+                }
+                let later = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT h.id, EXISTS (SELECT 1 FROM listing_journal j WHERE j.history_id = h.id)
+                        FROM history h WHERE h.distribution = ? AND h.id > ? ORDER BY h.id DESC
+                        """,
+                    arguments: [distribution, id])
+                // Entries written before the journal existed cannot be undone exactly.
+                if let unjournaled = later.first(where: { !($0[1] as Bool) }) {
+                    let entry: Int64 = unjournaled[0]
+                    throw DepotError.invalidArgument(
+                        "history entry \(entry) of \(distribution) was recorded before Depot kept listing journals "
+                            + "and cannot be undone; roll back to \(entry) or later")
+                }
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT \(JournalRow.columns) FROM listing_journal
+                        WHERE distribution = ? AND history_id > ? ORDER BY sequence DESC
+                        """,
+                    arguments: [distribution, id]
+                ).map(JournalRow.init)
+                return try self.undo(rows, in: distribution, undone: later.map { $0[0] }, context: context, db)
+            }
+            try publishPending()
+            return rollback
+        }
+    }
+
+    /// Applies the inverse of journal rows given newest first, and records the rollback as a
+    /// history entry of its own (so it can be rolled back in turn).
+    private func undo(
+        _ rows: [JournalRow], in distribution: String, undone: [Int64], context: OperationContext, _ db: Database
+    ) throws -> Rollback {
+        let names = Set(rows.map(\.package))
+        let before = try newestVersions(db, distribution: distribution, names: names)
+        // Replay the inverse on what is listed now, then change only what differs: the
+        // rollback's own journal holds its net effect, not every step it undid.
+        let rowByFile = Dictionary(rows.map { ($0.fileID, $0) }, uniquingKeysWith: { newest, _ in newest })
+        let fileIDs = rowByFile.keys.sorted()
+        var current: [Int64: String] = [:]
+        for fileID in fileIDs {
+            current[fileID] = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT component FROM listings WHERE distribution = ? AND file_id = ?"),
+                arguments: [distribution, fileID])
+        }
+        var restored = current
+        for row in rows { restored[row.fileID] = row.listed ? nil : row.component }
+        var changedListings = false
+        for (fileID, component) in current where restored[fileID] != component {
+            changedListings = true
+            try db.execute(
+                sql: "DELETE FROM listings WHERE distribution = ? AND file_id = ?", arguments: [distribution, fileID])
+        }
+        for fileID in fileIDs where restored[fileID] != nil && current[fileID] != restored[fileID] {
+            changedListings = true
+            let row = rowByFile[fileID]!
+            let exists = try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM package_files WHERE id = ?)"),
+                arguments: [fileID])
+            guard exists == true else {
+                throw DepotError.invalidArgument(
+                    "cannot restore \(row.package) \(row.version) (\(row.architecture)) in \(distribution): "
+                        + "gc deleted it, as history entry \(row.historyID) is beyond Retain-History")
+            }
+            try db.execute(
+                sql: "INSERT INTO listings (distribution, component, file_id) VALUES (?, ?, ?)",
+                arguments: [distribution, restored[fileID], fileID])
+        }
+        let after = try newestVersions(db, distribution: distribution, names: names)
+        let changes = Set(before.keys).union(after.keys).sorted {
+            ($0.name, $0.architecture) < ($1.name, $1.architecture)
+        }
+        .compactMap { key -> Change? in
+            guard before[key] != after[key] else { return nil }
+            return Change(package: key.name, architecture: key.architecture, before: before[key], after: after[key])
+        }
+        if changedListings {
+            _ = try MetadataStore.recordHistory(
+                db, operation: "rollback", distribution: distribution, context: context, changes: changes)
+            try MetadataStore.markUnpublished(db, distribution)
+        }
+        return Rollback(distribution: distribution, undone: undone, changes: changes)
+    }
+
+    /// The newest version each of these packages has listed in `distribution`, by architecture.
+    private func newestVersions(_ db: Database, distribution: String, names: Set<String>) throws
+        -> [PackageKey: String]
+    {
+        var listings: [Listing] = []
+        for name in names { listings += try MetadataStore.listings(db, distribution: distribution, name: name) }
+        return newest(listings).mapValues(\.file.version)
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import DepotCore
+
+struct CollectGarbage: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gc",
+        abstract: "Delete pool files that no distribution lists and no retained history entry can restore.",
+        discussion: """
+            A file stays while a distribution lists it or one of the latest Retain-History history entries of any distribution (depot.conf(5)) listed or unlisted it. gc also deletes pool files a killed push left unrecorded, and incoming files of pushes that are no longer running.
+            Example:
+              depot gc --dry-run
+            """)
+
+    @OptionGroup var repository: RepositoryOptions
+
+    @Flag(help: "Print what would be deleted and delete nothing.")
+    var dryRun = false
+
+    @Flag(help: "Print the outcome as JSON.")
+    var json = false
+
+    func run() throws {
+        let collection = try repository.open().collectGarbage(dryRun: dryRun)
+        if json { return try printJSON(collection) }
+        let verb = dryRun ? "would delete" : "deleted"
+        for path in collection.unreferenced { print("\(verb) \(path)") }
+        for path in collection.orphaned { print("\(verb) \(path) (not recorded in the store)") }
+        for name in collection.incoming { print("\(verb) .depot/incoming/\(name) (left by an ended push)") }
+        let count = collection.unreferenced.count + collection.orphaned.count + collection.incoming.count
+        print(
+            "\(dryRun ? "would free" : "freed") \(collection.bytes) bytes in \(count) file\(count == 1 ? "" : "s")")
+    }
+}

@@ -1,0 +1,206 @@
+import DepotTestSupport
+import Foundation
+import Testing
+
+/// What a distribution lists, as `NAME VERSION ARCH` lines: two equal sets mean the same
+/// listings.
+func listed(_ repository: ScratchRepository, _ distribution: String) throws -> Set<String> {
+    let result = try repository.depot(["list", distribution, "--json"])
+    guard result.status == 0 else { throw TestSupportError("depot list failed: \(result.standardError)") }
+    let rows = try JSONSerialization.jsonObject(with: result.standardOutput) as? [[String: Any]] ?? []
+    return Set(
+        rows.map { row in
+            let file = row["file"] as! [String: Any]
+            return "\(file["name"]!) \(file["version"]!) \(file["architecture"]!)"
+        })
+}
+
+/// Builds packages for a test and deletes them afterwards.
+final class PackageBuilder {
+    private var built: [String] = []
+
+    func make(_ name: String, _ version: String, architecture: String = "amd64", extra: [String] = []) throws
+        -> String
+    {
+        built.append(try build(name, version: version, architecture: architecture, extra: extra))
+        return built.last!
+    }
+
+    deinit { for path in built { try? FileManager.default.removeItem(atPath: path) } }
+}
+
+/// Rollback undoes changes exactly, is itself undoable, and gc never takes what a rollback
+/// within the retention window needs.
+@Suite struct RollbackCommandTests {
+    func entryIDs(_ repository: ScratchRepository, _ distribution: String) throws -> [Int] {
+        let history = try repository.depot(["history", distribution, "--json"])
+        let entries = try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]] ?? []
+        return entries.map { $0["id"] as! Int }
+    }
+
+    @Test func rollingBackAPackagePutsBackItsPreviousVersionAndCanBeRolledBackItself() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let packages = PackageBuilder()
+        try #require(
+            try repository.depot([
+                "push", "production", try packages.make("tern", "1.0-1"), try packages.make("gull", "1.0-1"),
+            ]).status == 0)
+        try #require(try repository.depot(["push", "production", try packages.make("tern", "2.0-1")]).status == 0)
+        try #require(try repository.depot(["push", "production", try packages.make("gull", "2.0-1")]).status == 0)
+
+        let rollback = try repository.depot(["rollback", "production", "tern", "--note", "2.0 crashes"])
+        #expect(rollback.status == 0, "\(rollback.standardError)")
+        #expect(rollback.text == "tern (amd64) in production: 2.0-1 -> 1.0-1\n")
+        #expect(try listed(repository, "production") == ["tern 1.0-1 amd64", "gull 2.0-1 amd64"])
+
+        // The published index follows, and the real apt-get sees the old version again.
+        let server = try StaticHTTPServer(serving: repository.publicDirectory)
+        defer { server.stop() }
+        let apt = try repository.aptClient("production", through: server)
+        defer { apt.remove() }
+        #expect(try apt.run(["update"]).status == 0)
+        #expect(try apt.candidate("tern") == "1.0-1")
+
+        let history = try repository.depot(["history", "production", "--json", "--limit", "1"])
+        let entry = try #require(
+            (try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]])?.first)
+        #expect(entry["operation"] as? String == "rollback")
+        #expect(entry["note"] as? String == "2.0 crashes")
+
+        // A rollback is a change like any other: rolling it back restores 2.0.
+        #expect(
+            try repository.depot(["rollback", "production", "tern"]).text
+                == "tern (amd64) in production: 1.0-1 -> 2.0-1\n")
+        #expect(try listed(repository, "production") == ["tern 2.0-1 amd64", "gull 2.0-1 amd64"])
+        #expect(try repository.depot(["verify"]).status == 0)
+    }
+
+    @Test func rollingBackToAnEntryRestoresExactlyWhatWasListedThen() throws {
+        // Keep-Versions 2, so that "what was listed" is more than each package's newest version.
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let configuration = repository.root.appendingPathComponent("depot.conf")
+        try
+            (try String(contentsOf: configuration, encoding: .utf8)
+            .replacingOccurrences(of: "Distribution: staging\n", with: "Distribution: staging\nKeep-Versions: 2\n"))
+            .write(to: configuration, atomically: true, encoding: .utf8)
+        let packages = PackageBuilder()
+        try #require(
+            try repository.depot([
+                "push", "staging", try packages.make("tern", "1.0-1"), try packages.make("gull", "1.0-1"),
+            ]).status == 0)
+        try #require(try repository.depot(["push", "staging", try packages.make("tern", "2.0-1")]).status == 0)
+        let checkpoint = try #require(try entryIDs(repository, "staging").first)
+        let expected = try listed(repository, "staging")
+        #expect(expected == ["tern 1.0-1 amd64", "tern 2.0-1 amd64", "gull 1.0-1 amd64"])
+
+        try #require(try repository.depot(["push", "staging", try packages.make("tern", "3.0-1")]).status == 0)
+        try #require(try repository.depot(["remove", "staging", "gull"]).status == 0)
+        try #require(
+            try repository.depot(["push", "staging", try packages.make("plover", "1.0-1", architecture: "arm64")])
+                .status == 0)
+        try #require(
+            try repository.depot(["push", "staging", try packages.make("tern", "0.9-1"), "--allow-downgrade"]).status
+                == 0)
+        try #require(try repository.depot(["rollback", "staging", "tern"]).status == 0)
+        #expect(try listed(repository, "staging") != expected)
+        let latest = try #require(try entryIDs(repository, "staging").first)
+
+        let rollback = try repository.depot(["rollback", "staging", "--to", String(checkpoint), "--json"])
+        #expect(rollback.status == 0, "\(rollback.standardError)")
+        #expect(try listed(repository, "staging") == expected)
+        let outcome = try JSONSerialization.jsonObject(with: rollback.standardOutput) as? [String: Any] ?? [:]
+        #expect((outcome["undone"] as? [Int])?.count == 5)
+
+        // Rolling the rollback back returns to the state before it, exactly.
+        let beforeRollback = try repository.depot(["rollback", "staging", "--to", String(latest)])
+        #expect(beforeRollback.status == 0, "\(beforeRollback.standardError)")
+        #expect(try listed(repository, "staging") == ["tern 3.0-1 amd64", "tern 2.0-1 amd64", "plover 1.0-1 arm64"])
+        #expect(try repository.depot(["verify"]).status == 0)
+    }
+
+    @Test func aRollbackThatCannotBeDoneChangesNothing() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let packages = PackageBuilder()
+        try #require(try repository.depot(["push", "staging", try packages.make("tern", "1.0-1")]).status == 0)
+        let before = try repository.snapshot()
+        for (arguments, message) in [
+            (["rollback", "staging", "gull"], "no recorded change of gull in staging to roll back"),
+            (["rollback", "production", "tern"], "no recorded change of tern in production to roll back"),
+            (["rollback", "staging", "--to", "99"], "no history entry 99"),
+            (["rollback", "staging", "tern", "--to", "1"], "--to ID rolls back every package: name none"),
+            (["rollback", "staging"], "name the packages to roll back, or pass --to ID"),
+            (["rollback", "nowhere", "tern"], "unknown distribution 'nowhere'"),
+        ] {
+            let result = try repository.depot(arguments)
+            #expect(result.status != 0, "\(arguments)")
+            #expect(
+                result.standardError.hasPrefix("depot: error: ") && result.standardError.contains(message),
+                "\(result.standardError)")
+            #expect(try repository.snapshot() == before, "\(arguments) changed the repository")
+        }
+    }
+
+    @Test func gcKeepsWhatRetainedHistoryNeedsAndDeletesTheRest() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let configuration = repository.root.appendingPathComponent("depot.conf")
+        try
+            (try String(contentsOf: configuration, encoding: .utf8)
+            .replacingOccurrences(
+                of: "Distribution: production\n", with: "Distribution: production\nRetain-History: 1\n"))
+            .write(to: configuration, atomically: true, encoding: .utf8)
+        let packages = PackageBuilder()
+        let versions = try ["1.0-1", "2.0-1", "3.0-1", "4.0-1"].map { try packages.make("tern", $0) }
+        for version in versions {
+            try #require(try repository.depot(["push", "production", version]).status == 0)
+        }
+        // Staging's history still names 1.0-1, within its (default, generous) window.
+        try #require(try repository.depot(["push", "staging", versions[0]]).status == 0)
+        try #require(try repository.depot(["remove", "staging", "tern"]).status == 0)
+        let pool = repository.root.appendingPathComponent("public/pool/main/t/tern")
+        func poolFiles() throws -> Set<String> { Set(try FileManager.default.contentsOfDirectory(atPath: pool.path)) }
+        #expect(try poolFiles().count == 4)
+
+        // What a killed push leaves: a pool file the store never recorded, and an incoming file.
+        let orphan = pool.appendingPathComponent("tern_9.0-1_amd64.deb")
+        try Data("left by a killed push".utf8).write(to: orphan)
+        let leftover = repository.root.appendingPathComponent(".depot/incoming/999999999-leftover.deb")
+        try Data(count: 1000).write(to: leftover)
+
+        let before = try repository.snapshot()
+        let dryRun = try repository.depot(["gc", "--dry-run", "--json"])
+        #expect(dryRun.status == 0, "\(dryRun.standardError)")
+        #expect(try repository.snapshot() == before, "a dry run changed the repository")
+        let plan = try JSONSerialization.jsonObject(with: dryRun.standardOutput) as? [String: Any] ?? [:]
+        // production's last entry unlisted 3.0-1 and listed 4.0-1; staging's entries name
+        // 1.0-1: only 2.0-1 is beyond every window.
+        #expect(plan["unreferenced"] as? [String] == ["pool/main/t/tern/tern_2.0-1_amd64.deb"])
+        #expect(plan["orphaned"] as? [String] == ["pool/main/t/tern/tern_9.0-1_amd64.deb"])
+        #expect(plan["incoming"] as? [String] == ["999999999-leftover.deb"])
+        let size = try #require(
+            try FileManager.default.attributesOfItem(atPath: pool.appendingPathComponent("tern_2.0-1_amd64.deb").path)[
+                .size] as? Int)
+        #expect(plan["bytes"] as? Int == size + 21 + 1000)
+
+        let collected = try repository.depot(["gc"])
+        #expect(collected.status == 0, "\(collected.standardError)")
+        #expect(collected.text.contains("freed \(size + 1021) bytes in 3 files"))
+        #expect(try poolFiles() == ["tern_1.0-1_amd64.deb", "tern_3.0-1_amd64.deb", "tern_4.0-1_amd64.deb"])
+        #expect(!FileManager.default.fileExists(atPath: leftover.path))
+        #expect(try repository.depot(["verify"]).status == 0)
+        #expect(try repository.depot(["show", "tern"]).text.contains("2.0-1") == false)
+
+        // A rollback needing the collected file says so and changes nothing.
+        let after = try repository.snapshot()
+        let refused = try repository.depot(["rollback", "production", "--to", "2"])
+        #expect(refused.status != 0)
+        #expect(refused.standardError.contains("cannot restore tern 2.0-1 (amd64) in production: gc deleted it"))
+        #expect(try repository.snapshot() == after)
+        // One within the window still works.
+        #expect(try repository.depot(["rollback", "production", "tern"]).text.contains("4.0-1 -> 3.0-1"))
+        #expect(try repository.depot(["gc"]).text.contains("freed 0 bytes in 0 files"))
+    }
+}
