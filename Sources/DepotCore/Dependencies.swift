@@ -33,7 +33,9 @@ struct Offerings {
     mutating func add(_ file: PackageFile, component: String, control: String?) {
         offers[file.name, default: []].append(
             Offer(version: file.debianVersion, architecture: file.architecture, provider: file, component: component))
-        guard let control, let provides = Self.relations(control, fields: ["Provides"]) else { return }
+        guard let control, let text = Self.fieldText(control, fields: ["Provides"]),
+            let provides = try? RelationshipList(parsing: text)
+        else { return }
         for provided in provides.requirements.joined() {
             offers[provided.package, default: []].append(
                 Offer(
@@ -66,12 +68,12 @@ struct Offerings {
 
     func names(_ name: String) -> Bool { offers[name] != nil }
 
-    /// The relationship fields of a control paragraph, joined; nil when it has none of them.
-    static func relations(_ control: String, fields: [String]) -> RelationshipList? {
+    /// The values of these relationship fields of a control paragraph, joined; nil when it has
+    /// none of them.
+    static func fieldText(_ control: String, fields: [String]) -> String? {
         guard let paragraph = try? Deb822Document(parsing: control).paragraphs.first else { return nil }
         let values = fields.compactMap { paragraph[$0] }
-        guard !values.isEmpty else { return nil }
-        return try? RelationshipList(parsing: values.joined(separator: ", "))
+        return values.isEmpty ? nil : values.joined(separator: ", ")
     }
 }
 
@@ -107,15 +109,24 @@ extension Repository {
         var queue = promoted
         var along: [Change] = []
         var unmet: [UnmetDependency] = []
+        // Many packages share the same Depends, and the same few libraries: parse and look
+        // each up once.
+        var parsed: [String: RelationshipList] = [:]
+        var known: [String: Bool] = [:]
         while let file = queue.popLast() {
-            guard let relations = Offerings.relations(try control(of: file, db), fields: ["Pre-Depends", "Depends"])
-            else { continue }
+            guard let text = Offerings.fieldText(try control(of: file, db), fields: ["Pre-Depends", "Depends"]) else {
+                continue
+            }
+            guard let relations = parsed[text] ?? (try? RelationshipList(parsing: text)) else { continue }
+            parsed[text] = relations
             let architectures =
                 file.architecture == Architecture.all ? configuration.architectures : [file.architecture]
             for alternatives in relations.requirements {
                 for architecture in architectures {
                     if targetOfferings.satisfies(alternatives, architecture: architecture) { continue }
-                    guard try isKnown(alternatives, targetOfferings, sourceOfferings, db) else { continue }
+                    guard try isKnown(alternatives, targetOfferings, sourceOfferings, cache: &known, db) else {
+                        continue
+                    }
                     let candidate = alternatives.lazy.compactMap {
                         sourceOfferings?.offers(for: $0, architecture: architecture).first
                     }.first
@@ -151,14 +162,19 @@ extension Repository {
 
     /// Whether any alternative names a package (or a provided name) this repository holds.
     private func isKnown(
-        _ alternatives: [Relationship], _ target: Offerings, _ source: Offerings?, _ db: Database
+        _ alternatives: [Relationship], _ target: Offerings, _ source: Offerings?, cache: inout [String: Bool],
+        _ db: Database
     ) throws -> Bool {
         for relationship in alternatives {
-            if target.names(relationship.package) || source?.names(relationship.package) == true { return true }
-            let held = try Bool.fetchOne(
-                db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM package_files WHERE name = ?)"),
-                arguments: [relationship.package])
-            if held == true { return true }
+            let name = relationship.package
+            if target.names(name) || source?.names(name) == true { return true }
+            let held =
+                try cache[name]
+                ?? Bool.fetchOne(
+                    db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM package_files WHERE name = ?)"),
+                    arguments: [name]) ?? false
+            cache[name] = held
+            if held { return true }
         }
         return false
     }

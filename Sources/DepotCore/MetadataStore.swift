@@ -208,6 +208,18 @@ final class MetadataStore: Sendable {
         ).map { ($0[0], $0[1], $0[2], $0[3]) }
     }
 
+    /// Lists a file in a distribution. Statements that touch `listings` are cached: each
+    /// compilation also compiles the journal's triggers, which costs more than running them.
+    static func list(_ db: Database, fileID: Int64, in distribution: String, component: String) throws {
+        try db.cachedStatement(sql: "INSERT INTO listings (distribution, component, file_id) VALUES (?, ?, ?)")
+            .execute(arguments: [distribution, component, fileID])
+    }
+
+    static func unlist(_ db: Database, fileID: Int64, from distribution: String) throws {
+        try db.cachedStatement(sql: "DELETE FROM listings WHERE distribution = ? AND file_id = ?")
+            .execute(arguments: [distribution, fileID])
+    }
+
     static func markUnpublished(_ db: Database, _ distribution: String) throws {
         try db.execute(sql: "INSERT OR IGNORE INTO unpublished (distribution) VALUES (?)", arguments: [distribution])
     }

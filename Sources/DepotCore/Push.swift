@@ -242,12 +242,9 @@ extension Repository {
             .sorted { $0.debianVersion > $1.debianVersion }
         unlisted += remaining.dropFirst(max(0, keep - 1))
         for old in unlisted {
-            try db.execute(
-                sql: "DELETE FROM listings WHERE distribution = ? AND file_id = ?", arguments: [distribution, old.id])
+            try MetadataStore.unlist(db, fileID: old.id, from: distribution)
         }
-        try db.execute(
-            sql: "INSERT INTO listings (distribution, component, file_id) VALUES (?, ?, ?)",
-            arguments: [distribution, component, file.id])
+        try MetadataStore.list(db, fileID: file.id, in: distribution, component: component)
         return ListingResult(
             change: Change(
                 package: file.name, architecture: file.architecture, before: newest?.version, after: file.version),

@@ -45,9 +45,7 @@ extension Repository {
                             distribution: distribution, package: selector.name, version: selector.version?.description)
                     }
                     for listing in matching {
-                        try db.execute(
-                            sql: "DELETE FROM listings WHERE distribution = ? AND file_id = ?",
-                            arguments: [distribution, listing.file.id])
+                        try MetadataStore.unlist(db, fileID: listing.file.id, from: distribution)
                         let remaining = listed.filter {
                             $0.file.architecture == listing.file.architecture && !matching.contains($0)
                         }.map(\.file).max { $0.debianVersion < $1.debianVersion }

@@ -136,8 +136,7 @@ extension Repository {
         var changedListings = false
         for (fileID, component) in current where restored[fileID] != component {
             changedListings = true
-            try db.execute(
-                sql: "DELETE FROM listings WHERE distribution = ? AND file_id = ?", arguments: [distribution, fileID])
+            try MetadataStore.unlist(db, fileID: fileID, from: distribution)
         }
         for fileID in fileIDs where restored[fileID] != nil && current[fileID] != restored[fileID] {
             changedListings = true
@@ -150,9 +149,7 @@ extension Repository {
                     "cannot restore \(row.package) \(row.version) (\(row.architecture)) in \(distribution): "
                         + "gc deleted it, as history entry \(row.historyID) is beyond Retain-History")
             }
-            try db.execute(
-                sql: "INSERT INTO listings (distribution, component, file_id) VALUES (?, ?, ?)",
-                arguments: [distribution, restored[fileID], fileID])
+            try MetadataStore.list(db, fileID: fileID, in: distribution, component: restored[fileID]!)
         }
         let after = try newestVersions(db, distribution: distribution, names: names)
         let changes = Set(before.keys).union(after.keys).sorted {

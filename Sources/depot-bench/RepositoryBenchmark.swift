@@ -40,7 +40,7 @@ struct RepositoryBenchmark: ParsableCommand {
             print("\(contender): importing \(count) packages, promoting them, pushing and promoting one more...")
             rows.append((contender, try run(contender, in: directory, corpus: corpus, key: key, depot: depot)))
         }
-        try? shell("gpgconf --homedir '\(key.home)' --kill gpg-agent")
+        _ = try? shell("gpgconf --homedir '\(key.home)' --kill gpg-agent")
 
         print("")
         print("N = \(count); wall, CPU, peak RSS")
@@ -161,13 +161,14 @@ struct Timed {
 }
 
 /// N small packages built by dpkg-deb, reproducibly (fixed names, contents and timestamps),
-/// plus one more for the single push.
+/// plus one more for the single push. Each depends on the first package and on libc6, so
+/// that Depot's promotions check dependencies as they would in real use.
 struct Corpus {
     var directory: String
     var extra: String
 
     static func ensure(count: Int, in work: String) throws -> Corpus {
-        let directory = "\(work)/corpus-\(count)"
+        let directory = "\(work)/corpus-v2-\(count)"
         let extra = "\(work)/extra/bench-extra_1.0-1_amd64.deb"
         let existing = (try? FileManager.default.contentsOfDirectory(atPath: directory))?.count ?? 0
         if existing != count || !FileManager.default.fileExists(atPath: extra) {
@@ -181,7 +182,7 @@ struct Corpus {
                 make() {
                     name=$1; out=$2; root=$(mktemp -d)
                     mkdir -p "$root/DEBIAN" "$root/usr/share/doc/$name"
-                    printf 'Package: %s\\nVersion: 1.0-1\\nArchitecture: amd64\\nMaintainer: Bench <bench@depot.example>\\nInstalled-Size: 1\\nSection: misc\\nPriority: optional\\nDescription: benchmark package %s\\n A package of the Depot benchmark corpus.\\n' "$name" "$name" > "$root/DEBIAN/control"
+                    printf 'Package: %s\\nVersion: 1.0-1\\nArchitecture: amd64\\nMaintainer: Bench <bench@depot.example>\\nInstalled-Size: 1\\nDepends: libc6 (>= 2.36), bench-00001 (>= 1.0-1)\\nSection: misc\\nPriority: optional\\nDescription: benchmark package %s\\n A package of the Depot benchmark corpus.\\n' "$name" "$name" > "$root/DEBIAN/control"
                     echo "$name" > "$root/usr/share/doc/$name/README"
                     dpkg-deb -Zgzip --root-owner-group --build "$root" "$out/${name}_1.0-1_amd64.deb" >/dev/null
                     rm -rf "$root"
