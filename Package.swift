@@ -54,6 +54,7 @@ let package = Package(
             dependencies: [
                 "DebianFormat", "AptRepository",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .executableTarget(
             name: "depot",

@@ -2,8 +2,10 @@ import DebianFormat
 import GRDB
 
 /// What a distribution offers to satisfy `Depends` and `Pre-Depends`: its listed packages and
-/// the virtual packages they provide, by name.
-struct Offerings {
+/// the virtual packages they provide, looked up by name in the store as requirements ask for
+/// them (a promotion of one package into a distribution of thousands asks for a few).
+/// Reads the transaction it is given, so it sees what the promotion listed.
+final class Offerings {
     struct Offer {
         /// The package's version, or the version a `Provides` gives; nil for an unversioned
         /// `Provides`, which satisfies only relations without a version.
@@ -13,40 +15,54 @@ struct Offerings {
         var component: String
     }
 
-    private(set) var offers: [String: [Offer]] = [:]
+    private let db: Database
+    private let distribution: String
+    private var cache: [String: [Offer]] = [:]
 
-    /// The listings of `distribution`, with the `Provides` of those that have one.
-    init(_ db: Database, distribution: String) throws {
-        let rows = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT l.component, \(MetadataStore.fileColumns),
-                    CASE WHEN instr(f.control, 'Provides:') > 0 THEN f.control END
-                FROM listings l JOIN package_files f ON f.id = l.file_id WHERE l.distribution = ?
-                """,
-            arguments: [distribution])
-        for row in rows {
-            add(MetadataStore.file(row, offset: 1), component: row[0], control: row[12])
-        }
+    init(_ db: Database, distribution: String) {
+        self.db = db
+        self.distribution = distribution
     }
 
-    mutating func add(_ file: PackageFile, component: String, control: String?) {
-        offers[file.name, default: []].append(
-            Offer(version: file.debianVersion, architecture: file.architecture, provider: file, component: component))
-        guard let control, let text = Self.fieldText(control, fields: ["Provides"]),
-            let provides = try? RelationshipList(parsing: text)
-        else { return }
-        for provided in provides.requirements.joined() {
-            offers[provided.package, default: []].append(
-                Offer(
-                    version: provided.version?.version, architecture: file.architecture, provider: file,
-                    component: component))
+    /// Every offer of a name: packages of that name, and packages that provide it.
+    func offers(named name: String) throws -> [Offer] {
+        if let cached = cache[name] { return cached }
+        var offers = try MetadataStore.listings(db, distribution: distribution, name: name).map {
+            Offer(
+                version: $0.file.debianVersion, architecture: $0.file.architecture, provider: $0.file,
+                component: $0.component)
         }
+        // Only controls that mention both `Provides:` and the name are parsed.
+        let providers = try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT l.component, \(MetadataStore.fileColumns), f.control
+                    FROM listings l JOIN package_files f ON f.id = l.file_id
+                    WHERE l.distribution = ? AND instr(f.control, 'Provides:') > 0 AND instr(f.control, ?) > 0
+                    """),
+            arguments: [distribution, name])
+        for row in providers {
+            let file = MetadataStore.file(row, offset: 1)
+            guard let text = Self.fieldText(row[12], fields: ["Provides"]),
+                let provides = try? RelationshipList(parsing: text)
+            else { continue }
+            for provided in provides.requirements.joined() where provided.package == name {
+                offers.append(
+                    Offer(
+                        version: provided.version?.version, architecture: file.architecture, provider: file,
+                        component: row[0]))
+            }
+        }
+        cache[name] = offers
+        return offers
     }
 
-    /// The offers that meet `relationship` for a package of `architecture`.
-    func offers(for relationship: Relationship, architecture: String) -> [Offer] {
-        (offers[relationship.package] ?? []).filter { offer in
+    /// Forgets what was looked up, after the distribution's listings changed.
+    func invalidate() { cache.removeAll() }
+
+    /// The offers that meet `relationship` for a package of `architecture`, newest first.
+    func offers(for relationship: Relationship, architecture: String) throws -> [Offer] {
+        try offers(named: relationship.package).filter { offer in
             let architectureFits =
                 offer.architecture == Architecture.all || relationship.architectureQualifier == "any"
                 || offer.architecture
@@ -62,11 +78,11 @@ struct Offerings {
         }
     }
 
-    func satisfies(_ alternatives: [Relationship], architecture: String) -> Bool {
-        alternatives.contains { !offers(for: $0, architecture: architecture).isEmpty }
+    func satisfies(_ alternatives: [Relationship], architecture: String) throws -> Bool {
+        try alternatives.contains { !(try offers(for: $0, architecture: architecture).isEmpty) }
     }
 
-    func names(_ name: String) -> Bool { offers[name] != nil }
+    func names(_ name: String) throws -> Bool { !(try offers(named: name).isEmpty) }
 
     /// The values of these relationship fields of a control paragraph, joined; nil when it has
     /// none of them.
@@ -104,8 +120,8 @@ extension Repository {
         of promoted: [PackageFile], into target: String, from source: String, promoteAlong: Bool,
         allowDowngrade: Bool, _ db: Database
     ) throws -> [Change] {
-        var targetOfferings = try Offerings(db, distribution: target)
-        let sourceOfferings = promoteAlong ? try Offerings(db, distribution: source) : nil
+        let targetOfferings = Offerings(db, distribution: target)
+        let sourceOfferings = promoteAlong ? Offerings(db, distribution: source) : nil
         var queue = promoted
         var along: [Change] = []
         var unmet: [UnmetDependency] = []
@@ -123,13 +139,14 @@ extension Repository {
                 file.architecture == Architecture.all ? configuration.architectures : [file.architecture]
             for alternatives in relations.requirements {
                 for architecture in architectures {
-                    if targetOfferings.satisfies(alternatives, architecture: architecture) { continue }
+                    if try targetOfferings.satisfies(alternatives, architecture: architecture) { continue }
                     guard try isKnown(alternatives, targetOfferings, sourceOfferings, cache: &known, db) else {
                         continue
                     }
-                    let candidate = alternatives.lazy.compactMap {
-                        sourceOfferings?.offers(for: $0, architecture: architecture).first
-                    }.first
+                    var candidate: Offerings.Offer?
+                    for relationship in alternatives where candidate == nil {
+                        candidate = try sourceOfferings?.offers(for: relationship, architecture: architecture).first
+                    }
                     guard let candidate else {
                         unmet.append(
                             UnmetDependency(
@@ -142,8 +159,7 @@ extension Repository {
                     let result = try addListing(
                         provider, to: target, component: candidate.component, allowDowngrade: allowDowngrade,
                         fileName: "\(provider.name) \(provider.version) (\(provider.architecture))", db)
-                    targetOfferings.add(
-                        provider, component: candidate.component, control: try control(of: provider, db))
+                    targetOfferings.invalidate()
                     if let change = result.change { along.append(change) }
                     queue.append(provider)
                 }
@@ -167,7 +183,7 @@ extension Repository {
     ) throws -> Bool {
         for relationship in alternatives {
             let name = relationship.package
-            if target.names(name) || source?.names(name) == true { return true }
+            if try target.names(name) || source?.names(name) == true { return true }
             let held =
                 try cache[name]
                 ?? Bool.fetchOne(

@@ -18,6 +18,7 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
     case notListed(distribution: String, package: String, version: String?)
     case unmetDependencies([UnmetDependency], source: String, canPromoteAlong: Bool)
     case invalidSelector(String, reason: String)
+    case tooLarge(name: String, limit: Int)
     case invalidArgument(String)
     case storage(String)
     case publishing(PublishError)
@@ -59,6 +60,8 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
                 ? "promote what it needs too, or pass --with-deps to take it from \(source)"
                 : "\(source) cannot satisfy it either: push or promote what it needs first"
             return "promotion refused: " + unmet.map(\.description).joined(separator: "; ") + "; " + hint
+        case .tooLarge(let name, let limit):
+            return "\(name): larger than the limit of \(limit) bytes (depot serve --max-upload-size)"
         case .invalidSelector(let text, let reason):
             return "invalid package '\(text)': \(reason) (expected NAME or NAME=VERSION)"
         case .invalidArgument(let text):

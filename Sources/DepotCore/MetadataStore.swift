@@ -147,6 +147,17 @@ final class MetadataStore: Sendable {
                     END;
                     """)
         }
+        migrator.registerMigration("v4: API tokens") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE tokens (
+                        name TEXT PRIMARY KEY,
+                        hash TEXT NOT NULL UNIQUE,
+                        scopes TEXT NOT NULL,
+                        created_at TEXT NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 

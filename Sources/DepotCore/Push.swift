@@ -47,11 +47,7 @@ extension Repository {
         _ paths: [String], to distribution: String, component: String? = nil, allowDowngrade: Bool = false,
         context: OperationContext, progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> [PushOutcome] {
-        try requireDistribution(distribution)
-        let component = component ?? configuration.components[0]
-        guard configuration.components.contains(component) else {
-            throw DepotError.unknownComponent(component, known: configuration.components)
-        }
+        let component = try checkPushTarget(distribution, component: component)
         do {
             try DurableFiles.makeDirectory(incomingDirectory)
         } catch {
@@ -65,12 +61,42 @@ extension Repository {
         }
         let incoming = received.compactMap { try? $0.get() }
         defer { for package in incoming { package.discard() } }
-        for (path, outcome) in zip(paths, received) {
-            let package = try outcome.get()
+        for outcome in received { _ = try outcome.get() }
+        return try push(
+            incoming, to: distribution, component: component, allowDowngrade: allowDowngrade, context: context)
+    }
+
+    /// Pushes a package received over the network (`Upload`), as `push` does files.
+    public func push(
+        _ upload: Upload, to distribution: String, component: String? = nil, allowDowngrade: Bool = false,
+        context: OperationContext
+    ) throws -> [PushOutcome] {
+        let component = try checkPushTarget(distribution, component: component)
+        return try push(
+            [try upload.received()], to: distribution, component: component, allowDowngrade: allowDowngrade,
+            context: context)
+    }
+
+    /// The component a push goes to, once the distribution and component are known to exist.
+    private func checkPushTarget(_ distribution: String, component: String?) throws -> String {
+        try requireDistribution(distribution)
+        let component = component ?? configuration.components[0]
+        guard configuration.components.contains(component) else {
+            throw DepotError.unknownComponent(component, known: configuration.components)
+        }
+        return component
+    }
+
+    /// The store's and the pool's side of a push of received packages: all or none.
+    private func push(
+        _ incoming: [IncomingPackage], to distribution: String, component: String, allowDowngrade: Bool,
+        context: OperationContext
+    ) throws -> [PushOutcome] {
+        for package in incoming {
             let architecture = package.deb.architecture
             guard architecture == Architecture.all || configuration.architectures.contains(architecture) else {
                 throw DepotError.architectureNotCarried(
-                    file: path, architecture: architecture, distribution: distribution,
+                    file: package.name, architecture: architecture, distribution: distribution,
                     carried: configuration.architectures)
             }
         }

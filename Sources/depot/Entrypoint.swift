@@ -14,7 +14,7 @@ struct DepotCommand: ParsableCommand {
         version: "0.2.0",
         subcommands: [
             Init.self, Push.self, Promote.self, Diff.self, List.self, Show.self, Remove.self, History.self,
-            Rollback.self, Publish.self, Verify.self, CollectGarbage.self, ExportKey.self,
+            Rollback.self, Publish.self, Verify.self, CollectGarbage.self, ExportKey.self, Token.self,
         ])
 
     /// Prints failures as one line, `depot: error: ...`, and exits non-zero.
@@ -37,7 +37,8 @@ struct DepotCommand: ParsableCommand {
 }
 
 /// `depot --root DIR COMMAND ...` is how the manual writes it; the parser wants options after
-/// the command, so a leading `--root` moves behind the command name.
+/// the (sub)command, so a leading `--root` moves behind the command's names:
+/// `depot --root DIR token create ci` is parsed as `depot token create --root DIR ci`.
 func movingRootOption(_ arguments: [String]) -> [String] {
     var arguments = arguments
     var moved: [String] = []
@@ -48,8 +49,16 @@ func movingRootOption(_ arguments: [String]) -> [String] {
         moved = [first]
         arguments.removeFirst()
     }
-    guard !moved.isEmpty, !arguments.isEmpty else { return moved + arguments }
-    return [arguments[0]] + moved + arguments.dropFirst()
+    var command: ParsableCommand.Type = DepotCommand.self
+    var position = 0
+    while position < arguments.count,
+        let subcommand = command.configuration.subcommands.first(where: { $0._commandName == arguments[position] })
+    {
+        command = subcommand
+        position += 1
+    }
+    arguments.insert(contentsOf: moved, at: position)
+    return arguments
 }
 
 /// Options every command that works on a repository takes.

@@ -1,0 +1,144 @@
+import Crypto
+import DebianFormat
+import Foundation
+import GRDB
+
+/// What a token may do: `ACTION:DISTRIBUTION`, `*` for any distribution.
+public struct Scope: Sendable, Hashable, Codable, CustomStringConvertible {
+    public enum Action: String, Sendable, Codable, CaseIterable {
+        case push, promote, remove, rollback, read
+    }
+
+    public var action: Action
+    /// A distribution name, or `*`.
+    public var distribution: String
+
+    public init(_ action: Action, _ distribution: String) {
+        self.action = action
+        self.distribution = distribution
+    }
+
+    /// Parses `push:development`, `promote:*`, `read:*`.
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2, let action = Action(rawValue: parts[0]), !parts[1].isEmpty else {
+            throw DepotError.invalidArgument(
+                "invalid scope '\(text)': expected ACTION:DISTRIBUTION with ACTION one of "
+                    + Action.allCases.map(\.rawValue).joined(separator: ", ") + " (DISTRIBUTION may be *)")
+        }
+        self.init(action, parts[1])
+    }
+
+    public var description: String { "\(action.rawValue):\(distribution)" }
+
+    /// Written as its text, `push:development`, in JSON and in the store.
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        do {
+            try self.init(parsing: text)
+        } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\(error)"))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+
+    public func allows(_ action: Action, on distribution: String) -> Bool {
+        self.action == action && (self.distribution == "*" || self.distribution == distribution)
+    }
+}
+
+/// A token as the store keeps it: its name and scopes, never the token itself.
+public struct TokenRecord: Sendable, Hashable, Codable {
+    public var name: String
+    public var scopes: [Scope]
+    public var created: String
+
+    /// Whether the token may do `action` on `distribution` (`*`: on every distribution).
+    public func allows(_ action: Scope.Action, on distribution: String) -> Bool {
+        scopes.contains { $0.allows(action, on: distribution) }
+    }
+}
+
+extension Repository {
+    /// Makes a token for the HTTP API and returns it; only its SHA-256 is stored, so this is
+    /// the one time it can be seen.
+    public func createToken(name: String, scopes: [Scope], context: OperationContext) throws -> String {
+        guard !name.isEmpty, name.utf8.allSatisfy(isTokenNameByte) else {
+            throw DepotError.invalidArgument(
+                "invalid token name '\(name)': use letters, digits, '-', '_' and '.' (it is the user in history)")
+        }
+        guard !scopes.isEmpty else { throw DepotError.invalidArgument("a token needs at least one --allow SCOPE") }
+        for scope in scopes where scope.distribution != "*" {
+            try requireDistribution(scope.distribution)
+        }
+        let token = "depot_" + Self.randomTokenBody()
+        let scopesJSON = String(decoding: try JSONEncoder().encode(scopes), as: UTF8.self)
+        try write { db in
+            guard
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM tokens WHERE name = ?)", arguments: [name])
+                    == false
+            else {
+                throw DepotError.invalidArgument(
+                    "a token named '\(name)' exists: revoke it first ('depot token revoke \(name)') or pick another name"
+                )
+            }
+            try db.execute(
+                sql: "INSERT INTO tokens (name, hash, scopes, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [name, Self.tokenHash(token), scopesJSON, context.timestamp])
+        }
+        return token
+    }
+
+    public func tokens() throws -> [TokenRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT name, scopes, created_at FROM tokens ORDER BY name").map(Self.tokenRecord)
+        }
+    }
+
+    public func revokeToken(name: String) throws {
+        try write { db in
+            try db.execute(sql: "DELETE FROM tokens WHERE name = ?", arguments: [name])
+            guard db.changesCount == 1 else {
+                throw DepotError.invalidArgument("no token named '\(name)' (see 'depot token list')")
+            }
+        }
+    }
+
+    /// The token's record, or nil when no such token exists (or it was revoked).
+    public func authenticate(token: String) throws -> TokenRecord? {
+        try read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT name, scopes, created_at FROM tokens WHERE hash = ?",
+                arguments: [Self.tokenHash(token)]
+            ).map(Self.tokenRecord)
+        }
+    }
+
+    private static func tokenRecord(_ row: Row) -> TokenRecord {
+        let scopes = (try? JSONDecoder().decode([Scope].self, from: Data((row[1] as String).utf8))) ?? []
+        return TokenRecord(name: row[0], scopes: scopes, created: row[2])
+    }
+
+    /// 32 random bytes, base64url without padding.
+    private static func randomTokenBody() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Tokens are long and random: one SHA-256 is enough, no slow password hash needed.
+    private static func tokenHash(_ token: String) -> String {
+        lowercaseHex(SHA256.hash(data: Array(token.utf8)))
+    }
+}
+
+private func isTokenNameByte(_ byte: UInt8) -> Bool {
+    (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+        || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-")
+        || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+}
