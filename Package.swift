@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "DebianFormat", targets: ["DebianFormat"]),
         .library(name: "AptRepository", targets: ["AptRepository"]),
         .library(name: "DepotCore", targets: ["DepotCore"]),
+        .library(name: "DepotServer", targets: ["DepotServer"]),
         .executable(name: "depot", targets: ["depot"]),
         .executable(name: "depot-bench", targets: ["depot-bench"]),
     ],
@@ -15,6 +16,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // Without its default traits (swift-configuration, full Foundation): faster to build,
+        // and nothing Depot uses needs them.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // System libraries: module maps and shim headers only.
@@ -56,10 +61,17 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        .target(
+            name: "DepotServer",
+            dependencies: [
+                "DepotCore", "CSystemCalls",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "depot",
             dependencies: [
-                "DepotCore",
+                "DepotCore", "DepotServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

@@ -16,6 +16,7 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
         existingPath: String, listedIn: [String])
     case downgrade(file: String, package: String, version: String, newest: String, distribution: String)
     case notListed(distribution: String, package: String, version: String?)
+    case unknownPackage(String)
     case unmetDependencies([UnmetDependency], source: String, canPromoteAlong: Bool)
     case invalidSelector(String, reason: String)
     case tooLarge(name: String, limit: Int)
@@ -54,6 +55,8 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
                 + "pass --allow-downgrade to make it the candidate"
         case .notListed(let distribution, let package, let version):
             return "\(distribution) does not list \(package)\(version.map { " version \($0)" } ?? "")"
+        case .unknownPackage(let name):
+            return "no package '\(name)' in this repository"
         case .unmetDependencies(let unmet, let source, let canPromoteAlong):
             let hint =
                 canPromoteAlong

@@ -164,7 +164,7 @@ public final class Repository: Sendable {
             ).map { MetadataStore.file($0) }
             return (files, try MetadataStore.listings(db, distribution: nil, name: name))
         }
-        guard !files.isEmpty else { throw DepotError.invalidArgument("no package '\(name)' in this repository") }
+        guard !files.isEmpty else { throw DepotError.unknownPackage(name) }
         let order = configuration.distributions.map(\.name)
         let versions = files.sorted { a, b in
             let versions = DebianVersion.compare(a.debianVersion, b.debianVersion)

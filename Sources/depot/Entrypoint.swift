@@ -14,14 +14,18 @@ struct DepotCommand: ParsableCommand {
         version: "0.2.0",
         subcommands: [
             Init.self, Push.self, Promote.self, Diff.self, List.self, Show.self, Remove.self, History.self,
-            Rollback.self, Publish.self, Verify.self, CollectGarbage.self, ExportKey.self, Token.self,
+            Rollback.self, Publish.self, Verify.self, CollectGarbage.self, ExportKey.self, Token.self, Serve.self,
         ])
 
     /// Prints failures as one line, `depot: error: ...`, and exits non-zero.
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot(movingRootOption(Array(CommandLine.arguments.dropFirst())))
-            try command.run()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
         } catch let error as DepotError {
             FileHandle.standardError.write(Data("depot: error: \(error)\n".utf8))
             Foundation.exit(1)

@@ -1,0 +1,215 @@
+import DepotCore
+import Dispatch
+import Foundation
+import Hummingbird
+
+/// `/api/v1/`: the library's operations over HTTP, each behind a token scope (SPEC §5).
+struct API: Sendable {
+    let repository: Repository
+    let maximumUploadSize: Int
+
+    func register(on router: Router<BasicRequestContext>) {
+        let api = router.group("api/v1")
+        api.post("distributions/:dist/packages") { request, context in try await push(request, context) }
+        api.get("distributions/:dist/packages") { request, context in try await list(request, context) }
+        api.delete("distributions/:dist/packages/:name") { request, context in try await remove(request, context) }
+        api.post("distributions/:dist/rollback") { request, context in try await rollback(request, context) }
+        api.post("promotions") { request, context in try await promote(request, context) }
+        api.get("packages/:name") { request, context in try await show(request, context) }
+        api.get("diff") { request, context in try await diff(request, context) }
+        api.get("history") { request, context in try await history(request, context) }
+    }
+
+    // MARK: - Calls
+
+    private func push(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let distribution = try context.parameters.require("dist")
+        let token = try await authorize(request, .push, on: distribution)
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maximumUploadSize {
+            throw APIError(DepotError.tooLarge(name: "request body", limit: maximumUploadSize))
+        }
+        let query = request.uri.queryParameters
+        let upload = try run { try Upload(into: repository, name: "request body", limit: maximumUploadSize) }
+        // The body goes to disk piece by piece as it arrives; a client that disconnects
+        // midway ends the loop with an error and the upload is discarded.
+        for try await buffer in request.body {
+            try run { try buffer.withUnsafeReadableBytes { try upload.append($0) } }
+        }
+        let outcomes = try await blocking {
+            try repository.push(
+                upload, to: distribution, component: query["component"].map(String.init),
+                allowDowngrade: query["allowDowngrade"] == "true",
+                context: operationContext(token, request, note: query["note"].map(String.init)))
+        }
+        return try json(outcomes, status: outcomes.contains { $0.status == .added } ? .created : .ok)
+    }
+
+    private struct PromotionRequest: Decodable {
+        var packages: [String]?
+        var all: Bool?
+        var from: String
+        var to: String?
+        var dryRun: Bool?
+        var allowDowngrade: Bool?
+        var withDeps: Bool?
+        var note: String?
+    }
+
+    private func promote(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let body = try await decode(PromotionRequest.self, request)
+        guard let target = body.to ?? repository.configuration.distribution(body.from)?.promotesTo else {
+            throw APIError(.badRequest, "invalid-request", "\(body.from) promotes to no distribution: give \"to\"")
+        }
+        let token = try await authorize(request, .promote, on: target)
+        let packages = body.packages ?? []
+        guard (body.all ?? false) != !packages.isEmpty else {
+            throw APIError(.badRequest, "invalid-request", "give \"packages\" or \"all\": true, not both")
+        }
+        let promotion = try await blocking {
+            try repository.promote(
+                try packages.map { try PackageSelector(parsing: $0) }, all: body.all ?? false, from: body.from,
+                to: target, dryRun: body.dryRun ?? false, allowDowngrade: body.allowDowngrade ?? false,
+                withDependencies: body.withDeps ?? false, context: operationContext(token, request, note: body.note))
+        }
+        return try json(promotion)
+    }
+
+    private func list(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let distribution = try context.parameters.require("dist")
+        _ = try await authorize(request, .read, on: distribution)
+        return try json(try await blocking { try repository.list(distribution: distribution) })
+    }
+
+    private func show(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        _ = try await authorize(request, .read, on: "*")
+        return try json(try await blocking { try repository.show(package: name) })
+    }
+
+    private func diff(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        guard let from = query["from"].map(String.init), let to = query["to"].map(String.init) else {
+            throw APIError(.badRequest, "invalid-request", "give both ?from=DIST&to=DIST")
+        }
+        let token = try await authorize(request, .read, on: from)
+        guard token.allows(.read, on: to) else { throw forbidden(token, .read, to) }
+        return try json(try await blocking { try repository.diff(from: from, to: to) })
+    }
+
+    private func history(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        let distribution = query["dist"].map(String.init)
+        _ = try await authorize(request, .read, on: distribution ?? "*")
+        var limit: Int? = nil
+        if let text = query["limit"] {
+            guard let value = Int(text), value > 0 else {
+                throw APIError(.badRequest, "invalid-request", "limit must be a positive number, not '\(text)'")
+            }
+            limit = value
+        }
+        let count = limit
+        return try json(try await blocking { try repository.history(distribution: distribution, limit: count) })
+    }
+
+    private func remove(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let distribution = try context.parameters.require("dist")
+        let name = try context.parameters.require("name")
+        let token = try await authorize(request, .remove, on: distribution)
+        let query = request.uri.queryParameters
+        let selector = query["version"].map { "\(name)=\($0)" } ?? name
+        let changes = try await blocking {
+            try repository.remove(
+                [try PackageSelector(parsing: selector)], from: distribution,
+                context: operationContext(token, request, note: query["note"].map(String.init)))
+        }
+        return try json(changes)
+    }
+
+    private struct RollbackRequest: Decodable {
+        var packages: [String]?
+        var to: Int64?
+        var note: String?
+    }
+
+    private func rollback(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let distribution = try context.parameters.require("dist")
+        let token = try await authorize(request, .rollback, on: distribution)
+        let body = try await decode(RollbackRequest.self, request)
+        let packages = body.packages ?? []
+        guard (body.to == nil) != packages.isEmpty else {
+            throw APIError(.badRequest, "invalid-request", "give \"packages\" or \"to\": ID, not both")
+        }
+        let operation = operationContext(token, request, note: body.note)
+        let rollback = try await blocking {
+            if let entry = body.to { return try repository.rollback(distribution, to: entry, context: operation) }
+            return try repository.rollback(packages, in: distribution, context: operation)
+        }
+        return try json(rollback)
+    }
+
+    // MARK: - Helpers
+
+    /// The token of the request, if it may do `action` on `distribution`; 401 without a valid
+    /// token, 403 without the scope.
+    private func authorize(_ request: Request, _ action: Scope.Action, on distribution: String) async throws
+        -> TokenRecord
+    {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw APIError(.unauthorized, "unauthorized", "send the token as 'Authorization: Bearer TOKEN'")
+        }
+        let secret = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+        guard let token = try await blocking({ try repository.authenticate(token: secret) }) else {
+            throw APIError(.unauthorized, "unauthorized", "unknown or revoked token")
+        }
+        guard token.allows(action, on: distribution) else { throw forbidden(token, action, distribution) }
+        return token
+    }
+
+    private func forbidden(_ token: TokenRecord, _ action: Scope.Action, _ distribution: String) -> APIError {
+        APIError(
+            .forbidden, "forbidden",
+            "token '\(token.name)' lacks the scope \(action.rawValue):\(distribution) "
+                + "(it has: \(token.scopes.map(\.description).joined(separator: " ")))")
+    }
+
+    private func operationContext(_ token: TokenRecord, _ request: Request, note: String?) -> OperationContext {
+        OperationContext(user: token.name, command: "\(request.method) \(request.uri.path)", note: note)
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+        let body = try await request.body.collect(upTo: 1 << 20)
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer: body))
+        } catch {
+            throw APIError(.badRequest, "invalid-json", "the request body is not the JSON this call takes: \(error)")
+        }
+    }
+
+    private func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(
+            status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    /// Runs a library call, mapping its errors to API errors.
+    private func run<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DepotError {
+            throw APIError(error)
+        }
+    }
+
+    /// Runs blocking library work (file I/O, SQLite, the repository lock) on a Dispatch
+    /// thread, so that waiting for the lock never stalls the server's event loops.
+    private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try run(body) })
+            }
+        }
+    }
+}

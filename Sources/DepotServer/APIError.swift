@@ -1,0 +1,42 @@
+import DepotCore
+import Foundation
+import Hummingbird
+
+/// An API failure as the client sees it: a status and `{"error": ..., "detail": ...}`.
+struct APIError: HTTPResponseError {
+    var status: HTTPResponse.Status
+    var error: String
+    var detail: String
+
+    init(_ status: HTTPResponse.Status, _ error: String, _ detail: String) {
+        self.status = status
+        self.error = error
+        self.detail = detail
+    }
+
+    /// The status and name that fit what the library reported.
+    init(_ failure: DepotError) {
+        let detail = failure.description
+        switch failure {
+        case .unknownDistribution: self.init(.notFound, "unknown-distribution", detail)
+        case .unknownPackage: self.init(.notFound, "unknown-package", detail)
+        case .notListed: self.init(.notFound, "not-listed", detail)
+        case .conflict: self.init(.conflict, "conflict", detail)
+        case .downgrade: self.init(.conflict, "downgrade", detail)
+        case .unmetDependencies: self.init(.conflict, "unmet-dependencies", detail)
+        case .invalidPackage: self.init(.unprocessableContent, "invalid-package", detail)
+        case .architectureNotCarried: self.init(.unprocessableContent, "architecture-not-carried", detail)
+        case .tooLarge: self.init(.contentTooLarge, "too-large", detail)
+        case .unknownComponent, .invalidSelector, .invalidArgument: self.init(.badRequest, "invalid-request", detail)
+        default: self.init(.internalServerError, "internal", detail)
+        }
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = try JSONEncoder().encode(["error": error, "detail": detail])
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"depot\"" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}

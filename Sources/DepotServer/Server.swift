@@ -1,0 +1,91 @@
+import DepotCore
+import Hummingbird
+import Logging
+
+/// `depot serve`: `public/` for apt, the JSON API, the dashboard and `/healthz` on one port.
+public struct Server: Sendable {
+    public var host: String
+    public var port: Int
+    /// The largest `.deb` the API accepts, in bytes.
+    public var maximumUploadSize: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, maximumUploadSize: Int = 2 << 30) {
+        self.host = host
+        self.port = port
+        self.maximumUploadSize = maximumUploadSize
+    }
+
+    /// Serves until SIGTERM or SIGINT, then finishes the requests under way and returns.
+    /// `onListening` is told the address once the port is open (its port, when 0 was asked).
+    public func run(repository: Repository, onListening: @escaping @Sendable (String) -> Void) async throws {
+        var logger = Logger(label: "depot.serve")
+        logger.logLevel = .info
+        let router = try makeRouter(repository: repository, logger: logger)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "Depot"),
+            onServerRunning: { channel in
+                onListening(channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)")
+            },
+            logger: logger)
+        try await app.runService()
+    }
+
+    func makeRouter(repository: Repository, logger: Logger) throws -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: AccessLog(logger: logger))
+        router.get("healthz") { _, _ in "ok\n" }
+        router.get("/") { _, _ in
+            let html = try await Self.dashboard(repository)
+            var headers = HTTPFields()
+            headers[.contentType] = "text/html; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+        }
+        API(repository: repository, maximumUploadSize: maximumUploadSize).register(on: router)
+        let files = try StaticFiles(publicDirectory: repository.publicDirectory)
+        for path: RouterPath in ["dists/**", "pool/**", "archive-key.asc"] {
+            router.get(path) { request, context in try await files.respond(to: request, context: context) }
+            router.head(path) { request, context in try await files.respond(to: request, context: context) }
+        }
+        return router
+    }
+
+    private static func dashboard(_ repository: Repository) async throws -> String {
+        let configuration = repository.configuration
+        let listings = try repository.list()
+        let history = try repository.history(limit: 20)
+        return Dashboard.render(
+            distributions: configuration.distributions.map(\.name),
+            promotesTo: Dictionary(
+                uniqueKeysWithValues: configuration.distributions.compactMap { distribution in
+                    distribution.promotesTo.map { (distribution.name, $0) }
+                }),
+            listings: listings, history: history, origin: configuration.origin)
+    }
+}
+
+/// One line per request: method, path, status, bytes and time. Never headers, so never a
+/// token.
+struct AccessLog<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let start = ContinuousClock.now
+        do {
+            let response = try await next(request, context)
+            log(request, status: response.status.code, length: response.headers[.contentLength], since: start)
+            return response
+        } catch {
+            log(request, status: (error as? any HTTPResponseError)?.status.code ?? 500, length: nil, since: start)
+            throw error
+        }
+    }
+
+    private func log(_ request: Request, status: Int, length: String?, since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        logger.info(
+            "\(request.method) \(request.uri.path) \(status) \(length ?? "-") \(String(format: "%.1f", milliseconds))ms")
+    }
+}

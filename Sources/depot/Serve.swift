@@ -1,0 +1,58 @@
+import ArgumentParser
+import DepotCore
+import DepotServer
+import Foundation
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve public/ for apt, the JSON API and the dashboard over HTTP.",
+        discussion: """
+            Serves /dists/, /pool/ and /archive-key.asc as they are on disk, the API under /api/v1/ (every call needs 'Authorization: Bearer TOKEN', see 'depot token'), the dashboard at / and /healthz. Logs one line per request on standard error. Stops on SIGTERM or SIGINT once the requests under way are answered. The CLI keeps working on the same root meanwhile.
+            Examples:
+              depot serve
+              depot serve --listen 0.0.0.0:8080 --max-upload-size 512M
+            """)
+
+    @OptionGroup var repository: RepositoryOptions
+
+    @Option(help: ArgumentHelp("The address to listen on.", valueName: "HOST:PORT"))
+    var listen = "127.0.0.1:8080"
+
+    @Option(help: ArgumentHelp("The largest .deb the API accepts: bytes, or with K, M or G.", valueName: "SIZE"))
+    var maxUploadSize = "2G"
+
+    func validate() throws {
+        guard Self.address(listen) != nil else {
+            throw ValidationError("--listen takes HOST:PORT, such as 127.0.0.1:8080, not '\(listen)'")
+        }
+        guard Self.size(maxUploadSize) != nil else {
+            throw ValidationError("--max-upload-size takes a size such as 104857600, 512M or 2G, not '\(maxUploadSize)'")
+        }
+    }
+
+    func run() async throws {
+        let (host, port) = Self.address(listen)!
+        let repository = try repository.open()
+        let server = Server(host: host, port: port, maximumUploadSize: Self.size(maxUploadSize)!)
+        try await server.run(repository: repository) { address in
+            FileHandle.standardError.write(Data("depot: serving \(repository.root) on http://\(address)/\n".utf8))
+        }
+    }
+
+    static func address(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port), colon != text.startIndex
+        else { return nil }
+        return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+    }
+
+    static func size(_ text: String) -> Int? {
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        if let unit = text.last.flatMap({ units[Character($0.uppercased())] }), let value = Int(text.dropLast()),
+            value > 0
+        {
+            return value * unit
+        }
+        return Int(text).flatMap { $0 > 0 ? $0 : nil }
+    }
+}
