@@ -68,10 +68,12 @@ enum Dashboard {
             html += "</tr>\n"
         }
         if cells.isEmpty {
-            html += "<tr><td colspan=\"\(distributions.count + 1)\">No packages yet: depot push DIST FILE.deb</td></tr>\n"
+            html +=
+                "<tr><td colspan=\"\(distributions.count + 1)\">No packages yet: depot push DIST FILE.deb</td></tr>\n"
         }
         html += "</tbody>\n</table>\n<h2>Recent changes</h2>\n<table id=\"history\">\n"
-        html += "<thead><tr><th>#</th><th>When</th><th>What</th><th>Who</th><th>Changes</th><th>Note</th></tr></thead>\n<tbody>\n"
+        html +=
+            "<thead><tr><th>#</th><th>When</th><th>What</th><th>Who</th><th>Changes</th><th>Note</th></tr></thead>\n<tbody>\n"
         for entry in history {
             let changes = entry.changes.map { change in
                 "\(change.package) (\(change.architecture)) \(change.before ?? "–") → \(change.after ?? "–")"

@@ -24,7 +24,8 @@ public struct Server: Sendable {
         let app = Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "Depot"),
             onServerRunning: { channel in
-                onListening(channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)")
+                onListening(
+                    channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)")
             },
             logger: logger)
         try await app.runService()
@@ -86,6 +87,7 @@ struct AccessLog<Context: RequestContext>: RouterMiddleware {
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         logger.info(
-            "\(request.method) \(request.uri.path) \(status) \(length ?? "-") \(String(format: "%.1f", milliseconds))ms")
+            "\(request.method) \(request.uri.path) \(status) \(length ?? "-") \(String(format: "%.1f", milliseconds))ms"
+        )
     }
 }

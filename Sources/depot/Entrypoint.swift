@@ -19,6 +19,14 @@ struct DepotCommand: ParsableCommand {
 
     /// Prints failures as one line, `depot: error: ...`, and exits non-zero.
     static func main() async {
+        // A parent may have started us with SIGTERM and SIGINT blocked (Dispatch worker threads
+        // block them, and children inherit the mask); `depot serve` stops on them, and every
+        // command should die on them as on any other signal.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGTERM)
+        sigaddset(&stopSignals, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
         do {
             var command = try parseAsRoot(movingRootOption(Array(CommandLine.arguments.dropFirst())))
             if var command = command as? any AsyncParsableCommand {

@@ -26,7 +26,8 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--listen takes HOST:PORT, such as 127.0.0.1:8080, not '\(listen)'")
         }
         guard Self.size(maxUploadSize) != nil else {
-            throw ValidationError("--max-upload-size takes a size such as 104857600, 512M or 2G, not '\(maxUploadSize)'")
+            throw ValidationError(
+                "--max-upload-size takes a size such as 104857600, 512M or 2G, not '\(maxUploadSize)'")
         }
     }
 

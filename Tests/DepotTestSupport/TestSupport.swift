@@ -122,7 +122,12 @@ public struct ScratchRepository {
     public func aptClient(_ distribution: String, through server: StaticHTTPServer, trusting key: String? = nil) throws
         -> AptClient
     {
-        try AptClient(sources: ["deb [signed-by=\(key ?? archiveKey)] \(server.url) \(distribution) main"])
+        try aptClient(distribution, at: server.url, trusting: key)
+    }
+
+    /// A private apt client of `distribution` at `url`.
+    public func aptClient(_ distribution: String, at url: String, trusting key: String? = nil) throws -> AptClient {
+        try AptClient(sources: ["deb [signed-by=\(key ?? archiveKey)] \(url) \(distribution) main"])
     }
 
     /// Runs `depot --root ROOT ARGUMENTS...`.

@@ -1,0 +1,219 @@
+import DepotTestSupport
+import Foundation
+import Testing
+
+/// An HTTP answer as curl printed it with `-D -`: the status, the headers, the body.
+struct HTTPAnswer {
+    var status: Int
+    var headers: [String: String]
+    var body: Data
+
+    init(_ result: TestSupport.ProcessResult) throws {
+        let data = result.standardOutput
+        guard let end = data.range(of: Data("\r\n\r\n".utf8)) else {
+            throw TestSupportError("no HTTP answer: \(result.standardError)")
+        }
+        let head = String(decoding: data[..<end.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
+        status = Int(head[0].split(separator: " ")[1]) ?? 0
+        var headers: [String: String] = [:]
+        for line in head.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
+        }
+        self.headers = headers
+        body = data[end.upperBound...]
+    }
+
+    var json: Any? { try? JSONSerialization.jsonObject(with: body) }
+    var error: String? { (json as? [String: Any])?["error"] as? String }
+}
+
+@Suite(.enabled(if: TestSupport.hasProgram("curl") && TestSupport.hasProgram("apt-get"), "needs curl and apt-get"))
+struct ServeTests {
+    static let snowbird = TestSupport.fixture("good/snowbird_1.4.2-1_amd64.deb")
+
+    @Test func aptGetInstallsThroughDepotServeAndItStopsCleanlyOnSIGTERM() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let packages = TestSupport.fixtures(in: "good")
+        try #require(try repository.depot(["push", "staging"] + packages).status == 0)
+        let server = try DepotServe(root: repository.root)
+        let apt = try repository.aptClient("staging", at: server.url)
+        defer { apt.remove() }
+
+        let update = try apt.run(["update"])
+        #expect(update.status == 0, "\(update.text)\(update.standardError)")
+        #expect(!(update.text + update.standardError).contains("W:"), "\(update.text)\(update.standardError)")
+        #expect(try apt.candidate("snowbird") == "1.4.2-1")
+        let install = try apt.run(["install", "--download-only", "-y", "hello-depot", "bzipped"])
+        #expect(install.status == 0, "\(install.text)\(install.standardError)")
+        for name in ["hello-depot_1.0-1_all.deb", "bzipped_1.0-1_amd64.deb"] {
+            let fetched = try Data(contentsOf: apt.directory.appendingPathComponent("cache/archives/\(name)"))
+            #expect(fetched == (try Data(contentsOf: URL(fileURLWithPath: TestSupport.fixture("good/\(name)")))))
+        }
+        #expect(server.logText.contains("GET /dists/staging/InRelease 200"))
+        #expect(server.stop() == 0, "\(server.logText)")
+    }
+
+    @Test func theTreeIsServedLikeAWebServerServesItAndNothingOutsideIt() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        try #require(try repository.depot(["push", "development", Self.snowbird]).status == 0)
+        // A link leading out of public/ must not be followed.
+        try FileManager.default.createSymbolicLink(
+            atPath: repository.publicDirectory + "/pool/escape", withDestinationPath: "/etc/passwd")
+        let server = try DepotServe(root: repository.root)
+        defer { server.stop() }
+        let deb = "pool/main/s/snowbird-src/snowbird_1.4.2-1_amd64.deb"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: Self.snowbird))
+
+        let head = try HTTPAnswer(server.curl(deb, ["-I"]))
+        #expect(head.status == 200)
+        #expect(head.headers["content-length"] == String(bytes.count))
+        #expect(head.headers["content-type"] == "application/vnd.debian.binary-package")
+        // curl -I -D - ends with one more blank line; a body would follow it.
+        #expect(head.body.allSatisfy { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") })
+        let eTag = try #require(head.headers["etag"])
+        let modified = try #require(head.headers["last-modified"])
+
+        let whole = try HTTPAnswer(server.curl(deb))
+        #expect(whole.status == 200 && whole.body == bytes)
+        #expect(try HTTPAnswer(server.curl(deb, ["-H", "If-None-Match: \(eTag)"])).status == 304)
+        #expect(try HTTPAnswer(server.curl(deb, ["-H", "If-Modified-Since: \(modified)"])).status == 304)
+        #expect(try HTTPAnswer(server.curl(deb, ["-H", "If-None-Match: \"other\""])).status == 200)
+
+        let part = try HTTPAnswer(server.curl(deb, ["-H", "Range: bytes=10-19"]))
+        #expect(part.status == 206 && part.body == bytes[10...19])
+        #expect(part.headers["content-range"] == "bytes 10-19/\(bytes.count)")
+        let tail = try HTTPAnswer(server.curl(deb, ["-H", "Range: bytes=-16"]))
+        #expect(tail.status == 206 && tail.body == bytes.suffix(16))
+        let open = try HTTPAnswer(server.curl(deb, ["-H", "Range: bytes=900-"]))
+        #expect(open.status == 206 && open.body == bytes[900...])
+        let beyond = try HTTPAnswer(server.curl(deb, ["-H", "Range: bytes=\(bytes.count)-"]))
+        #expect(beyond.status == 416 && beyond.headers["content-range"] == "bytes */\(bytes.count)")
+        // A stale If-Range gets the whole file.
+        let stale = try HTTPAnswer(server.curl(deb, ["-H", "Range: bytes=0-9", "-H", "If-Range: \"old\""]))
+        #expect(stale.status == 200 && stale.body == bytes)
+
+        let release = try HTTPAnswer(server.curl("dists/development/InRelease"))
+        #expect(release.status == 200 && String(decoding: release.body, as: UTF8.self).contains("Suite: development"))
+        #expect(try HTTPAnswer(server.curl("archive-key.asc")).status == 200)
+
+        for path in [
+            "dists/../../depot.conf", "dists/%2e%2e/%2e%2e/depot.conf", "pool/..%2f..%2fdepot.conf",
+            "pool/%2E%2E/%2E%2E/.depot/depot.sqlite", ".depot/depot.sqlite", "pool/escape", "dists/",
+            "dists/development/nothing", "depot.conf",
+        ] {
+            let answer = try HTTPAnswer(server.curl(path))
+            #expect((400..<500).contains(answer.status), "\(path) answered \(answer.status)")
+            #expect(!String(decoding: answer.body, as: UTF8.self).contains("root:"), "\(path) leaked a file")
+        }
+    }
+
+    @Test func theAPIChecksTokensAndScopesAndRefusesBadInputChangingNothing() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        func token(_ name: String, _ scopes: [String]) throws -> String {
+            let result = try repository.depot(["token", "create", name] + scopes.flatMap { ["--allow", $0] })
+            try #require(result.status == 0, "\(result.standardError)")
+            return result.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let ci = try token("ci", ["push:development", "read:*"])
+        let ops = try token("ops", ["promote:staging", "rollback:staging"])
+        let admin = try token("admin", ["push:*"])
+        let server = try DepotServe(root: repository.root, arguments: ["--max-upload-size", "30K"])
+        defer { server.stop() }
+        func call(_ path: String, _ token: String?, _ arguments: [String] = []) throws -> HTTPAnswer {
+            try HTTPAnswer(server.curl(path, (token.map { ["-H", "Authorization: Bearer \($0)"] } ?? []) + arguments))
+        }
+        let push = "api/v1/distributions/development/packages"
+        let upload = [
+            "--data-binary", "@" + Self.snowbird, "-H", "Content-Type: application/vnd.debian.binary-package",
+        ]
+
+        let before = try repository.snapshot()
+        let refusals: [(String, String?, [String], Int, String)] = [
+            (push, nil, upload, 401, "unauthorized"),
+            (push, "depot_not-a-token", upload, 401, "unauthorized"),
+            ("api/v1/distributions/staging/packages", ci, upload, 403, "forbidden"),
+            ("api/v1/history", ops, [], 403, "forbidden"),
+            (push, ci, ["--data-binary", "@" + TestSupport.fixture("bad/truncated.deb")], 422, "invalid-package"),
+            (push, ci, ["--data-binary", "not a package at all"], 422, "invalid-package"),
+            (push, ci, ["--data-binary", "@" + TestSupport.fixture("real/hello_2.10-3_amd64.deb")], 413, "too-large"),
+            ("api/v1/distributions/nowhere/packages", admin, upload, 404, "unknown-distribution"),
+            (
+                "api/v1/promotions", ops, ["--data-binary", "{\"packages\": [\"snowbird\"", "-X", "POST"], 400,
+                "invalid-json"
+            ),
+            (
+                "api/v1/promotions", ops,
+                ["--data-binary", "{\"packages\": [\"snowbird\"], \"from\": \"development\"}"],
+                404, "not-listed"
+            ),
+        ]
+        for (path, token, arguments, status, error) in refusals {
+            let answer = try call(path, token, arguments)
+            #expect(
+                answer.status == status,
+                "\(path) \(arguments): \(answer.status) \(String(decoding: answer.body, as: UTF8.self))")
+            #expect(answer.error == error, "\(String(decoding: answer.body, as: UTF8.self))")
+            #expect((answer.json as? [String: Any])?["detail"] is String)
+        }
+        #expect(try repository.snapshot() == before, "a refused request changed the repository")
+        #expect(!server.logText.contains(ci) && !server.logText.contains(ops), "a token reached the log")
+
+        let pushed = try call(push + "?note=build%2042", ci, upload)
+        #expect(pushed.status == 201, "\(String(decoding: pushed.body, as: UTF8.self))")
+        let promoted = try call(
+            "api/v1/promotions", ops,
+            ["--data-binary", "{\"packages\": [\"snowbird\"], \"from\": \"development\", \"note\": \"QA ok\"}"])
+        #expect(promoted.status == 200, "\(String(decoding: promoted.body, as: UTF8.self))")
+        let stagingList = try call("api/v1/distributions/staging/packages", ci)
+        #expect((stagingList.json as? [[String: Any]])?.count == 1)
+        let history = try call("api/v1/history?limit=2", ci)
+        let entries = history.json as? [[String: Any]] ?? []
+        #expect(entries.map { $0["user"] as? String } == ["ops", "ci"])
+        #expect(entries.map { $0["note"] as? String } == ["QA ok", "build 42"])
+        let diff = try call("api/v1/diff?from=development&to=staging", ci)
+        #expect(diff.status == 200 && (diff.json as? [Any])?.isEmpty == true)
+        let show = try call("api/v1/packages/snowbird", ci)
+        #expect(show.status == 200 && (show.json as? [String: Any])?["name"] as? String == "snowbird")
+        let rolledBack = try call(
+            "api/v1/distributions/staging/rollback", ops, ["--data-binary", "{\"packages\": [\"snowbird\"]}"])
+        #expect(rolledBack.status == 200, "\(String(decoding: rolledBack.body, as: UTF8.self))")
+        #expect(try listed(repository, "staging").isEmpty)
+
+        #expect(try repository.depot(["token", "revoke", "ci"]).status == 0)
+        #expect(try call("api/v1/history", ci).status == 401)
+    }
+
+    @Test func aTruncatedUploadLeavesNothingBehind() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let token = try repository.depot(["token", "create", "ci", "--allow", "push:development"]).text
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try DepotServe(root: repository.root)
+        defer { server.stop() }
+        let before = try repository.snapshot()
+        // Announce 20,672 bytes, send 8,000 and hang up.
+        let port = try #require(URL(string: server.url)?.port)
+        let script = """
+            import socket, sys
+            body = open(sys.argv[1], 'rb').read()
+            connection = socket.create_connection(('127.0.0.1', int(sys.argv[2])))
+            connection.sendall(('POST /api/v1/distributions/development/packages HTTP/1.1\\r\\nHost: x\\r\\n'
+                'Authorization: Bearer ' + sys.argv[3] + '\\r\\nContent-Length: %d\\r\\n\\r\\n' % len(body)).encode())
+            connection.sendall(body[:8000])
+            connection.close()
+            """
+        let sent = try TestSupport.run(
+            "/usr/bin/python3",
+            ["-c", script, TestSupport.fixture("good/libsnow1_1.0~rc1-1_amd64.deb"), String(port), token])
+        #expect(sent.status == 0, "\(sent.standardError)")
+        // The server notices the hang-up and discards the upload.
+        for _ in 0..<100 where try repository.snapshot() != before { usleep(50_000) }
+        #expect(try repository.snapshot() == before)
+        #expect(try HTTPAnswer(server.curl("healthz")).status == 200)
+    }
+}
