@@ -3,7 +3,7 @@ import Foundation
 /// The real `apt-get` and `apt-cache`, confined to a private directory: their own sources
 /// list, state, cache and an empty dpkg status. The machine's `/etc/apt/apt.conf.d` is never
 /// read (`APT_CONFIG` names a file of our own that empties `Dir::Etc::Parts`).
-public struct AptClient {
+public struct AptClient: Sendable {
     public let directory: URL
 
     public init(sources: [String], architecture: String = "amd64") throws {

@@ -216,4 +216,64 @@ struct ServeTests {
         #expect(try repository.snapshot() == before)
         #expect(try HTTPAnswer(server.curl("healthz")).status == 200)
     }
+
+    @Test func fiftyAptClientsAndConcurrentAPIPushesAllSucceed() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        try #require(try repository.depot(["push", "development"] + TestSupport.fixtures(in: "good")).status == 0)
+        let token = try repository.depot(["token", "create", "ci", "--allow", "push:development"]).text
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let packages = PackageBuilder()
+        let builds = try (1...8).map { try packages.make("burst\($0)", "1.0-1") }
+        let server = try DepotServe(root: repository.root)
+        defer { server.stop() }
+        let clients = try (0..<50).map { _ in try repository.aptClient("development", at: server.url) }
+        defer { for client in clients { client.remove() } }
+
+        let failures = Failures()
+        let group = DispatchGroup()
+        for client in clients {
+            DispatchQueue.global().async(group: group) {
+                do {
+                    let update = try client.run(["update"])
+                    let download = try client.run(["download", "hello-depot"], in: client.downloads)
+                    if update.status != 0 || (update.text + update.standardError).contains("E:") || download.status != 0
+                    {
+                        failures.add("apt: \(update.text)\(update.standardError)\(download.standardError)")
+                    }
+                } catch {
+                    failures.add("apt: \(error)")
+                }
+            }
+        }
+        for build in builds {
+            DispatchQueue.global().async(group: group) {
+                do {
+                    let answer = try HTTPAnswer(
+                        server.curl(
+                            "api/v1/distributions/development/packages",
+                            ["-H", "Authorization: Bearer \(token)", "--data-binary", "@" + build]))
+                    if answer.status != 201 {
+                        failures.add("push: \(answer.status) \(String(decoding: answer.body, as: UTF8.self))")
+                    }
+                } catch {
+                    failures.add("push: \(error)")
+                }
+            }
+        }
+        group.wait()
+        #expect(failures.all.isEmpty, "\(failures.all)")
+        let listed = try listed(repository, "development")
+        for number in 1...8 { #expect(listed.contains("burst\(number) 1.0-1 amd64")) }
+        #expect(try repository.depot(["verify"]).status == 0)
+    }
+}
+
+/// Failures collected from several threads.
+final class Failures: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [String] = []
+
+    func add(_ failure: String) { lock.withLock { list.append(failure) } }
+    var all: [String] { lock.withLock { list } }
 }
