@@ -18,11 +18,12 @@ rm -rf "$root"
 "$depot" --root "$root" init --origin "Depot Demo" --architectures amd64,arm64
 # CI pushes every build into development; the tested ones move on to staging and production.
 "$depot" --root "$root" push development Fixtures/good/*.deb Fixtures/real/*.deb --note "demo: first builds"
-"$depot" --root "$root" push staging Fixtures/good/snowbird_1.4.2-1_*.deb Fixtures/good/libsnow1_*.deb \
-    Fixtures/good/hello-depot_*.deb --note "demo: tested in development"
-"$depot" --root "$root" push production Fixtures/good/hello-depot_*.deb --note "demo: released"
+"$depot" --root "$root" promote libsnow1 hello-depot --from development --note "demo: tested in development"
+"$depot" --root "$root" promote hello-depot --from staging --note "demo: released"
 "$depot" --root "$root" list
 "$depot" --root "$root" verify
+token=$("$depot" --root "$root" token create demo --allow 'push:*' --allow 'promote:*' --allow 'rollback:*' \
+    --allow 'read:*')
 
 cat <<MSG
 
@@ -33,7 +34,12 @@ The demo repository is in $root. On a client:
       > /etc/apt/sources.list.d/depot.list
   apt-get update && apt-get install hello-depot
 
-Serving $root/public on http://127.0.0.1:$port/ (Ctrl-C stops).
+The dashboard is http://127.0.0.1:$port/. The API takes this token (made for the demo):
+
+  curl -H "Authorization: Bearer $token" http://127.0.0.1:$port/api/v1/history
+  curl -H "Authorization: Bearer $token" --data-binary @Fixtures/good/epochal_3.1-1_amd64.deb \\
+      http://127.0.0.1:$port/api/v1/distributions/staging/packages
+
+Serving $root on http://127.0.0.1:$port/ (Ctrl-C stops).
 MSG
-# Until 'depot serve' lands, any static HTTP server will do: public/ is plain files.
-exec /usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$root/public" "$port"
+exec "$depot" --root "$root" serve --listen "127.0.0.1:$port"
