@@ -45,7 +45,7 @@ struct IndexPublishBenchmark: ParsableCommand {
         let gzip = try Timed.run("gzip -9 -c '\(plain)' > /dev/null")
         let xz = try Timed.run("xz -6 -c '\(plain)' > /dev/null")
         let xzThreads = try Timed.run("xz -6 -T2 --block-size=4MiB -c '\(plain)' > /dev/null")
-        try? shell("gpgconf --homedir '\(key.home)' --kill gpg-agent")
+        _ = try? shell("gpgconf --homedir '\(key.home)' --kill gpg-agent")
 
         print("")
         print("work                                              wall       CPU")

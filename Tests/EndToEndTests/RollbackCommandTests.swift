@@ -2,33 +2,6 @@ import DepotTestSupport
 import Foundation
 import Testing
 
-/// What a distribution lists, as `NAME VERSION ARCH` lines: two equal sets mean the same
-/// listings.
-func listed(_ repository: ScratchRepository, _ distribution: String) throws -> Set<String> {
-    let result = try repository.depot(["list", distribution, "--json"])
-    guard result.status == 0 else { throw TestSupportError("depot list failed: \(result.standardError)") }
-    let rows = try JSONSerialization.jsonObject(with: result.standardOutput) as? [[String: Any]] ?? []
-    return Set(
-        rows.map { row in
-            let file = row["file"] as! [String: Any]
-            return "\(file["name"]!) \(file["version"]!) \(file["architecture"]!)"
-        })
-}
-
-/// Builds packages for a test and deletes them afterwards.
-final class PackageBuilder {
-    private var built: [String] = []
-
-    func make(_ name: String, _ version: String, architecture: String = "amd64", extra: [String] = []) throws
-        -> String
-    {
-        built.append(try build(name, version: version, architecture: architecture, extra: extra))
-        return built.last!
-    }
-
-    deinit { for path in built { try? FileManager.default.removeItem(atPath: path) } }
-}
-
 /// Rollback undoes changes exactly, is itself undoable, and gc never takes what a rollback
 /// within the retention window needs.
 @Suite struct RollbackCommandTests {
@@ -80,11 +53,8 @@ final class PackageBuilder {
         // Keep-Versions 2, so that "what was listed" is more than each package's newest version.
         let repository = try ScratchRepository()
         defer { repository.remove() }
-        let configuration = repository.root.appendingPathComponent("depot.conf")
-        try
-            (try String(contentsOf: configuration, encoding: .utf8)
-            .replacingOccurrences(of: "Distribution: staging\n", with: "Distribution: staging\nKeep-Versions: 2\n"))
-            .write(to: configuration, atomically: true, encoding: .utf8)
+        try repository.editConfiguration(
+            replacing: "Distribution: staging\n", with: "Distribution: staging\nKeep-Versions: 2\n")
         let packages = PackageBuilder()
         try #require(
             try repository.depot([
@@ -125,33 +95,23 @@ final class PackageBuilder {
         defer { repository.remove() }
         let packages = PackageBuilder()
         try #require(try repository.depot(["push", "staging", try packages.make("tern", "1.0-1")]).status == 0)
-        let before = try repository.snapshot()
-        for (arguments, message) in [
-            (["rollback", "staging", "gull"], "no recorded change of gull in staging to roll back"),
-            (["rollback", "production", "tern"], "no recorded change of tern in production to roll back"),
-            (["rollback", "staging", "--to", "99"], "no history entry 99"),
-            (["rollback", "staging", "tern", "--to", "1"], "--to ID rolls back every package: name none"),
-            (["rollback", "staging"], "name the packages to roll back, or pass --to ID"),
-            (["rollback", "nowhere", "tern"], "unknown distribution 'nowhere'"),
-        ] {
-            let result = try repository.depot(arguments)
-            #expect(result.status != 0, "\(arguments)")
-            #expect(
-                result.standardError.hasPrefix("depot: error: ") && result.standardError.contains(message),
-                "\(result.standardError)")
-            #expect(try repository.snapshot() == before, "\(arguments) changed the repository")
-        }
+        try expectRefusals(
+            repository,
+            [
+                (["rollback", "staging", "gull"], "no recorded change of gull in staging to roll back"),
+                (["rollback", "production", "tern"], "no recorded change of tern in production to roll back"),
+                (["rollback", "staging", "--to", "99"], "no history entry 99"),
+                (["rollback", "staging", "tern", "--to", "1"], "--to ID rolls back every package: name none"),
+                (["rollback", "staging"], "name the packages to roll back, or pass --to ID"),
+                (["rollback", "nowhere", "tern"], "unknown distribution 'nowhere'"),
+            ])
     }
 
     @Test func gcKeepsWhatRetainedHistoryNeedsAndDeletesTheRest() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }
-        let configuration = repository.root.appendingPathComponent("depot.conf")
-        try
-            (try String(contentsOf: configuration, encoding: .utf8)
-            .replacingOccurrences(
-                of: "Distribution: production\n", with: "Distribution: production\nRetain-History: 1\n"))
-            .write(to: configuration, atomically: true, encoding: .utf8)
+        try repository.editConfiguration(
+            replacing: "Distribution: production\n", with: "Distribution: production\nRetain-History: 1\n")
         let packages = PackageBuilder()
         let versions = try ["1.0-1", "2.0-1", "3.0-1", "4.0-1"].map { try packages.make("tern", $0) }
         for version in versions {

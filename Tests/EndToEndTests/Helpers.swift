@@ -1,0 +1,58 @@
+import DepotTestSupport
+import Foundation
+import Testing
+
+/// What a distribution lists, as `NAME VERSION ARCH` lines: two equal sets mean the same
+/// listings.
+func listed(_ repository: ScratchRepository, _ distribution: String) throws -> Set<String> {
+    let result = try repository.depot(["list", distribution, "--json"])
+    guard result.status == 0 else { throw TestSupportError("depot list failed: \(result.standardError)") }
+    let rows = try JSONSerialization.jsonObject(with: result.standardOutput) as? [[String: Any]] ?? []
+    return Set(
+        rows.map { row in
+            let file = row["file"] as! [String: Any]
+            return "\(file["name"]!) \(file["version"]!) \(file["architecture"]!)"
+        })
+}
+
+/// Builds packages for a test and deletes them afterwards.
+final class PackageBuilder {
+    private var built: [String] = []
+
+    func make(_ name: String, _ version: String, architecture: String = "amd64", extra: [String] = []) throws
+        -> String
+    {
+        built.append(try build(name, version: version, architecture: architecture, extra: extra))
+        return built.last!
+    }
+
+    deinit { for path in built { try? FileManager.default.removeItem(atPath: path) } }
+}
+
+/// Runs each command, expecting it to fail with one `depot: error:` line containing the
+/// message, and the repository to stay exactly as it was.
+func expectRefusals(
+    _ repository: ScratchRepository, _ cases: [([String], String)], sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    let before = try repository.snapshot()
+    for (arguments, message) in cases {
+        let result = try repository.depot(arguments)
+        #expect(result.status != 0, "\(arguments)", sourceLocation: sourceLocation)
+        #expect(
+            result.standardError.hasPrefix("depot: error: ") && result.standardError.contains(message),
+            "\(result.standardError)", sourceLocation: sourceLocation)
+        #expect(
+            try repository.snapshot() == before, "\(arguments) changed the repository", sourceLocation: sourceLocation)
+    }
+}
+
+extension ScratchRepository {
+    /// Changes `depot.conf` by replacing a piece of its text.
+    func editConfiguration(replacing text: String, with replacement: String) throws {
+        let path = root.appendingPathComponent("depot.conf")
+        let configuration = try String(contentsOf: path, encoding: .utf8)
+        guard configuration.contains(text) else { throw TestSupportError("depot.conf has no '\(text)'") }
+        try configuration.replacingOccurrences(of: text, with: replacement).write(
+            to: path, atomically: true, encoding: .utf8)
+    }
+}
