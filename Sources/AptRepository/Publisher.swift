@@ -212,6 +212,13 @@ public struct Publisher: Sendable {
 
     static let chunkModulus: UInt64 = 128
 
+    /// Deletes the cached compressed chunks that none of these indices is made of; returns
+    /// the paths deleted (or, with `dryRun`, that would be) and their bytes.
+    public func pruneChunkCache(keeping indices: [PackagesIndex], dryRun: Bool) -> (paths: [String], bytes: Int64) {
+        let keys = Set(indices.flatMap { Self.chunk($0.entries) }.map(ChunkStore.key))
+        return ChunkStore(directory: chunkCacheDirectory).prune(keeping: keys, dryRun: dryRun)
+    }
+
     /// FNV-1a: the same for a name in every run and on every machine, unlike `Hasher`.
     static func stableHash(_ text: String) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -236,7 +243,7 @@ struct ChunkStore {
     /// The compressed forms of every piece, compressing the ones not yet cached on both cores.
     func compressed(_ pieces: [[UInt8]]) throws -> [Compressed] {
         try DurableFiles.makeDirectory(directory)
-        let keys = pieces.map { lowercaseHex(SHA256.hash(data: $0)) }
+        let keys = pieces.map(Self.key)
         var results = [Compressed?](repeating: nil, count: pieces.count)
         var missing: [Int] = []
         for (position, key) in keys.enumerated() {
@@ -254,6 +261,26 @@ struct ChunkStore {
             results[position] = value
         }
         return results.map { $0! }
+    }
+
+    static func key(_ piece: [UInt8]) -> String { lowercaseHex(SHA256.hash(data: piece)) }
+
+    /// Deletes the cache files of every key but these.
+    func prune(keeping keys: Set<String>, dryRun: Bool) -> (paths: [String], bytes: Int64) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var deleted: [String] = []
+        var bytes: Int64 = 0
+        for name in names.sorted() {
+            // `KEY.gz`, `KEY.xz`, or a temporary file a killed run left.
+            let key = String(name.prefix { $0 != "." })
+            guard !keys.contains(key) || name.contains(".tmp-") else { continue }
+            let path = "\(directory)/\(name)"
+            var information = stat()
+            if stat(path, &information) == 0 { bytes += Int64(information.st_size) }
+            if !dryRun { unlink(path) }
+            deleted.append(path)
+        }
+        return (deleted, bytes)
     }
 
     private func load(_ key: String, uncompressedSize: Int) -> Compressed? {

@@ -11,6 +11,10 @@ extension Repository {
         public var orphaned: [String]
         /// Files in `.depot/incoming/` of pushes that are no longer running.
         public var incoming: [String]
+        /// Compressed index chunks in `.depot/cache/` that no published index is made of.
+        public var cachedChunks: Int
+        /// The bytes of those chunks (counted in `bytes` too).
+        public var cachedChunkBytes: Int64
         /// The bytes all of them take.
         public var bytes: Int64
         public var dryRun: Bool
@@ -40,10 +44,14 @@ extension Repository {
             let deleted = Set(unreferenced)
             let orphaned = poolFiles().filter { !known.contains($0) && !deleted.contains($0) }
             let incoming = abandonedIncomingFiles()
+            let indices = try read { db in
+                try self.configuration.distributions.flatMap { try self.indices(db, for: $0) }
+            }
+            let cache = publisher.pruneChunkCache(keeping: indices, dryRun: dryRun)
             let paths =
                 (unreferenced + orphaned).map { publicDirectory + "/" + $0 }
                 + incoming.map { incomingDirectory + "/" + $0 }
-            let bytes = paths.reduce(Int64(0)) { total, path in
+            let bytes = paths.reduce(cache.bytes) { total, path in
                 var status = stat()
                 return total + (stat(path, &status) == 0 ? Int64(status.st_size) : 0)
             }
@@ -55,7 +63,7 @@ extension Repository {
             }
             return Collection(
                 unreferenced: unreferenced.sorted(), orphaned: orphaned.sorted(), incoming: incoming.sorted(),
-                bytes: bytes, dryRun: dryRun)
+                cachedChunks: cache.paths.count, cachedChunkBytes: cache.bytes, bytes: bytes, dryRun: dryRun)
         }
     }
 

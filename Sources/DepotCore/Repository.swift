@@ -211,8 +211,6 @@ public final class Repository: Sendable {
         let pending = try read { db in try String.fetchAll(db, sql: "SELECT distribution FROM unpublished") }
         guard !pending.isEmpty else { return }
         try writeArchiveKey()
-        let publisher = Publisher(
-            publicDirectory: publicDirectory, signer: signer, chunkCacheDirectory: privateDirectory + "/cache/chunks")
         for name in pending {
             guard let distribution = configuration.distribution(name) else { continue }
             let indices = try read { db in try self.indices(db, for: distribution) }
@@ -254,6 +252,11 @@ public final class Repository: Sendable {
             }
         }
         return indices
+    }
+
+    var publisher: Publisher {
+        Publisher(
+            publicDirectory: publicDirectory, signer: signer, chunkCacheDirectory: privateDirectory + "/cache/chunks")
     }
 
     private func writeArchiveKey() throws {

@@ -58,7 +58,8 @@ struct ServeBenchmark: ParsableCommand {
         }
         print("")
         print("Static files, wrk on 127.0.0.1 (\(seconds) s each; the machine's 2 cores are shared with wrk)")
-        print("  server         small file (InRelease), \(connections) connections   \(largeMB) MiB .deb, 4 connections")
+        print(
+            "  server         small file (InRelease), \(connections) connections   \(largeMB) MiB .deb, 4 connections")
         for (name, small, big) in rows {
             print(
                 "  \(name.padding(toLength: 13, withPad: " ", startingAt: 0))  "

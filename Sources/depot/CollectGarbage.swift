@@ -6,7 +6,7 @@ struct CollectGarbage: ParsableCommand {
         commandName: "gc",
         abstract: "Delete pool files that no distribution lists and no retained history entry can restore.",
         discussion: """
-            A file stays while a distribution lists it or one of the latest Retain-History history entries of any distribution (depot.conf(5)) listed or unlisted it. gc also deletes pool files a killed push left unrecorded, and incoming files of pushes that are no longer running.
+            A file stays while a distribution lists it or one of the latest Retain-History history entries of any distribution (depot.conf(5)) listed or unlisted it. gc also deletes pool files a killed push left unrecorded, incoming files of pushes that are no longer running, and cached compressed index chunks that no published index is made of.
             Example:
               depot gc --dry-run
             """)
@@ -26,7 +26,12 @@ struct CollectGarbage: ParsableCommand {
         for path in collection.unreferenced { print("\(verb) \(path)") }
         for path in collection.orphaned { print("\(verb) \(path) (not recorded in the store)") }
         for name in collection.incoming { print("\(verb) .depot/incoming/\(name) (left by an ended push)") }
-        let count = collection.unreferenced.count + collection.orphaned.count + collection.incoming.count
+        if collection.cachedChunks > 0 {
+            print("\(verb) \(collection.cachedChunks) cached index chunks no published index uses")
+        }
+        let count =
+            collection.unreferenced.count + collection.orphaned.count + collection.incoming.count
+            + collection.cachedChunks
         print(
             "\(dryRun ? "would free" : "freed") \(collection.bytes) bytes in \(count) file\(count == 1 ? "" : "s")")
     }

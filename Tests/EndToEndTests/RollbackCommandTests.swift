@@ -143,11 +143,14 @@ import Testing
         let size = try #require(
             try FileManager.default.attributesOfItem(atPath: pool.appendingPathComponent("tern_2.0-1_amd64.deb").path)[
                 .size] as? Int)
-        #expect(plan["bytes"] as? Int == size + 21 + 1000)
+        // Index chunks compressed for earlier publishes are no longer used either.
+        let chunkBytes = try #require(plan["cachedChunkBytes"] as? Int)
+        #expect((plan["cachedChunks"] as? Int ?? 0) > 0 && chunkBytes > 0)
+        #expect(plan["bytes"] as? Int == size + 21 + 1000 + chunkBytes)
 
         let collected = try repository.depot(["gc"])
         #expect(collected.status == 0, "\(collected.standardError)")
-        #expect(collected.text.contains("freed \(size + 1021) bytes in 3 files"))
+        #expect(collected.text.contains("freed \(size + 1021 + chunkBytes) bytes"), "\(collected.text)")
         #expect(try poolFiles() == ["tern_1.0-1_amd64.deb", "tern_3.0-1_amd64.deb", "tern_4.0-1_amd64.deb"])
         #expect(!FileManager.default.fileExists(atPath: leftover.path))
         #expect(try repository.depot(["verify"]).status == 0)
@@ -161,6 +164,10 @@ import Testing
         #expect(try repository.snapshot() == after)
         // One within the window still works.
         #expect(try repository.depot(["rollback", "production", "tern"]).text.contains("4.0-1 -> 3.0-1"))
-        #expect(try repository.depot(["gc"]).text.contains("freed 0 bytes in 0 files"))
+        // ... and keeps every file it may need again: 4.0-1, now unlisted, is in its window.
+        let again = try repository.depot(["gc", "--json"])
+        let second = try JSONSerialization.jsonObject(with: again.standardOutput) as? [String: Any] ?? [:]
+        #expect(second["unreferenced"] as? [String] == [])
+        #expect(try poolFiles() == ["tern_1.0-1_amd64.deb", "tern_3.0-1_amd64.deb", "tern_4.0-1_amd64.deb"])
     }
 }
