@@ -102,8 +102,9 @@ public struct Publisher: Sendable {
 
             let releaseText = Array(ReleaseFile.render(release, entries: entries, date: date).utf8)
             try DurableFiles.writeUnsynced(releaseText, to: directory + "/Release")
-            try DurableFiles.writeUnsynced(try signer.detachedSignature(releaseText), to: directory + "/Release.gpg")
-            try DurableFiles.writeUnsynced(try signer.clearsign(releaseText), to: directory + "/InRelease")
+            let signed = try signer.signRelease(releaseText)
+            try DurableFiles.writeUnsynced(signed.releaseGPG, to: directory + "/Release.gpg")
+            try DurableFiles.writeUnsynced(signed.inRelease, to: directory + "/InRelease")
             // The whole generation (and the chunk cache) reaches the disk before it goes live.
             try DurableFiles.syncFileSystem(containing: directory)
 

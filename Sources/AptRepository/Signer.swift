@@ -56,14 +56,11 @@ public struct Signer: Sendable {
         return Signer(homeDirectory: homeDirectory, fingerprint: String(cString: full.pointee.fpr))
     }
 
-    /// `InRelease`: the text, clearsigned.
-    public func clearsign(_ text: [UInt8]) throws(SigningError) -> [UInt8] {
-        try sign(text, mode: GPGME_SIG_MODE_CLEAR)
-    }
-
-    /// `Release.gpg`: an armored detached signature of the text.
-    public func detachedSignature(_ text: [UInt8]) throws(SigningError) -> [UInt8] {
-        try sign(text, mode: GPGME_SIG_MODE_DETACH)
+    /// `InRelease` and `Release.gpg` of a `Release` text, with one gpgme context and one key
+    /// lookup: each of those starts a gpg process, and a publish pays for every one.
+    public func signRelease(_ text: [UInt8]) throws(SigningError) -> (inRelease: [UInt8], releaseGPG: [UInt8]) {
+        let signatures = try sign(text, modes: [GPGME_SIG_MODE_CLEAR, GPGME_SIG_MODE_DETACH])
+        return (signatures[0], signatures[1])
     }
 
     /// The public key, ASCII-armored.
@@ -133,16 +130,21 @@ public struct Signer: Sendable {
                 ? "not signed" : "no good signature by \(fingerprint) (\(seen.joined(separator: "; ")))")
     }
 
-    private func sign(_ text: [UInt8], mode: gpgme_sig_mode_t) throws(SigningError) -> [UInt8] {
+    private func sign(_ text: [UInt8], modes: [gpgme_sig_mode_t]) throws(SigningError) -> [[UInt8]] {
         let context = try Context(homeDirectory: homeDirectory)
         let key = try context.secretKey(fingerprint)
         defer { gpgme_key_unref(key) }
         try check(gpgme_signers_add(context.handle, key), "choosing the signing key")
-        return try context.input(text) { plain throws(SigningError) in
-            try context.output { signature throws(SigningError) in
-                try check(gpgme_op_sign(context.handle, plain, signature, mode), "signing")
-            }
+        var signatures: [[UInt8]] = []
+        for mode in modes {
+            signatures.append(
+                try context.input(text) { plain throws(SigningError) in
+                    try context.output { signature throws(SigningError) in
+                        try check(gpgme_op_sign(context.handle, plain, signature, mode), "signing")
+                    }
+                })
         }
+        return signatures
     }
 }
 

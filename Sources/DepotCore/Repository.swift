@@ -259,15 +259,17 @@ public final class Repository: Sendable {
             publicDirectory: publicDirectory, signer: signer, chunkCacheDirectory: privateDirectory + "/cache/chunks")
     }
 
+    /// Writes `public/archive-key.asc` when it is missing. The key of a repository never
+    /// changes, so an existing file is left alone (exporting costs a gpg run per publish);
+    /// `verify` reports one that no longer matches.
     private func writeArchiveKey() throws {
         let path = publicDirectory + "/archive-key.asc"
+        guard !FileManager.default.fileExists(atPath: path) else { return }
         let key = Array(try exportKey().utf8)
-        if FileManager.default.contents(atPath: path).map({ [UInt8]($0) }) != key {
-            do {
-                try DurableFiles.replace(path, with: key)
-            } catch {
-                throw DepotError.file(error)
-            }
+        do {
+            try DurableFiles.replace(path, with: key)
+        } catch {
+            throw DepotError.file(error)
         }
     }
 
