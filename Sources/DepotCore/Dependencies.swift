@@ -32,26 +32,20 @@ final class Offerings {
                 version: $0.file.debianVersion, architecture: $0.file.architecture, provider: $0.file,
                 component: $0.component)
         }
-        // Only controls that mention both `Provides:` and the name are parsed.
         let providers = try Row.fetchAll(
             db.cachedStatement(
                 sql: """
-                    SELECT l.component, \(MetadataStore.fileColumns), f.control
-                    FROM listings l JOIN package_files f ON f.id = l.file_id
-                    WHERE l.distribution = ? AND instr(f.control, 'Provides:') > 0 AND instr(f.control, ?) > 0
+                    SELECT l.component, \(MetadataStore.fileColumns), p.version
+                    FROM provides p JOIN package_files f ON f.id = p.file_id JOIN listings l ON l.file_id = f.id
+                    WHERE p.name = ? AND l.distribution = ?
                     """),
-            arguments: [distribution, name])
+            arguments: [name, distribution])
         for row in providers {
             let file = MetadataStore.file(row, offset: 1)
-            guard let text = Self.fieldText(row[12], fields: ["Provides"]),
-                let provides = try? RelationshipList(parsing: text)
-            else { continue }
-            for provided in provides.requirements.joined() where provided.package == name {
-                offers.append(
-                    Offer(
-                        version: provided.version?.version, architecture: file.architecture, provider: file,
-                        component: row[0]))
-            }
+            offers.append(
+                Offer(
+                    version: (row[12] as String?).flatMap { try? DebianVersion($0) }, architecture: file.architecture,
+                    provider: file, component: row[0]))
         }
         cache[name] = offers
         return offers

@@ -158,7 +158,37 @@ final class MetadataStore: Sendable {
                     );
                     """)
         }
+        // The virtual names each file provides, so that a dependency check finds providers by
+        // an index rather than by reading every control paragraph of a distribution.
+        migrator.registerMigration("v5: provided names") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE provides (
+                        file_id INTEGER NOT NULL REFERENCES package_files(id) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        version TEXT
+                    );
+                    CREATE INDEX provides_by_name ON provides(name);
+                    CREATE INDEX provides_by_file ON provides(file_id);
+                    """)
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT id, control FROM package_files WHERE instr(control, 'Provides:') > 0")
+            for row in rows {
+                guard let paragraph = try? Deb822Document(parsing: row[1] as String).paragraphs.first else { continue }
+                try recordProvides(db, fileID: row[0], provides: paragraph["Provides"])
+            }
+        }
         return migrator
+    }
+
+    /// Records the names a file's `Provides` field gives (nothing when it has none, or when
+    /// the field does not parse: such a file provides nothing a check could rely on).
+    static func recordProvides(_ db: Database, fileID: Int64, provides: String?) throws {
+        guard let provides, let relations = try? RelationshipList(parsing: provides) else { return }
+        for provided in relations.requirements.joined() {
+            try db.cachedStatement(sql: "INSERT INTO provides (file_id, name, version) VALUES (?, ?, ?)")
+                .execute(arguments: [fileID, provided.package, provided.version?.version.description])
+        }
     }
 
     static let fileColumns =

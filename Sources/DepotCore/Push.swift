@@ -222,8 +222,10 @@ extension Repository {
                 deb.control.rendered(),
                 stanza, timestamp,
             ])
+        let fileID = db.lastInsertedRowID
+        try MetadataStore.recordProvides(db, fileID: fileID, provides: deb.control["Provides"])
         let file = PackageFile(
-            id: db.lastInsertedRowID, name: deb.package, version: deb.version.description,
+            id: fileID, name: deb.package, version: deb.version.description,
             architecture: deb.architecture,
             source: deb.source, poolPath: poolPath, checksums: deb.checksums)
         let destination = publicDirectory + "/" + poolPath
