@@ -1,3 +1,4 @@
+import CSystemCalls
 import Foundation
 import Hummingbird
 
@@ -5,26 +6,28 @@ import Hummingbird
 /// Content-Type, Last-Modified, ETag, conditional requests and single byte ranges; and nothing
 /// outside it.
 ///
-/// Each path is resolved to its real file first and that file is what is read: a publish
-/// switches `dists/<dist>` to a new generation at any moment, and a response must not take
-/// its length from one generation and its bytes from the next.
+/// Each file is opened with `openat2(RESOLVE_BENEATH)` below `public/`, so the kernel refuses
+/// `..` and symbolic links that lead out, and the response is read from that open file: a
+/// publish switches `dists/<dist>` to a new generation at any moment, and a response must not
+/// take its length from one generation and its bytes from the next.
 struct StaticFiles: Sendable {
-    /// The real path of `public/`.
-    let root: String
-    let fileIO = FileIO()
+    /// `public/`, open for lookups below it for as long as the server runs.
+    let root: Int32
 
     init(publicDirectory: String) throws {
-        guard let root = realpath(publicDirectory, nil) else {
+        root = open(publicDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard root >= 0 else {
             throw HTTPError(.internalServerError, message: "\(publicDirectory): \(String(cString: strerror(errno)))")
         }
-        self.root = String(cString: root)
-        free(root)
     }
 
     func respond(to request: Request, context: some RequestContext) async throws -> Response {
-        guard let file = resolve(request.uri.path) else { throw HTTPError(.notFound) }
+        guard let relative = Self.relativePath(request.uri.path) else { throw HTTPError(.notFound) }
+        let descriptor = depot_open_beneath(root, relative)
+        guard descriptor >= 0 else { throw HTTPError(.notFound) }
+        let file = OpenFile(descriptor: descriptor)
         var information = stat()
-        guard stat(file, &information) == 0, (information.st_mode & S_IFMT) == S_IFREG else {
+        guard fstat(descriptor, &information) == 0, (information.st_mode & S_IFMT) == S_IFREG else {
             throw HTTPError(.notFound)
         }
         let size = Int(information.st_size)
@@ -33,7 +36,7 @@ struct StaticFiles: Sendable {
             "\"\(String(information.st_ino, radix: 16))-\(String(size, radix: 16))-\(String(modified, radix: 16))\""
 
         var headers = HTTPFields()
-        headers[.contentType] = Self.contentType(of: file)
+        headers[.contentType] = Self.contentType(of: relative)
         headers[.lastModified] = HTTPDate.format(modified)
         headers[.eTag] = eTag
         headers[.acceptRanges] = "bytes"
@@ -59,24 +62,38 @@ struct StaticFiles: Sendable {
             headers[.contentLength] = String(size)
         }
         let status: HTTPResponse.Status = range == nil ? .ok : .partialContent
-        guard request.method == .get else { return Response(status: status, headers: headers) }
-        let body =
-            size == 0
-            ? ResponseBody() : try await fileIO.loadFile(path: file, range: range ?? 0...(size - 1), context: context)
+        guard request.method == .get, size > 0 else { return Response(status: status, headers: headers) }
+        let part = range ?? 0...(size - 1)
+        // Indices and most packages are small: read at once. Large files go out in chunks,
+        // never whole in memory; the open file stays with the body until it is written.
+        if part.count <= Self.chunkSize {
+            guard let bytes = file.read(part.lowerBound, count: part.count) else {
+                throw HTTPError(.internalServerError)
+            }
+            return Response(status: status, headers: headers, body: .init(byteBuffer: bytes))
+        }
+        let body = ResponseBody(contentLength: part.count) { writer in
+            var offset = part.lowerBound
+            while offset <= part.upperBound {
+                let count = min(Self.chunkSize, part.upperBound - offset + 1)
+                guard let chunk = file.read(offset, count: count) else { throw HTTPError(.internalServerError) }
+                try await writer.write(chunk)
+                offset += count
+            }
+            try await writer.finish(nil)
+        }
         return Response(status: status, headers: headers, body: body)
     }
 
-    /// The real path of the file a request path names, or nil when it names nothing inside
-    /// `public/`: `..` or hidden segments (also percent-encoded), NUL bytes, or symbolic links
-    /// leading out.
-    func resolve(_ requestPath: String) -> String? {
+    static let chunkSize = 256 << 10
+
+    /// The path below `public/` a request names, or nil when it cannot name a served file:
+    /// empty, hidden segments (`.depot`, `..`, also percent-encoded) or NUL bytes.
+    static func relativePath(_ requestPath: String) -> String? {
         guard let decoded = requestPath.removingPercentEncoding, !decoded.contains("\0") else { return nil }
         let segments = decoded.split(separator: "/", omittingEmptySubsequences: true)
         guard !segments.isEmpty, !segments.contains(where: { $0.hasPrefix(".") }) else { return nil }
-        guard let resolved = realpath(root + "/" + segments.joined(separator: "/"), nil) else { return nil }
-        defer { free(resolved) }
-        let path = String(cString: resolved)
-        return path.hasPrefix(root + "/") ? path : nil
+        return segments.joined(separator: "/")
     }
 
     private func isNotModified(_ request: Request, eTag: String, modified: Int) -> Bool {
@@ -106,6 +123,24 @@ struct StaticFiles: Sendable {
             // or compressed; the name alone cannot tell a by-hash copy's kind.
             return path.contains("/by-hash/") ? "application/octet-stream" : "text/plain; charset=utf-8"
         }
+    }
+}
+
+/// A file opened for one response, closed when the response no longer needs it.
+private final class OpenFile: Sendable {
+    let descriptor: Int32
+
+    init(descriptor: Int32) { self.descriptor = descriptor }
+
+    deinit { close(descriptor) }
+
+    /// `count` bytes at `offset`, or nil if the file does not have them.
+    func read(_ offset: Int, count: Int) -> ByteBuffer? {
+        var buffer = ByteBuffer()
+        let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { target in
+            max(0, pread(descriptor, target.baseAddress, count, off_t(offset)))
+        }
+        return read == count ? buffer : nil
     }
 }
 

@@ -96,6 +96,13 @@ struct ServeTests {
         let stale = try HTTPAnswer(server.curl(deb, ["-H", "Range: bytes=0-9", "-H", "If-Range: \"old\""]))
         #expect(stale.status == 200 && stale.body == bytes)
 
+        // A file larger than one chunk goes out in pieces: whole, and a range across pieces.
+        let large = Data((0..<700_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) })
+        try large.write(to: URL(fileURLWithPath: repository.publicDirectory + "/pool/large.bin"))
+        #expect(try HTTPAnswer(server.curl("pool/large.bin")).body == large)
+        let across = try HTTPAnswer(server.curl("pool/large.bin", ["-H", "Range: bytes=200000-600000"]))
+        #expect(across.status == 206 && across.body == large[200_000...600_000])
+
         let release = try HTTPAnswer(server.curl("dists/development/InRelease"))
         #expect(release.status == 200 && String(decoding: release.body, as: UTF8.self).contains("Suite: development"))
         #expect(try HTTPAnswer(server.curl("archive-key.asc")).status == 200)
