@@ -90,10 +90,37 @@ struct StaticFiles: Sendable {
     /// The path below `public/` a request names, or nil when it cannot name a served file:
     /// empty, hidden segments (`.depot`, `..`, also percent-encoded) or NUL bytes.
     static func relativePath(_ requestPath: String) -> String? {
-        guard let decoded = requestPath.removingPercentEncoding, !decoded.contains("\0") else { return nil }
-        let segments = decoded.split(separator: "/", omittingEmptySubsequences: true)
-        guard !segments.isEmpty, !segments.contains(where: { $0.hasPrefix(".") }) else { return nil }
-        return segments.joined(separator: "/")
+        guard let decoded = percentDecoded(requestPath), !decoded.contains(0) else { return nil }
+        let segments = decoded.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
+        guard !segments.isEmpty, !segments.contains(where: { $0.first == UInt8(ascii: ".") }) else { return nil }
+        return segments.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "/")
+    }
+
+    /// The bytes of a URL path with `%XX` escapes decoded; nil for a malformed escape.
+    static func percentDecoded(_ path: String) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(path.utf8.count)
+        var iterator = path.utf8.makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                return nil
+            }
+            bytes.append(high << 4 | low)
+        }
+        return bytes
+    }
+
+    private static func hexValue(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return digit - UInt8(ascii: "A") + 10
+        default: return nil
+        }
     }
 
     private func isNotModified(_ request: Request, eTag: String, modified: Int) -> Bool {
@@ -111,19 +138,16 @@ struct StaticFiles: Sendable {
     }
 
     static func contentType(of path: String) -> String {
-        switch (path as NSString).pathExtension {
-        case "deb": return "application/vnd.debian.binary-package"
-        case "gz": return "application/gzip"
-        case "xz": return "application/x-xz"
-        case "asc": return "application/pgp-keys"
-        case "gpg": return "application/pgp-signature"
-        case "html": return "text/html; charset=utf-8"
-        default:
-            // Release, InRelease, Packages and by-hash copies (named by their digest) are text
-            // or compressed; the name alone cannot tell a by-hash copy's kind.
-            return path.contains("/by-hash/") ? "application/octet-stream" : "text/plain; charset=utf-8"
-        }
+        for (suffix, type) in contentTypes where path.hasSuffix(suffix) { return type }
+        // Release, InRelease and Packages are text; by-hash copies are named by their digest
+        // alone, so their kind cannot be told.
+        return path.contains("/by-hash/") ? "application/octet-stream" : "text/plain; charset=utf-8"
     }
+
+    private static let contentTypes = [
+        (".deb", "application/vnd.debian.binary-package"), (".gz", "application/gzip"), (".xz", "application/x-xz"),
+        (".asc", "application/pgp-keys"), (".gpg", "application/pgp-signature"),
+    ]
 }
 
 /// A file opened for one response, closed when the response no longer needs it.
