@@ -85,9 +85,7 @@ struct AccessLog<Context: RequestContext>: RouterMiddleware {
 
     private func log(_ request: Request, status: Int, length: String?, since start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        logger.info(
-            "\(request.method) \(request.uri.path) \(status) \(length ?? "-") \(String(format: "%.1f", milliseconds))ms"
-        )
+        let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+        logger.info("\(request.method) \(request.uri.path) \(status) \(length ?? "-") \(microseconds)µs")
     }
 }
