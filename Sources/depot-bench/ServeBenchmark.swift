@@ -143,7 +143,8 @@ struct ServeBenchmark: ParsableCommand {
             error_log \(prefix)/logs/error.log;
             events { worker_connections 1024; }
             http {
-                access_log off;
+                # Logged like depot serve logs: one line per request.
+                access_log \(prefix)/logs/access.log;
                 sendfile on;
                 include /etc/nginx/mime.types;
                 server {
