@@ -181,8 +181,12 @@ extension Repository {
             let held =
                 try cache[name]
                 ?? Bool.fetchOne(
-                    db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM package_files WHERE name = ?)"),
-                    arguments: [name]) ?? false
+                    db.cachedStatement(
+                        sql: """
+                            SELECT EXISTS (SELECT 1 FROM package_files WHERE name = ?)
+                                OR EXISTS (SELECT 1 FROM provides WHERE name = ?)
+                            """),
+                    arguments: [name, name]) ?? false
             cache[name] = held
             if held { return true }
         }

@@ -190,6 +190,20 @@ import Testing
         #expect(toolkit.standardError.contains("toolkit 1.0-1 (arm64) depends on 'helper'"))
         #expect(!toolkit.standardError.contains("(amd64)"), "helper (amd64) is in production")
 
+        // A name only provided by a package elsewhere in the repository is the repository's
+        // business too, not an outside one.
+        try #require(
+            try repository.depot([
+                "push", "development", try packages.make("relay", "1.0-1", extra: ["Provides: mail-relay"]),
+            ]).status == 0)
+        try #require(
+            try repository.depot([
+                "push", "staging", try packages.make("alerter", "1.0-1", extra: ["Depends: mail-relay"]),
+            ]).status == 0)
+        let alerter = try repository.depot(["promote", "alerter", "--from", "staging"])
+        #expect(
+            alerter.standardError.contains("alerter 1.0-1 (amd64) depends on 'mail-relay'"), "\(alerter.standardError)")
+
         // An operator who knows better can still promote.
         let forced = try repository.depot(["promote", "toolkit", "--from", "staging", "--ignore-dependencies"])
         #expect(forced.status == 0, "\(forced.standardError)")
