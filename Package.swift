@@ -39,13 +39,16 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "COpenSSLCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
         // Linux calls glibc hides from Swift's Glibc module.
         .systemLibrary(name: "CSystemCalls"),
 
         .target(
             name: "DebianFormat",
             dependencies: [
-                "CArchive",
+                "CArchive", "COpenSSLCrypto",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(
@@ -96,6 +99,6 @@ let package = Package(
             dependencies: ["depot", "DepotTestSupport"]),
         .testTarget(
             name: "SystemLibraryTests",
-            dependencies: ["CArchive", "CGPGME", "CLZMA", "CBZip2", "CZlib"]),
+            dependencies: ["CArchive", "CGPGME", "CLZMA", "CBZip2", "CZlib", "COpenSSLCrypto"]),
     ]
 )

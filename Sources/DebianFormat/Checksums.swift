@@ -1,3 +1,4 @@
+import COpenSSLCrypto
 import Crypto
 import Dispatch
 
@@ -34,7 +35,7 @@ public final class ChecksumHasher: @unchecked Sendable {
     private var md5 = Insecure.MD5()
     private var sha1 = Insecure.SHA1()
     private var sha256 = SHA256()
-    private var sha512 = SHA512()
+    private let sha512 = OpenSSLSHA512()
     private var size: Int64 = 0
 
     /// Below this, the cost of waking a second thread outweighs the gain.
@@ -73,6 +74,29 @@ public final class ChecksumHasher: @unchecked Sendable {
             sha1: lowercaseHex(sha1.finalize()),
             sha256: lowercaseHex(sha256.finalize()),
             sha512: lowercaseHex(sha512.finalize()))
+    }
+}
+
+/// SHA-512 through OpenSSL's libcrypto (see COpenSSLCrypto for why not swift-crypto's).
+final class OpenSSLSHA512 {
+    private let context: OpaquePointer
+
+    init() {
+        context = EVP_MD_CTX_new()
+        EVP_DigestInit_ex(context, EVP_sha512(), nil)
+    }
+
+    deinit { EVP_MD_CTX_free(context) }
+
+    func update(bufferPointer buffer: UnsafeRawBufferPointer) {
+        EVP_DigestUpdate(context, buffer.baseAddress, buffer.count)
+    }
+
+    func finalize() -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 64)
+        var length: UInt32 = 0
+        EVP_DigestFinal_ex(context, &digest, &length)
+        return digest
     }
 }
 

@@ -2,6 +2,7 @@ import CArchive
 import CBZip2
 import CGPGME
 import CLZMA
+import COpenSSLCrypto
 import CZlib
 import Testing
 
@@ -13,5 +14,6 @@ import Testing
         #expect(gpgme_check_version(nil) != nil)
         #expect(String(cString: lzma_version_string()).hasPrefix("5."))
         #expect(String(cString: zlibVersion()).hasPrefix("1."))
+        #expect(String(cString: OpenSSL_version(0)).hasPrefix("OpenSSL 3."))
     }
 }
