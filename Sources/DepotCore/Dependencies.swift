@@ -78,13 +78,6 @@ final class Offerings {
 
     func names(_ name: String) throws -> Bool { !(try offers(named: name).isEmpty) }
 
-    /// The values of these relationship fields of a control paragraph, joined; nil when it has
-    /// none of them.
-    static func fieldText(_ control: String, fields: [String]) -> String? {
-        guard let paragraph = try? Deb822Document(parsing: control).paragraphs.first else { return nil }
-        let values = fields.compactMap { paragraph[$0] }
-        return values.isEmpty ? nil : values.joined(separator: ", ")
-    }
 }
 
 /// A `Depends` or `Pre-Depends` requirement that a promotion would leave unmet.
@@ -124,7 +117,7 @@ extension Repository {
         var parsed: [String: RelationshipList] = [:]
         var known: [String: Bool] = [:]
         while let file = queue.popLast() {
-            guard let text = Offerings.fieldText(try control(of: file, db), fields: ["Pre-Depends", "Depends"]) else {
+            guard let text = Self.fieldText(try control(of: file, db), fields: ["Pre-Depends", "Depends"]) else {
                 continue
             }
             guard let relations = parsed[text] ?? (try? RelationshipList(parsing: text)) else { continue }
@@ -163,6 +156,14 @@ extension Repository {
             throw DepotError.unmetDependencies(unmet, source: source, canPromoteAlong: !promoteAlong)
         }
         return along
+    }
+
+    /// The values of these relationship fields of a control paragraph, joined; nil when it has
+    /// none of them.
+    private static func fieldText(_ control: String, fields: [String]) -> String? {
+        guard let paragraph = try? Deb822Document(parsing: control).paragraphs.first else { return nil }
+        let values = fields.compactMap { paragraph[$0] }
+        return values.isEmpty ? nil : values.joined(separator: ", ")
     }
 
     private func control(of file: PackageFile, _ db: Database) throws -> String {

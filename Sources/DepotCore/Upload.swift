@@ -13,7 +13,6 @@ public final class Upload: @unchecked Sendable {
     private let limit: Int
     private var reader = DebFile.StreamingReader()
     private var size = 0
-    private var package: IncomingPackage?
 
     /// Starts an upload of at most `limit` bytes.
     public init(into repository: Repository, name: String, limit: Int) throws {
@@ -52,15 +51,12 @@ public final class Upload: @unchecked Sendable {
 
     /// The whole package, checked, once the body has ended.
     func received() throws -> IncomingPackage {
-        if let package { return package }
         let deb: DebFile
         do {
             deb = try reader.finish()
         } catch {
             throw DepotError.invalidPackage(DebFileError(file: name, problem: error))
         }
-        let package = IncomingPackage(name: name, temporaryPath: temporaryPath, deb: deb)
-        self.package = package
-        return package
+        return IncomingPackage(name: name, temporaryPath: temporaryPath, deb: deb)
     }
 }
