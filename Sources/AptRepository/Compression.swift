@@ -30,8 +30,8 @@ public enum Compression {
         return output
     }
 
-    /// One xz block holding `bytes` (LZMA2 at preset 6, CRC64), with what the stream's index
-    /// needs to list it.
+    /// One xz block holding `bytes` (LZMA2 at preset 6 with a hash-chain match finder, CRC64),
+    /// with what the stream's index needs to list it.
     public static func xzBlock(_ bytes: [UInt8]) throws(CompressionError) -> XZBlock {
         var options = lzma_options_lzma()
         guard lzma_lzma_preset(&options, 6) == 0 else { throw .xz("unsupported preset") }
@@ -39,6 +39,11 @@ public enum Compression {
         // allocates and clears memory for it (8 MiB at preset 6, ~90 MiB of match finder):
         // for chunks of tens of kilobytes that was most of the time spent.
         options.dict_size = UInt32(clamping: max(4096, min(Int(options.dict_size), bytes.count)))
+        // Preset 6's binary-tree match finder looks for longer matches than index text holds:
+        // hash chains with nice_len 32 compress chunks of Debian's own Packages 1.85x as fast
+        // for 1.5 % more bytes (normal mode stays: fast mode costs 20 %).
+        options.mf = LZMA_MF_HC4
+        options.nice_len = 32
         var output = [UInt8](repeating: 0, count: lzma_block_buffer_bound(bytes.count))
         var outputPosition = 0
         var unpaddedSize: lzma_vli = 0

@@ -29,3 +29,24 @@ private final class Slots<Value>: @unchecked Sendable {
         try lock.withLock { slots[slot] }!.get()
     }
 }
+
+/// Work started on another thread now, whose result is collected later: for I/O that can
+/// overlap what the calling thread does meanwhile.
+public final class BackgroundTask<Value: Sendable>: @unchecked Sendable {
+    private let finished = DispatchSemaphore(value: 0)
+    private var result: Result<Value, any Error>?
+
+    public init(_ work: @escaping @Sendable () throws -> Value) {
+        DispatchQueue.global().async {
+            self.result = Result(catching: work)
+            self.finished.signal()
+        }
+    }
+
+    /// Waits for the work and returns its result, or throws its error.
+    public func value() throws -> Value {
+        finished.wait()
+        defer { finished.signal() }
+        return try result!.get()
+    }
+}

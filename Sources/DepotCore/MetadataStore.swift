@@ -54,6 +54,9 @@ final class MetadataStore: Sendable {
     init(path: String) throws {
         var configuration = GRDB.Configuration()
         configuration.busyMode = .timeout(60)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+        }
         database = try DatabaseQueue(path: path, configuration: configuration)
         // WAL mode is a property of the file: set once, when the store is created.
         if try database.read({ try String.fetchOne($0, sql: "PRAGMA journal_mode") }) != "wal" {

@@ -2,6 +2,7 @@ import AptRepository
 import DebianFormat
 import Foundation
 import GRDB
+import Synchronization
 
 /// A package received into `.depot/incoming/`: read, hashed and checked in the same pass that
 /// copied it, ready to be renamed into the pool.
@@ -12,12 +13,37 @@ struct IncomingPackage: Sendable {
 
     func discard() { unlink(temporaryPath) }
 
-    /// A name in `.depot/incoming/` that tells gc which process the file belongs to.
-    static func temporaryFileName() -> String { "\(getpid())-\(UUID().uuidString).deb" }
+    /// A name in `.depot/incoming/` that tells gc which process the file belongs to: the pid,
+    /// a token drawn once per process (so a dead process's leftovers never block a live one
+    /// that got the same pid), and a counter.
+    static func temporaryFileName() -> String {
+        "\(processPrefix)-\(counter.add(1, ordering: .relaxed).newValue).deb"
+    }
+    private static let processPrefix = "\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))"
+    private static let counter = Atomic<Int>(0)
 
     /// The process that received a file, from its name; nil for a name Depot did not make.
     static func processID(fromFileName name: String) -> pid_t? {
         name.split(separator: "-", maxSplits: 1).first.flatMap { pid_t($0) }
+    }
+}
+
+/// What the store records for a received package, worked out on every core before the
+/// transaction, so that the transaction only writes rows and moves files.
+struct PreparedFile: Sendable {
+    var incoming: IncomingPackage
+    var poolPath: String
+    var stanza: String
+    var controlText: String
+
+    init(_ incoming: IncomingPackage, component: String) {
+        let deb = incoming.deb
+        self.incoming = incoming
+        poolPath = PoolPath.of(
+            component: component, source: deb.source, package: deb.package, version: deb.version,
+            architecture: deb.architecture)
+        stanza = IndexStanza.render(control: deb.control, filename: poolPath, checksums: deb.checksums)
+        controlText = deb.control.rendered()
     }
 }
 
@@ -57,13 +83,17 @@ extension Repository {
         let counter = ProgressCounter(total: paths.count, report: progress)
         let received = try paths.concurrentMap { path in
             defer { counter.advance() }
-            return Result { try self.receive(path) }
+            return Result { PreparedFile(try self.receive(path), component: component) }
         }
-        let incoming = received.compactMap { try? $0.get() }
-        defer { for package in incoming { package.discard() } }
-        for outcome in received { _ = try outcome.get() }
-        return try push(
-            incoming, to: distribution, component: component, allowDowngrade: allowDowngrade, context: context)
+        let prepared = received.compactMap { try? $0.get() }
+        do {
+            for outcome in received { _ = try outcome.get() }
+            return try push(
+                prepared, to: distribution, component: component, allowDowngrade: allowDowngrade, context: context)
+        } catch {
+            for record in prepared { record.incoming.discard() }
+            throw error
+        }
     }
 
     /// Pushes a package received over the network (`Upload`), as `push` does files.
@@ -73,8 +103,8 @@ extension Repository {
     ) throws -> [PushOutcome] {
         let component = try checkPushTarget(distribution, component: component)
         return try push(
-            [try upload.received()], to: distribution, component: component, allowDowngrade: allowDowngrade,
-            context: context)
+            [PreparedFile(try upload.received(), component: component)], to: distribution, component: component,
+            allowDowngrade: allowDowngrade, context: context)
     }
 
     /// The component a push goes to, once the distribution and component are known to exist.
@@ -87,12 +117,13 @@ extension Repository {
         return component
     }
 
-    /// The store's and the pool's side of a push of received packages: all or none.
+    /// The store's and the pool's side of a push of received packages: all or none. Each
+    /// temporary file is moved into the pool or deleted.
     private func push(
-        _ incoming: [IncomingPackage], to distribution: String, component: String, allowDowngrade: Bool,
+        _ prepared: [PreparedFile], to distribution: String, component: String, allowDowngrade: Bool,
         context: OperationContext
     ) throws -> [PushOutcome] {
-        for package in incoming {
+        for package in prepared.map(\.incoming) {
             let architecture = package.deb.architecture
             guard architecture == Architecture.all || configuration.architectures.contains(architecture) else {
                 throw DepotError.architectureNotCarried(
@@ -102,10 +133,35 @@ extension Repository {
         }
         return try withLock {
             try publishPending()
-            let outcomes = try write { db in
-                try self.list(
-                    incoming, in: distribution, component: component, allowDowngrade: allowDowngrade, context: context,
-                    db)
+            let mover = PoolMover()
+            let outcomes: [PushOutcome]
+            do {
+                outcomes = try write { db in
+                    let (outcomes, changes) = try self.list(
+                        prepared, in: distribution, component: component, allowDowngrade: allowDowngrade,
+                        timestamp: context.timestamp, mover: mover, db)
+                    try mover.finish()
+                    // Pool files reach the disk before the transaction that references them
+                    // commits: one flush for the whole push rather than two fsyncs per package.
+                    let flush =
+                        mover.movedAny
+                        ? BackgroundTask { [publicDirectory] in
+                            try DurableFiles.syncFileSystem(containing: publicDirectory)
+                        }
+                        : nil
+                    if !changes.isEmpty {
+                        _ = try MetadataStore.recordHistory(
+                            db, operation: "push", distribution: distribution, context: context, changes: changes)
+                        try MetadataStore.markUnpublished(db, distribution)
+                    }
+                    try flush?.value()
+                    return outcomes
+                }
+            } catch {
+                // The transaction rolled back: files it put into the pool are referenced by nothing.
+                mover.undo()
+                if let error = error as? FileError { throw DepotError.file(error) }
+                throw error
             }
             try publishPending()
             return outcomes
@@ -138,57 +194,39 @@ extension Repository {
         return IncomingPackage(name: path, temporaryPath: temporary, deb: deb)
     }
 
-    /// The store's side of a push, inside one transaction.
+    /// The rows of a push, inside its transaction; `mover` moves the new files into the pool
+    /// meanwhile.
     private func list(
-        _ incoming: [IncomingPackage], in distribution: String, component: String, allowDowngrade: Bool,
-        context: OperationContext, _ db: Database
-    ) throws -> [PushOutcome] {
+        _ prepared: [PreparedFile], in distribution: String, component: String, allowDowngrade: Bool,
+        timestamp: String, mover: PoolMover, _ db: Database
+    ) throws -> ([PushOutcome], [Change]) {
         var outcomes: [PushOutcome] = []
         var changes: [Change] = []
-        var movedIntoPool: [String] = []
-        do {
-            for package in incoming {
-                let deb = package.deb
-                let (file, isNew) = try storeFile(package, component: component, timestamp: context.timestamp, db)
-                if isNew { movedIntoPool.append(publicDirectory + "/" + file.poolPath) }
-                let result = try addListing(
-                    file, to: distribution, component: component, allowDowngrade: allowDowngrade,
-                    fileName: package.name, db)
-                outcomes.append(
-                    PushOutcome(
-                        file: package.name, package: deb.package, version: deb.version.description,
-                        architecture: deb.architecture, poolPath: file.poolPath,
-                        status: result.change == nil ? .unchanged : .added,
-                        unlisted: result.unlisted))
-                if let change = result.change { changes.append(change) }
-            }
-            // Pool files reach the disk before the transaction that references them commits:
-            // one flush for the whole push rather than two fsyncs per package.
-            if !movedIntoPool.isEmpty {
-                do {
-                    try DurableFiles.syncFileSystem(containing: publicDirectory)
-                } catch {
-                    throw DepotError.file(error)
-                }
-            }
-            if !changes.isEmpty {
-                _ = try MetadataStore.recordHistory(
-                    db, operation: "push", distribution: distribution, context: context, changes: changes)
-                try MetadataStore.markUnpublished(db, distribution)
-            }
-        } catch {
-            // The transaction rolls back: files it put into the pool are referenced by nothing.
-            for path in movedIntoPool { unlink(path) }
-            throw error
+        for record in prepared {
+            let package = record.incoming
+            let deb = package.deb
+            let file = try storeFile(record, mover: mover, timestamp: timestamp, db)
+            let result = try addListing(
+                file, to: distribution, component: component, allowDowngrade: allowDowngrade,
+                fileName: package.name, db)
+            outcomes.append(
+                PushOutcome(
+                    file: package.name, package: deb.package, version: deb.version.description,
+                    architecture: deb.architecture, poolPath: file.poolPath,
+                    status: result.change == nil ? .unchanged : .added,
+                    unlisted: result.unlisted))
+            if let change = result.change { changes.append(change) }
         }
-        return outcomes
+        return (outcomes, changes)
     }
 
-    /// Records the file and moves it into the pool, or finds the identical file already there.
-    /// The same name, version and architecture with other bytes is a conflict.
+    /// Records the file and has it moved into the pool, or finds the identical file already
+    /// there and deletes the copy. The same name, version and architecture with other bytes is a
+    /// conflict.
     private func storeFile(
-        _ package: IncomingPackage, component: String, timestamp: String, _ db: Database
-    ) throws -> (PackageFile, Bool) {
+        _ record: PreparedFile, mover: PoolMover, timestamp: String, _ db: Database
+    ) throws -> PackageFile {
+        let package = record.incoming
         let deb = package.deb
         let existing = try MetadataStore.files(db, name: deb.package, architecture: deb.architecture)
             .first { $0.debianVersion == deb.version }
@@ -203,12 +241,10 @@ extension Repository {
                     existingSHA256: existing.checksums.sha256, newSHA256: deb.checksums.sha256,
                     existingPath: existing.poolPath, listedIn: listedIn)
             }
-            return (existing, false)
+            package.discard()
+            return existing
         }
-        let poolPath = PoolPath.of(
-            component: component, source: deb.source, package: deb.package, version: deb.version,
-            architecture: deb.architecture)
-        let stanza = IndexStanza.render(control: deb.control, filename: poolPath, checksums: deb.checksums)
+        let poolPath = record.poolPath
         try db.cachedStatement(
             sql: """
                 INSERT INTO package_files (name, version, architecture, source, pool_path, size, md5, sha1, sha256, sha512,
@@ -219,8 +255,7 @@ extension Repository {
             arguments: [
                 deb.package, deb.version.description, deb.architecture, deb.source, poolPath, deb.checksums.size,
                 deb.checksums.md5, deb.checksums.sha1, deb.checksums.sha256, deb.checksums.sha512,
-                deb.control.rendered(),
-                stanza, timestamp,
+                record.controlText, record.stanza, timestamp,
             ])
         let fileID = db.lastInsertedRowID
         try MetadataStore.recordProvides(db, fileID: fileID, provides: deb.control["Provides"])
@@ -228,16 +263,8 @@ extension Repository {
             id: fileID, name: deb.package, version: deb.version.description,
             architecture: deb.architecture,
             source: deb.source, poolPath: poolPath, checksums: deb.checksums)
-        let destination = publicDirectory + "/" + poolPath
-        do {
-            try DurableFiles.makeDirectory((destination as NSString).deletingLastPathComponent)
-            guard rename(package.temporaryPath, destination) == 0 else {
-                throw FileError(path: destination, operation: "move into the pool", code: errno)
-            }
-        } catch let error as FileError {
-            throw DepotError.file(error)
-        }
-        return (file, true)
+        mover.move(package.temporaryPath, to: publicDirectory + "/" + poolPath)
+        return file
     }
 
     struct ListingResult {

@@ -102,10 +102,9 @@ struct ArMemberScanner {
         guard header[58] == UInt8(ascii: "`"), header[59] == UInt8(ascii: "\n") else {
             throw .malformedArHeader(offset: headerOffset, detail: "the header does not end with \"`\\n\"")
         }
-        var name = String(decoding: header[0..<16], as: UTF8.self)
-        while name.last == " " { name.removeLast() }
+        var name = Self.field(header, 0..<16)
         if name.hasSuffix("/") { name.removeLast() }
-        let sizeText = String(decoding: header[48..<58], as: UTF8.self).trimmingTrailingSpaces
+        let sizeText = Self.field(header, 48..<58)
         guard !sizeText.isEmpty, sizeText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let size = Int64(sizeText)
         else {
             throw .malformedArHeader(offset: headerOffset, detail: "member size '\(sizeText)' is not a number")
@@ -117,6 +116,13 @@ struct ArMemberScanner {
         memberRole = try role(of: name, size: size)
         stage = .content
         if size == 0 { try endMember() }
+    }
+
+    /// A space-padded field of an ar header, without its padding.
+    private static func field(_ header: [UInt8], _ range: Range<Int>) -> String {
+        var end = range.upperBound
+        while end > range.lowerBound, header[end - 1] == UInt8(ascii: " ") { end -= 1 }
+        return String(decoding: header[range.lowerBound..<end], as: UTF8.self)
     }
 
     private func role(of name: String, size: Int64) throws(Problem) -> Role {
@@ -185,13 +191,5 @@ enum ArchiveCompression: String, Sendable {
     init?(memberName: String, base: String) {
         guard memberName.hasPrefix(base) else { return nil }
         self.init(rawValue: String(memberName.dropFirst(base.count)))
-    }
-}
-
-extension String {
-    var trimmingTrailingSpaces: String {
-        var text = self
-        while text.last == " " { text.removeLast() }
-        return text
     }
 }

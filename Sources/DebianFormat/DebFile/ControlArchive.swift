@@ -43,7 +43,8 @@ struct ControlArchive {
         var entry: OpaquePointer?
         var control: [UInt8]?
         var expanded = 0
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
+        defer { chunk.deallocate() }
         while true {
             let status = archive_read_next_header(archive, &entry)
             if status == ARCHIVE_EOF { break }
@@ -52,7 +53,7 @@ struct ControlArchive {
             let isControl = isControlFile(entry)
             var content: [UInt8] = []
             while true {
-                let count = chunk.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress, $0.count) }
+                let count = archive_read_data(archive, chunk.baseAddress, chunk.count)
                 if count == 0 { break }
                 guard count > 0 else { throw unreadable(archive) }
                 expanded += count
@@ -60,7 +61,7 @@ struct ControlArchive {
                     throw .controlArchiveExpandsTooMuch(member: memberName, limit: expansionLimit)
                 }
                 if isControl {
-                    content += chunk[0..<count]
+                    content += UnsafeRawBufferPointer(rebasing: chunk[0..<count])
                     guard content.count <= controlFileLimit else { throw .controlFileTooLarge(limit: controlFileLimit) }
                 }
             }

@@ -59,7 +59,9 @@ public struct DebFile: Sendable {
         guard (status.st_mode & S_IFMT) == S_IFREG else { throw failure(.notARegularFile) }
 
         var reader = StreamingReader(limits: limits)
-        let chunkSize = 1 << 20
+        // Small packages get a buffer of their own size: a megabyte for each of thousands of
+        // small files fragments the heap.
+        let chunkSize = min(1 << 20, max(4096, Int(status.st_size)))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
         defer { buffer.deallocate() }
         while true {
