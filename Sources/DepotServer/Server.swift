@@ -1,6 +1,11 @@
 import DepotCore
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
 
 /// `depot serve`: `public/` for apt, the JSON API, the dashboard and `/healthz` on one port.
 public struct Server: Sendable {
@@ -20,9 +25,15 @@ public struct Server: Sendable {
     public func run(repository: Repository, onListening: @escaping @Sendable (String) -> Void) async throws {
         var logger = Logger(label: "depot.serve")
         logger.logLevel = .info
-        let router = try makeRouter(repository: repository, logger: logger)
+        let accessLogger = logger
+        let files = try StaticFiles(publicDirectory: repository.publicDirectory)
+        let router = makeRouter(repository: repository, files: files, logger: logger)
         let app = Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "Depot"),
+            router: router,
+            server: HTTPServerBuilder { responder in
+                HTTP1ChannelWithStaticFiles(responder: responder, files: files, accessLogger: accessLogger)
+            },
+            configuration: .init(address: .hostname(host, port: port), serverName: "Depot"),
             onServerRunning: { channel in
                 onListening(
                     channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)")
@@ -31,7 +42,7 @@ public struct Server: Sendable {
         try await app.runService()
     }
 
-    func makeRouter(repository: Repository, logger: Logger) throws -> Router<BasicRequestContext> {
+    func makeRouter(repository: Repository, files: StaticFiles, logger: Logger) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: AccessLog(logger: logger))
         router.get("healthz") { _, _ in "ok\n" }
@@ -42,7 +53,6 @@ public struct Server: Sendable {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
         }
         API(repository: repository, maximumUploadSize: maximumUploadSize).register(on: router)
-        let files = try StaticFiles(publicDirectory: repository.publicDirectory)
         for path: RouterPath in ["dists/**", "pool/**", "archive-key.asc"] {
             router.get(path) { request, context in try await files.respond(to: request, context: context) }
             router.head(path) { request, context in try await files.respond(to: request, context: context) }
@@ -84,8 +94,49 @@ struct AccessLog<Context: RequestContext>: RouterMiddleware {
     }
 
     private func log(_ request: Request, status: Int, length: String?, since start: ContinuousClock.Instant) {
+        AccessLogLine.write(
+            logger, method: request.method.rawValue, path: request.uri.path, status: status, length: length,
+            since: start)
+    }
+
+}
+
+/// The access log's line format, for the middleware and `StaticFileHandler` alike.
+enum AccessLogLine {
+    static func write(
+        _ logger: Logger, method: String, path: String, status: Int, length: String?,
+        since start: ContinuousClock.Instant
+    ) {
         let elapsed = ContinuousClock.now - start
         let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
-        logger.info("\(request.method) \(request.uri.path) \(status) \(length ?? "-") \(microseconds)µs")
+        logger.info("\(method) \(path) \(status) \(length ?? "-") \(microseconds)µs")
+    }
+}
+
+/// Hummingbird's HTTP/1 channel with `StaticFileHandler` ahead of the conversion to
+/// Hummingbird's request types.
+struct HTTP1ChannelWithStaticFiles: ServerChildChannel, HTTPChannelHandler {
+    typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
+
+    let responder: HTTPChannelHandler.Responder
+    let files: StaticFiles
+    let accessLogger: Logger
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let pipeline = channel.pipeline.syncOperations
+            // As Hummingbird's HTTP1Channel sets it up.
+            try pipeline.configureHTTPServerPipeline(
+                withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
+            try pipeline.addHandler(StaticFileHandler(files: files, logger: accessLogger))
+            try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+            return try NIOAsyncChannel(
+                wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await handleHTTP(asyncChannel: value, logger: logger)
     }
 }

@@ -1,5 +1,6 @@
 import CSystemCalls
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// Serves `public/` as apt expects of a web server: GET and HEAD, Content-Length,
@@ -21,15 +22,23 @@ struct StaticFiles: Sendable {
         }
     }
 
-    func respond(to request: Request, context: some RequestContext) async throws -> Response {
-        guard let relative = Self.relativePath(request.uri.path) else { throw HTTPError(.notFound) }
+    /// How a request for a file is answered, before a framework writes it out: the status, the
+    /// headers and the part of the open file to send (none for HEAD, 304 and 416).
+    struct Reply {
+        var status: HTTPResponse.Status
+        var headers: HTTPFields
+        var body: (file: OpenFile, part: ClosedRange<Int>)?
+    }
+
+    /// The reply to a GET or HEAD of `path`, given the request's header values by name; nil
+    /// when `path` names no file below `public/` (a 404).
+    func reply(isHead: Bool, path: String, header: (HTTPField.Name) -> [String]) -> Reply? {
+        guard let relative = Self.relativePath(path) else { return nil }
         let descriptor = depot_open_beneath(root, relative)
-        guard descriptor >= 0 else { throw HTTPError(.notFound) }
+        guard descriptor >= 0 else { return nil }
         let file = OpenFile(descriptor: descriptor)
         var information = stat()
-        guard fstat(descriptor, &information) == 0, (information.st_mode & S_IFMT) == S_IFREG else {
-            throw HTTPError(.notFound)
-        }
+        guard fstat(descriptor, &information) == 0, (information.st_mode & S_IFMT) == S_IFREG else { return nil }
         let size = Int(information.st_size)
         let modified = Int(information.st_mtim.tv_sec)
         let eTag =
@@ -41,18 +50,18 @@ struct StaticFiles: Sendable {
         headers[.eTag] = eTag
         headers[.acceptRanges] = "bytes"
 
-        if isNotModified(request, eTag: eTag, modified: modified) {
-            return Response(status: .notModified, headers: headers)
+        if Self.isNotModified(header, eTag: eTag, modified: modified) {
+            return Reply(status: .notModified, headers: headers)
         }
         var range: ClosedRange<Int>? = nil
-        if let header = request.headers[.range], rangeApplies(request, eTag: eTag, modified: modified) {
-            switch ByteRange(header: header, size: size) {
+        if let rangeHeader = header(.range).first, Self.rangeApplies(header, eTag: eTag, modified: modified) {
+            switch ByteRange(header: rangeHeader, size: size) {
             case .whole: break
             case .part(let part): range = part
             case .unsatisfiable:
                 headers[.contentRange] = "bytes */\(size)"
                 headers[.contentLength] = "0"
-                return Response(status: .rangeNotSatisfiable, headers: headers)
+                return Reply(status: .rangeNotSatisfiable, headers: headers)
             }
         }
         if let range {
@@ -62,15 +71,25 @@ struct StaticFiles: Sendable {
             headers[.contentLength] = String(size)
         }
         let status: HTTPResponse.Status = range == nil ? .ok : .partialContent
-        guard request.method == .get, size > 0 else { return Response(status: status, headers: headers) }
-        let part = range ?? 0...(size - 1)
+        guard !isHead, size > 0 else { return Reply(status: status, headers: headers) }
+        return Reply(status: status, headers: headers, body: (file, range ?? 0...(size - 1)))
+    }
+
+    /// The reply as a Hummingbird response: files that reach Hummingbird rather than
+    /// `StaticFileHandler` (a 404, or a request pipelined behind an API call).
+    func respond(to request: Request, context: some RequestContext) async throws -> Response {
+        guard
+            let reply = reply(
+                isHead: request.method == .head, path: request.uri.path, header: { request.headers[values: $0] })
+        else { throw HTTPError(.notFound) }
+        guard let (file, part) = reply.body else { return Response(status: reply.status, headers: reply.headers) }
         // Indices and most packages are small: read at once. Large files go out in chunks,
         // never whole in memory; the open file stays with the body until it is written.
         if part.count <= Self.chunkSize {
             guard let bytes = file.read(part.lowerBound, count: part.count) else {
                 throw HTTPError(.internalServerError)
             }
-            return Response(status: status, headers: headers, body: .init(byteBuffer: bytes))
+            return Response(status: reply.status, headers: reply.headers, body: .init(byteBuffer: bytes))
         }
         let body = ResponseBody(contentLength: part.count) { writer in
             var offset = part.lowerBound
@@ -82,7 +101,7 @@ struct StaticFiles: Sendable {
             }
             try await writer.finish(nil)
         }
-        return Response(status: status, headers: headers, body: body)
+        return Response(status: reply.status, headers: reply.headers, body: body)
     }
 
     static let chunkSize = 256 << 10
@@ -123,17 +142,17 @@ struct StaticFiles: Sendable {
         }
     }
 
-    private func isNotModified(_ request: Request, eTag: String, modified: Int) -> Bool {
-        let matches = request.headers[values: .ifNoneMatch].flatMap { $0.split(separator: ",") }
+    private static func isNotModified(_ header: (HTTPField.Name) -> [String], eTag: String, modified: Int) -> Bool {
+        let matches = header(.ifNoneMatch).flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces) }
         if !matches.isEmpty { return matches.contains("*") || matches.contains(eTag) }
-        if let since = request.headers[.ifModifiedSince].flatMap(HTTPDate.parse) { return modified <= since }
+        if let since = header(.ifModifiedSince).first.flatMap(HTTPDate.parse) { return modified <= since }
         return false
     }
 
     /// `If-Range`: the range is served only if the file is still the one the client has.
-    private func rangeApplies(_ request: Request, eTag: String, modified: Int) -> Bool {
-        guard let condition = request.headers[.ifRange] else { return true }
+    private static func rangeApplies(_ header: (HTTPField.Name) -> [String], eTag: String, modified: Int) -> Bool {
+        guard let condition = header(.ifRange).first else { return true }
         return condition == eTag || HTTPDate.parse(condition) == modified
     }
 
@@ -151,7 +170,7 @@ struct StaticFiles: Sendable {
 }
 
 /// A file opened for one response, closed when the response no longer needs it.
-private final class OpenFile: Sendable {
+final class OpenFile: Sendable {
     let descriptor: Int32
 
     init(descriptor: Int32) { self.descriptor = descriptor }

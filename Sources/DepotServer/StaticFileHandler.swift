@@ -1,0 +1,117 @@
+import Foundation
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Answers GET and HEAD for files of `public/` right in the channel pipeline, ahead of
+/// Hummingbird: apt's requests are nearly all of a server's traffic, and this way each costs an
+/// HTTP parse, an `openat2` and a write (large files by `sendfile`), without a task, router or
+/// response body stream. Everything else, and any path that is not a file (a 404), goes on to
+/// Hummingbird's router.
+///
+/// Responses keep the order of requests: while a request passed on to Hummingbird has not
+/// been answered, later ones are passed on too.
+final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let files: StaticFiles
+    private let logger: Logger
+    /// Requests passed on whose responses have not ended yet.
+    private var passedOnInFlight = 0
+    /// Whether the parts of the request being read go on to Hummingbird.
+    private var passingOn = false
+    /// Whether this read answered something that still needs a flush.
+    private var unflushed = false
+
+    init(files: StaticFiles, logger: Logger) {
+        self.files = files
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            let start = ContinuousClock.now
+            if passedOnInFlight == 0, let reply = reply(to: head) {
+                passingOn = false
+                write(reply, to: head, context: context)
+                unflushed = true
+                AccessLogLine.write(
+                    logger, method: head.method.rawValue, path: head.uri, status: Int(reply.status.code),
+                    length: reply.headers[.contentLength], since: start)
+            } else {
+                passingOn = true
+                passedOnInFlight += 1
+                context.fireChannelRead(data)
+            }
+        case .body, .end:
+            // The body of a GET answered here is read and dropped.
+            if passingOn { context.fireChannelRead(data) }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if unflushed {
+            unflushed = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { passedOnInFlight -= 1 }
+        context.write(data, promise: promise)
+    }
+
+    /// The reply for a request this handler answers: GET or HEAD of an existing file under
+    /// the paths apt fetches.
+    private func reply(to head: HTTPRequestHead) -> StaticFiles.Reply? {
+        guard head.method == .GET || head.method == .HEAD else { return nil }
+        let path = head.uri.prefix { $0 != "?" }
+        guard path.hasPrefix("/dists/") || path.hasPrefix("/pool/") || path == "/archive-key.asc" else { return nil }
+        return files.reply(isHead: head.method == .HEAD, path: String(path)) { name in
+            head.headers[name.canonicalName]
+        }
+    }
+
+    private func write(_ reply: StaticFiles.Reply, to request: HTTPRequestHead, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(reply.headers.count + 3)
+        headers.add(name: "Server", value: "Depot")
+        headers.add(name: "Date", value: HTTPDate.now())
+        for field in reply.headers { headers.add(name: field.name.rawName, value: field.value) }
+        let keepAlive = request.isKeepAlive
+        if !keepAlive {
+            headers.add(name: "Connection", value: "close")
+        } else if request.version.minor == 0 {
+            headers.add(name: "Connection", value: "keep-alive")
+        }
+        let head = HTTPResponseHead(
+            version: request.version, status: HTTPResponseStatus(statusCode: Int(reply.status.code)), headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if let (file, part) = reply.body {
+            if part.count <= StaticFiles.chunkSize, let bytes = file.read(part.lowerBound, count: part.count) {
+                context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+            } else {
+                // Large files go from the page cache to the socket by sendfile; the handle
+                // (a duplicate of the open file) is closed once the write is done.
+                let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: dup(file.descriptor))
+                let region = FileRegion(
+                    fileHandle: handle, readerIndex: part.lowerBound, endIndex: part.upperBound + 1)
+                context.write(wrapOutboundOut(.body(.fileRegion(region)))).whenComplete { _ in
+                    try? handle.close()
+                }
+            }
+        }
+        let ended = context.write(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            context.flush()
+            ended.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
