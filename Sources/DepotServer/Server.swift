@@ -23,7 +23,7 @@ public struct Server: Sendable {
     /// Serves until SIGTERM or SIGINT, then finishes the requests under way and returns.
     /// `onListening` is told the address once the port is open (its port, when 0 was asked).
     public func run(repository: Repository, onListening: @escaping @Sendable (String) -> Void) async throws {
-        var logger = Logger(label: "depot.serve")
+        var logger = Logger(label: "depot.serve", factory: LineLogHandler.init)
         logger.logLevel = .info
         let accessLogger = logger
         let files = try StaticFiles(publicDirectory: repository.publicDirectory)

@@ -42,7 +42,7 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 unflushed = true
                 AccessLogLine.write(
                     logger, method: head.method.rawValue, path: head.uri, status: Int(reply.status.code),
-                    length: reply.headers[.contentLength], since: start)
+                    length: reply.contentLength, since: start)
             } else {
                 passingOn = true
                 passedOnInFlight += 1
@@ -71,11 +71,29 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// the paths apt fetches.
     private func reply(to head: HTTPRequestHead) -> StaticFiles.Reply? {
         guard head.method == .GET || head.method == .HEAD else { return nil }
-        let path = head.uri.prefix { $0 != "?" }
-        guard path.hasPrefix("/dists/") || path.hasPrefix("/pool/") || path == "/archive-key.asc" else { return nil }
-        return files.reply(isHead: head.method == .HEAD, path: String(path)) { name in
-            head.headers[name.canonicalName]
+        let path = head.uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(head.uri[..<$0]) } ?? head.uri
+        let bytes = path.utf8
+        guard bytes.starts(with: "/dists/".utf8) || bytes.starts(with: "/pool/".utf8) || path == "/archive-key.asc"
+        else { return nil }
+        return files.reply(isHead: head.method == .HEAD, path: path, conditions: Self.conditions(head.headers))
+    }
+
+    /// The conditional and range headers, found in one pass over the request's headers.
+    private static func conditions(_ headers: HTTPHeaders) -> StaticFiles.Conditions {
+        var conditions = StaticFiles.Conditions()
+        for (name, value) in headers {
+            // Only names beginning with `i` or `r` can matter: most are passed over unread.
+            guard let first = name.utf8.first, first | 0x20 == UInt8(ascii: "i") || first | 0x20 == UInt8(ascii: "r")
+            else { continue }
+            switch name.lowercased() {
+            case "if-none-match": conditions.ifNoneMatch.append(value)
+            case "if-modified-since": conditions.ifModifiedSince = conditions.ifModifiedSince ?? value
+            case "range": conditions.range = conditions.range ?? value
+            case "if-range": conditions.ifRange = conditions.ifRange ?? value
+            default: break
+            }
         }
+        return conditions
     }
 
     private func write(_ reply: StaticFiles.Reply, to request: HTTPRequestHead, context: ChannelHandlerContext) {

@@ -26,70 +26,83 @@ struct StaticFiles: Sendable {
     /// headers and the part of the open file to send (none for HEAD, 304 and 416).
     struct Reply {
         var status: HTTPResponse.Status
-        var headers: HTTPFields
+        /// A plain list: each front copies it into its own header type once.
+        var headers: [HTTPField]
+        var contentLength: String
         var body: (file: OpenFile, part: ClosedRange<Int>)?
     }
 
-    /// The reply to a GET or HEAD of `path`, given the request's header values by name; nil
-    /// when `path` names no file below `public/` (a 404).
-    func reply(isHead: Bool, path: String, header: (HTTPField.Name) -> [String]) -> Reply? {
+    /// The request headers a reply depends on.
+    struct Conditions {
+        var ifNoneMatch: [String] = []
+        var ifModifiedSince: String?
+        var range: String?
+        var ifRange: String?
+    }
+
+    /// The reply to a GET or HEAD of `path`; nil when `path` names no file below `public/`
+    /// (a 404).
+    func reply(isHead: Bool, path: String, conditions: Conditions) -> Reply? {
         guard let relative = Self.relativePath(path) else { return nil }
         let descriptor = depot_open_beneath(root, relative)
         guard descriptor >= 0 else { return nil }
         let file = OpenFile(descriptor: descriptor)
         var information = stat()
-        guard fstat(descriptor, &information) == 0, (information.st_mode & S_IFMT) == S_IFREG else { return nil }
+        guard depot_fstat(descriptor, &information) == 0, (information.st_mode & S_IFMT) == S_IFREG else { return nil }
         let size = Int(information.st_size)
         let modified = Int(information.st_mtim.tv_sec)
         let eTag =
             "\"\(String(information.st_ino, radix: 16))-\(String(size, radix: 16))-\(String(modified, radix: 16))\""
 
-        var headers = HTTPFields()
-        headers[.contentType] = Self.contentType(of: relative)
-        headers[.lastModified] = HTTPDate.format(modified)
-        headers[.eTag] = eTag
-        headers[.acceptRanges] = "bytes"
-
-        if Self.isNotModified(header, eTag: eTag, modified: modified) {
-            return Reply(status: .notModified, headers: headers)
+        var headers = [
+            HTTPField(name: .contentType, value: Self.contentType(of: relative)),
+            HTTPField(name: .lastModified, value: HTTPDate.format(modified)),
+            HTTPField(name: .eTag, value: eTag),
+            HTTPField(name: .acceptRanges, value: "bytes"),
+        ]
+        if Self.isNotModified(conditions, eTag: eTag, modified: modified) {
+            return Reply(status: .notModified, headers: headers, contentLength: "-")
         }
         var range: ClosedRange<Int>? = nil
-        if let rangeHeader = header(.range).first, Self.rangeApplies(header, eTag: eTag, modified: modified) {
+        if let rangeHeader = conditions.range, Self.rangeApplies(conditions, eTag: eTag, modified: modified) {
             switch ByteRange(header: rangeHeader, size: size) {
             case .whole: break
             case .part(let part): range = part
             case .unsatisfiable:
-                headers[.contentRange] = "bytes */\(size)"
-                headers[.contentLength] = "0"
-                return Reply(status: .rangeNotSatisfiable, headers: headers)
+                headers.append(HTTPField(name: .contentRange, value: "bytes */\(size)"))
+                headers.append(HTTPField(name: .contentLength, value: "0"))
+                return Reply(status: .rangeNotSatisfiable, headers: headers, contentLength: "0")
             }
         }
+        let length = String(range?.count ?? size)
         if let range {
-            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"
-            headers[.contentLength] = String(range.count)
-        } else {
-            headers[.contentLength] = String(size)
+            headers.append(
+                HTTPField(name: .contentRange, value: "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"))
         }
+        headers.append(HTTPField(name: .contentLength, value: length))
         let status: HTTPResponse.Status = range == nil ? .ok : .partialContent
-        guard !isHead, size > 0 else { return Reply(status: status, headers: headers) }
-        return Reply(status: status, headers: headers, body: (file, range ?? 0...(size - 1)))
+        guard !isHead, size > 0 else { return Reply(status: status, headers: headers, contentLength: length) }
+        return Reply(status: status, headers: headers, contentLength: length, body: (file, range ?? 0...(size - 1)))
     }
 
     /// The reply as a Hummingbird response: files that reach Hummingbird rather than
     /// `StaticFileHandler` (a 404, or a request pipelined behind an API call).
     func respond(to request: Request, context: some RequestContext) async throws -> Response {
-        guard
-            let reply = reply(
-                isHead: request.method == .head, path: request.uri.path, header: { request.headers[values: $0] })
-        else { throw HTTPError(.notFound) }
-        guard let (file, part) = reply.body else { return Response(status: reply.status, headers: reply.headers) }
+        let conditions = Conditions(
+            ifNoneMatch: request.headers[values: .ifNoneMatch], ifModifiedSince: request.headers[.ifModifiedSince],
+            range: request.headers[.range], ifRange: request.headers[.ifRange])
+        guard let reply = reply(isHead: request.method == .head, path: request.uri.path, conditions: conditions) else {
+            throw HTTPError(.notFound)
+        }
+        let headers = HTTPFields(reply.headers)
+        guard let (file, part) = reply.body else { return Response(status: reply.status, headers: headers) }
         // Indices and most packages are small: read at once. Large files go out in chunks,
         // never whole in memory; the open file stays with the body until it is written.
         if part.count <= Self.chunkSize {
             guard let bytes = file.read(part.lowerBound, count: part.count) else {
                 throw HTTPError(.internalServerError)
             }
-            return Response(status: reply.status, headers: reply.headers, body: .init(byteBuffer: bytes))
+            return Response(status: reply.status, headers: headers, body: .init(byteBuffer: bytes))
         }
         let body = ResponseBody(contentLength: part.count) { writer in
             var offset = part.lowerBound
@@ -101,7 +114,7 @@ struct StaticFiles: Sendable {
             }
             try await writer.finish(nil)
         }
-        return Response(status: reply.status, headers: reply.headers, body: body)
+        return Response(status: reply.status, headers: headers, body: body)
     }
 
     static let chunkSize = 256 << 10
@@ -109,10 +122,28 @@ struct StaticFiles: Sendable {
     /// The path below `public/` a request names, or nil when it cannot name a served file:
     /// empty, hidden segments (`.depot`, `..`, also percent-encoded) or NUL bytes.
     static func relativePath(_ requestPath: String) -> String? {
+        if isPlain(requestPath) { return String(requestPath.utf8.dropFirst())! }
         guard let decoded = percentDecoded(requestPath), !decoded.contains(0) else { return nil }
         let segments = decoded.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
         guard !segments.isEmpty, !segments.contains(where: { $0.first == UInt8(ascii: ".") }) else { return nil }
         return segments.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "/")
+    }
+
+    /// Whether a path is `/` and segments that need no decoding and none of which is empty or
+    /// hidden: the path of nearly every request, which is then the relative path as it is.
+    private static func isPlain(_ path: String) -> Bool {
+        var previous: UInt8 = 0
+        for byte in path.utf8 {
+            if previous == 0 {
+                guard byte == UInt8(ascii: "/") else { return false }
+            } else if byte == UInt8(ascii: "%") || byte == 0
+                || (previous == UInt8(ascii: "/") && (byte == UInt8(ascii: ".") || byte == UInt8(ascii: "/")))
+            {
+                return false
+            }
+            previous = byte
+        }
+        return previous != 0 && previous != UInt8(ascii: "/")
     }
 
     /// The bytes of a URL path with `%XX` escapes decoded; nil for a malformed escape.
@@ -142,31 +173,39 @@ struct StaticFiles: Sendable {
         }
     }
 
-    private static func isNotModified(_ header: (HTTPField.Name) -> [String], eTag: String, modified: Int) -> Bool {
-        let matches = header(.ifNoneMatch).flatMap { $0.split(separator: ",") }
+    private static func isNotModified(_ conditions: Conditions, eTag: String, modified: Int) -> Bool {
+        let matches = conditions.ifNoneMatch.flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces) }
         if !matches.isEmpty { return matches.contains("*") || matches.contains(eTag) }
-        if let since = header(.ifModifiedSince).first.flatMap(HTTPDate.parse) { return modified <= since }
+        if let since = conditions.ifModifiedSince.flatMap(HTTPDate.parse) { return modified <= since }
         return false
     }
 
     /// `If-Range`: the range is served only if the file is still the one the client has.
-    private static func rangeApplies(_ header: (HTTPField.Name) -> [String], eTag: String, modified: Int) -> Bool {
-        guard let condition = header(.ifRange).first else { return true }
+    private static func rangeApplies(_ conditions: Conditions, eTag: String, modified: Int) -> Bool {
+        guard let condition = conditions.ifRange else { return true }
         return condition == eTag || HTTPDate.parse(condition) == modified
     }
 
+    /// Compared byte by byte: this runs for every request, and the generic string searches
+    /// were a tenth of a request's time.
     static func contentType(of path: String) -> String {
-        for (suffix, type) in contentTypes where path.hasSuffix(suffix) { return type }
+        let bytes = Array(path.utf8)
+        for (suffix, type) in contentTypes where bytes.count >= suffix.count {
+            if bytes[(bytes.count - suffix.count)...].elementsEqual(suffix) { return type }
+        }
         // Release, InRelease and Packages are text; by-hash copies are named by their digest
         // alone, so their kind cannot be told.
-        return path.contains("/by-hash/") ? "application/octet-stream" : "text/plain; charset=utf-8"
+        return bytes.split(separator: UInt8(ascii: "/")).contains { $0.elementsEqual(byHash) }
+            ? "application/octet-stream" : "text/plain; charset=utf-8"
     }
+
+    private static let byHash = Array("by-hash".utf8)
 
     private static let contentTypes = [
         (".deb", "application/vnd.debian.binary-package"), (".gz", "application/gzip"), (".xz", "application/x-xz"),
         (".asc", "application/pgp-keys"), (".gpg", "application/pgp-signature"),
-    ]
+    ].map { (Array($0.0.utf8), $0.1) }
 }
 
 /// A file opened for one response, closed when the response no longer needs it.

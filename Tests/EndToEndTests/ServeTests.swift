@@ -76,6 +76,13 @@ struct ServeTests {
         #expect(head.body.allSatisfy { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") })
         let eTag = try #require(head.headers["etag"])
         let modified = try #require(head.headers["last-modified"])
+        // The file's modification time as an IMF-fixdate, as date(1) writes it.
+        let mtime = try TestSupport.run("stat", ["-c", "%Y", repository.publicDirectory + "/" + deb]).text
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let expected = try TestSupport.run(
+            "env", ["LC_ALL=C", "date", "-u", "-d", "@" + mtime, "+%a, %d %b %Y %H:%M:%S GMT"]
+        ).text.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(modified == expected)
 
         let whole = try HTTPAnswer(server.curl(deb))
         #expect(whole.status == 200 && whole.body == bytes)
@@ -195,6 +202,37 @@ struct ServeTests {
         #expect(try call("api/v1/history", ci).status == 401)
     }
 
+    @Test func pipelinedRequestsAreAnsweredInOrderAndClosingConnectionsClose() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        try #require(try repository.depot(["push", "development", Self.snowbird]).status == 0)
+        let server = try DepotServe(root: repository.root)
+        defer { server.stop() }
+        let port = try #require(URL(string: server.url)?.port)
+        // Each connection is read until the server closes it; prints the status codes in order.
+        let script = """
+            import re, socket, sys
+            def statuses(request):
+                connection = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=20)
+                connection.sendall(request.encode())
+                data = b''
+                while True:
+                    chunk = connection.recv(65536)
+                    if not chunk: break
+                    data += chunk
+                return ','.join(re.findall(r'HTTP/1\\.[01] (\\d{3}) ', data.decode('latin-1')))
+            # An API call (no token: 401) first, then two files, the last closing the connection:
+            # the files are answered after the API call, not before it.
+            print(statuses('GET /api/v1/history HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'
+                'GET /dists/development/InRelease HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'
+                'GET /dists/development/Release HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'))
+            print(statuses('GET /dists/development/Release HTTP/1.0\\r\\n\\r\\n'))
+            """
+        let result = try TestSupport.run("/usr/bin/python3", ["-c", script, String(port)])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.text.split(separator: "\n") == ["401,200,200", "200"], "\(result.text)")
+    }
+
     @Test func aTruncatedUploadLeavesNothingBehind() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }
@@ -206,7 +244,7 @@ struct ServeTests {
         // Announce 20,672 bytes, send 8,000 and hang up.
         let port = try #require(URL(string: server.url)?.port)
         let script = """
-            import socket, sys
+            import re, socket, sys
             body = open(sys.argv[1], 'rb').read()
             connection = socket.create_connection(('127.0.0.1', int(sys.argv[2])))
             connection.sendall(('POST /api/v1/distributions/development/packages HTTP/1.1\\r\\nHost: x\\r\\n'
