@@ -27,16 +27,27 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Whether this read answered something that still needs a flush.
     private var unflushed = false
 
+    /// The HTTP encoder's context: writes made from it go straight to the socket.
+    private var encoder: ChannelHandlerContext?
+
     init(files: StaticFiles, logger: Logger) {
         self.files = files
         self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        encoder = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        encoder = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
             let start = ContinuousClock.now
-            if passedOnInFlight == 0, let reply = reply(to: head) {
+            if passedOnInFlight == 0, encoder != nil, let reply = reply(to: head) {
                 passingOn = false
                 write(reply, to: head, context: context)
                 unflushed = true
@@ -96,40 +107,48 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return conditions
     }
 
+    /// Writes the response as bytes, head and small body in one buffer, from the HTTP
+    /// encoder's context, so past it: the encoder would only turn the same headers into the same
+    /// bytes, at a sixth of a request's cost. Hummingbird's responses still go through it.
     private func write(_ reply: StaticFiles.Reply, to request: HTTPRequestHead, context: ChannelHandlerContext) {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(reply.headers.count + 3)
-        headers.add(name: "Server", value: "Depot")
-        headers.add(name: "Date", value: HTTPDate.now())
-        for field in reply.headers { headers.add(name: field.name.rawName, value: field.value) }
+        guard let encoder else { return }
+        let smallBody = reply.body.flatMap { $0.part.count <= StaticFiles.chunkSize ? $0 : nil }
+        var bytes = context.channel.allocator.buffer(capacity: 400 + (smallBody?.part.count ?? 0))
+        let status = HTTPResponseStatus(statusCode: Int(reply.status.code))
+        bytes.writeString("HTTP/1.\(request.version.minor) \(status.code) \(status.reasonPhrase)\r\n")
+        bytes.writeString("Server: Depot\r\nDate: ")
+        bytes.writeString(HTTPDate.now())
+        for (name, value) in reply.headers {
+            bytes.writeString("\r\n")
+            bytes.writeString(name)
+            bytes.writeString(": ")
+            bytes.writeString(value)
+        }
         let keepAlive = request.isKeepAlive
         if !keepAlive {
-            headers.add(name: "Connection", value: "close")
+            bytes.writeString("\r\nConnection: close")
         } else if request.version.minor == 0 {
-            headers.add(name: "Connection", value: "keep-alive")
+            bytes.writeString("\r\nConnection: keep-alive")
         }
-        let head = HTTPResponseHead(
-            version: request.version, status: HTTPResponseStatus(statusCode: Int(reply.status.code)), headers: headers)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if let (file, part) = reply.body {
-            if part.count <= StaticFiles.chunkSize, let bytes = file.read(part.lowerBound, count: part.count) {
-                context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
-            } else {
-                // Large files go from the page cache to the socket by sendfile; the handle
-                // (a duplicate of the open file) is closed once the write is done.
-                let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: dup(file.descriptor))
-                let region = FileRegion(
-                    fileHandle: handle, readerIndex: part.lowerBound, endIndex: part.upperBound + 1)
-                context.write(wrapOutboundOut(.body(.fileRegion(region)))).whenComplete { _ in
-                    try? handle.close()
-                }
-            }
+        bytes.writeString("\r\n\r\n")
+        var written: EventLoopFuture<Void>
+        if let (file, part) = smallBody, file.read(part.lowerBound, count: part.count, into: &bytes) {
+            written = encoder.write(NIOAny(IOData.byteBuffer(bytes)))
+        } else if let (file, part) = reply.body {
+            written = encoder.write(NIOAny(IOData.byteBuffer(bytes)))
+            // Large files go from the page cache to the socket by sendfile; the handle (a
+            // duplicate of the open file) is closed once the write is done.
+            let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: dup(file.descriptor))
+            let region = FileRegion(fileHandle: handle, readerIndex: part.lowerBound, endIndex: part.upperBound + 1)
+            written = encoder.write(NIOAny(IOData.fileRegion(region)))
+            written.whenComplete { _ in try? handle.close() }
+        } else {
+            written = encoder.write(NIOAny(IOData.byteBuffer(bytes)))
         }
-        let ended = context.write(wrapOutboundOut(.end(nil)))
         if !keepAlive {
             let channel = context.channel
             context.flush()
-            ended.whenComplete { _ in channel.close(promise: nil) }
+            written.whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }

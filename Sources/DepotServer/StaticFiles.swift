@@ -26,8 +26,8 @@ struct StaticFiles: Sendable {
     /// headers and the part of the open file to send (none for HEAD, 304 and 416).
     struct Reply {
         var status: HTTPResponse.Status
-        /// A plain list: each front copies it into its own header type once.
-        var headers: [HTTPField]
+        /// Names and values, as plain strings: each front writes them its own way once.
+        var headers: [(String, String)]
         var contentLength: String
         var body: (file: OpenFile, part: ClosedRange<Int>)?
     }
@@ -55,10 +55,8 @@ struct StaticFiles: Sendable {
             "\"\(String(information.st_ino, radix: 16))-\(String(size, radix: 16))-\(String(modified, radix: 16))\""
 
         var headers = [
-            HTTPField(name: .contentType, value: Self.contentType(of: relative)),
-            HTTPField(name: .lastModified, value: HTTPDate.format(modified)),
-            HTTPField(name: .eTag, value: eTag),
-            HTTPField(name: .acceptRanges, value: "bytes"),
+            ("Content-Type", Self.contentType(of: relative)), ("Last-Modified", HTTPDate.format(modified)),
+            ("ETag", eTag), ("Accept-Ranges", "bytes"),
         ]
         if Self.isNotModified(conditions, eTag: eTag, modified: modified) {
             return Reply(status: .notModified, headers: headers, contentLength: "-")
@@ -69,17 +67,16 @@ struct StaticFiles: Sendable {
             case .whole: break
             case .part(let part): range = part
             case .unsatisfiable:
-                headers.append(HTTPField(name: .contentRange, value: "bytes */\(size)"))
-                headers.append(HTTPField(name: .contentLength, value: "0"))
+                headers.append(("Content-Range", "bytes */\(size)"))
+                headers.append(("Content-Length", "0"))
                 return Reply(status: .rangeNotSatisfiable, headers: headers, contentLength: "0")
             }
         }
         let length = String(range?.count ?? size)
         if let range {
-            headers.append(
-                HTTPField(name: .contentRange, value: "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"))
+            headers.append(("Content-Range", "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"))
         }
-        headers.append(HTTPField(name: .contentLength, value: length))
+        headers.append(("Content-Length", length))
         let status: HTTPResponse.Status = range == nil ? .ok : .partialContent
         guard !isHead, size > 0 else { return Reply(status: status, headers: headers, contentLength: length) }
         return Reply(status: status, headers: headers, contentLength: length, body: (file, range ?? 0...(size - 1)))
@@ -94,7 +91,8 @@ struct StaticFiles: Sendable {
         guard let reply = reply(isHead: request.method == .head, path: request.uri.path, conditions: conditions) else {
             throw HTTPError(.notFound)
         }
-        let headers = HTTPFields(reply.headers)
+        let headers = HTTPFields(
+            reply.headers.compactMap { name, value in HTTPField.Name(name).map { HTTPField(name: $0, value: value) } })
         guard let (file, part) = reply.body else { return Response(status: reply.status, headers: headers) }
         // Indices and most packages are small: read at once. Large files go out in chunks,
         // never whole in memory; the open file stays with the body until it is written.
@@ -216,13 +214,24 @@ final class OpenFile: Sendable {
 
     deinit { close(descriptor) }
 
-    /// `count` bytes at `offset`, or nil if the file does not have them.
-    func read(_ offset: Int, count: Int) -> ByteBuffer? {
-        var buffer = ByteBuffer()
+    /// Appends `count` bytes at `offset` to `buffer`; false, with `buffer` as it was, if the
+    /// file does not have them.
+    func read(_ offset: Int, count: Int, into buffer: inout ByteBuffer) -> Bool {
+        let end = buffer.writerIndex
         let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { target in
             max(0, pread(descriptor, target.baseAddress, count, off_t(offset)))
         }
-        return read == count ? buffer : nil
+        guard read == count else {
+            buffer.moveWriterIndex(to: end)
+            return false
+        }
+        return true
+    }
+
+    /// `count` bytes at `offset`, or nil if the file does not have them.
+    func read(_ offset: Int, count: Int) -> ByteBuffer? {
+        var buffer = ByteBuffer()
+        return read(offset, count: count, into: &buffer) ? buffer : nil
     }
 }
 
