@@ -22,6 +22,9 @@ struct ServeBenchmark: ParsableCommand {
     @Option(help: "Size of the large .deb, in MiB.")
     var largeMB = 100
 
+    @Option(help: "Rounds of measurements, the servers taking turns; medians are reported.")
+    var rounds = 3
+
     func run() throws {
         let depot = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("depot").path
@@ -39,25 +42,41 @@ struct ServeBenchmark: ParsableCommand {
         let smallPath = "dists/bench/InRelease"
         let largePath = "pool/main/b/bench-large/bench-large_1.0-1_amd64.deb"
 
-        var rows: [(String, Double, Double)] = []
+        // All three run at once, idle but for the one under load: the servers take turns in
+        // each round, so that a slower moment of this shared machine is shared by all.
         let servers: [(String, () throws -> (Process, Int))] = [
             ("depot serve", { try self.startDepot(depot, root: root, port: 18181) }),
             ("aptly serve", { try self.startAptly(tree: "\(root)/public", port: 18182) }),
             ("nginx", { try self.startNginx(tree: "\(root)/public", port: 18183) }),
         ]
-        for (name, start) in servers {
-            print("\(name): loading for \(2 * seconds) s...")
-            let (process, port) = try start()
-            defer {
-                kill(process.processIdentifier, SIGTERM)
-                process.waitUntilExit()
+        var started: [(name: String, process: Process, port: Int)] = []
+        defer {
+            for server in started {
+                kill(server.process.processIdentifier, SIGTERM)
+                server.process.waitUntilExit()
             }
-            let small = try wrk("http://127.0.0.1:\(port)/\(smallPath)", connections: connections)
-            let big = try wrk("http://127.0.0.1:\(port)/\(largePath)", connections: 4)
-            rows.append((name, small.requestsPerSecond, big.bytesPerSecond / 1_048_576))
         }
+        for (name, start) in servers {
+            let (process, port) = try start()
+            started.append((name, process, port))
+        }
+        var small: [String: [Double]] = [:]
+        var big: [String: [Double]] = [:]
+        for round in 1...rounds {
+            for server in started {
+                print("round \(round) of \(rounds), \(server.name): loading for \(2 * seconds) s...")
+                small[server.name, default: []].append(
+                    try wrk("http://127.0.0.1:\(server.port)/\(smallPath)", connections: connections).requestsPerSecond)
+                big[server.name, default: []].append(
+                    try wrk("http://127.0.0.1:\(server.port)/\(largePath)", connections: 4).bytesPerSecond / 1_048_576)
+            }
+        }
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        let rows = started.map { ($0.name, median(small[$0.name]!), median(big[$0.name]!)) }
         print("")
-        print("Static files, wrk on 127.0.0.1 (\(seconds) s each; the machine's 2 cores are shared with wrk)")
+        print(
+            "Static files, wrk on 127.0.0.1 (\(seconds) s each, median of \(rounds) rounds; the machine's 2 cores are shared with wrk)"
+        )
         print(
             "  server         small file (InRelease), \(connections) connections   \(largeMB) MiB .deb, 4 connections")
         for (name, small, big) in rows {
