@@ -78,18 +78,21 @@ public enum DurableFiles {
         try syncDirectory((path as NSString).deletingLastPathComponent)
     }
 
-    /// Creates a directory and any missing parents; an existing one is fine.
-    public static func makeDirectory(_ path: String) throws(FileError) {
-        if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
+    /// Creates a directory and any missing parents; an existing one is fine. Returns the
+    /// directories it created, parents first.
+    @discardableResult
+    public static func makeDirectory(_ path: String) throws(FileError) -> [String] {
+        if mkdir(path, 0o755) == 0 { return [path] }
+        if errno == EEXIST { return [] }
         guard errno == ENOENT else { throw FileError(path: path, operation: "create directory", code: errno) }
         let parent = (path as NSString).deletingLastPathComponent
         guard !parent.isEmpty, parent != path else {
             throw FileError(path: path, operation: "create directory", code: ENOENT)
         }
-        try makeDirectory(parent)
-        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
-            throw FileError(path: path, operation: "create directory", code: errno)
-        }
+        let created = try makeDirectory(parent)
+        if mkdir(path, 0o755) == 0 { return created + [path] }
+        guard errno == EEXIST else { throw FileError(path: path, operation: "create directory", code: errno) }
+        return created
     }
 
     /// Points the symbolic link at `path` to `target` in one step (a new link renamed over it).

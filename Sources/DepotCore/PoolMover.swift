@@ -9,6 +9,7 @@ final class PoolMover: @unchecked Sendable {
     private let queue = DispatchQueue(label: "depot.pool-mover")
     // Touched only on `queue`.
     private var moved: [String] = []
+    private var createdDirectories: [String] = []
     private var failure: FileError?
 
     /// Queues the move of `temporaryPath` to `destination`, creating its directory.
@@ -16,7 +17,8 @@ final class PoolMover: @unchecked Sendable {
         queue.async {
             guard self.failure == nil else { return }
             do throws(FileError) {
-                try DurableFiles.makeDirectory((destination as NSString).deletingLastPathComponent)
+                self.createdDirectories += try DurableFiles.makeDirectory(
+                    (destination as NSString).deletingLastPathComponent)
                 guard rename(temporaryPath, destination) == 0 else {
                     throw FileError(path: destination, operation: "move into the pool", code: errno)
                 }
@@ -32,9 +34,12 @@ final class PoolMover: @unchecked Sendable {
         if let failure = queue.sync(execute: { self.failure }) { throw failure }
     }
 
-    /// Waits for the queued moves and deletes the files they put into the pool.
+    /// Waits for the queued moves and deletes the files they put into the pool and the
+    /// directories made for them.
     func undo() {
-        for path in queue.sync(execute: { moved }) { unlink(path) }
+        let (files, directories) = queue.sync { (moved, createdDirectories) }
+        for path in files { unlink(path) }
+        for path in directories.reversed() { rmdir(path) }
     }
 
     var movedAny: Bool { queue.sync { !moved.isEmpty } }

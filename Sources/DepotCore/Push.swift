@@ -140,15 +140,21 @@ extension Repository {
                     let (outcomes, changes) = try self.list(
                         prepared, in: distribution, component: component, allowDowngrade: allowDowngrade,
                         timestamp: context.timestamp, mover: mover, db)
-                    try mover.finish()
                     // Pool files reach the disk before the transaction that references them
-                    // commits: one flush for the whole push rather than two fsyncs per package.
+                    // commits: one flush for the whole push rather than two fsyncs per package,
+                    // made while the history is written.
+                    do throws(FileError) {
+                        try mover.finish()
+                    } catch {
+                        throw DepotError.file(error)
+                    }
                     let flush =
                         mover.movedAny
                         ? BackgroundTask { [publicDirectory] in
-                            try DurableFiles.syncFileSystem(containing: publicDirectory)
-                        }
-                        : nil
+                            try Result { () throws(FileError) in
+                                try DurableFiles.syncFileSystem(containing: publicDirectory)
+                            }.mapError(DepotError.file).get()
+                        } : nil
                     if !changes.isEmpty {
                         _ = try MetadataStore.recordHistory(
                             db, operation: "push", distribution: distribution, context: context, changes: changes)
@@ -160,7 +166,6 @@ extension Repository {
             } catch {
                 // The transaction rolled back: files it put into the pool are referenced by nothing.
                 mover.undo()
-                if let error = error as? FileError { throw DepotError.file(error) }
                 throw error
             }
             try publishPending()

@@ -131,19 +131,15 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
             bytes.writeString("\r\nConnection: keep-alive")
         }
         bytes.writeString("\r\n\r\n")
-        var written: EventLoopFuture<Void>
-        if let (file, part) = smallBody, file.read(part.lowerBound, count: part.count, into: &bytes) {
-            written = encoder.write(NIOAny(IOData.byteBuffer(bytes)))
-        } else if let (file, part) = reply.body {
-            written = encoder.write(NIOAny(IOData.byteBuffer(bytes)))
+        let bodyInBuffer = smallBody.map { file, part in file.read(part.lowerBound, count: part.count, into: &bytes) }
+        var written = encoder.write(NIOAny(IOData.byteBuffer(bytes)))
+        if bodyInBuffer != true, let (file, part) = reply.body {
             // Large files go from the page cache to the socket by sendfile; the handle (a
             // duplicate of the open file) is closed once the write is done.
             let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: dup(file.descriptor))
             let region = FileRegion(fileHandle: handle, readerIndex: part.lowerBound, endIndex: part.upperBound + 1)
             written = encoder.write(NIOAny(IOData.fileRegion(region)))
             written.whenComplete { _ in try? handle.close() }
-        } else {
-            written = encoder.write(NIOAny(IOData.byteBuffer(bytes)))
         }
         if !keepAlive {
             let channel = context.channel

@@ -28,7 +28,8 @@ struct StaticFiles: Sendable {
         var status: HTTPResponse.Status
         /// Names and values, as plain strings: each front writes them its own way once.
         var headers: [(String, String)]
-        var contentLength: String
+        /// The Content-Length header's value, if it has one.
+        var contentLength: String?
         var body: (file: OpenFile, part: ClosedRange<Int>)?
     }
 
@@ -59,7 +60,7 @@ struct StaticFiles: Sendable {
             ("ETag", eTag), ("Accept-Ranges", "bytes"),
         ]
         if Self.isNotModified(conditions, eTag: eTag, modified: modified) {
-            return Reply(status: .notModified, headers: headers, contentLength: "-")
+            return Reply(status: .notModified, headers: headers, contentLength: nil)
         }
         var range: ClosedRange<Int>? = nil
         if let rangeHeader = conditions.range, Self.rangeApplies(conditions, eTag: eTag, modified: modified) {

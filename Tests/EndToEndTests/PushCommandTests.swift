@@ -50,6 +50,27 @@ import Testing
         }
     }
 
+    @Test func aPoolFolderThatCannotBeMadeFailsThePushAndUndoesTheOtherMoves() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        try #require(
+            try repository.depot(["push", "staging", TestSupport.fixture("good/libsnow1_1.0~rc1-1_amd64.deb")]).status
+                == 0)
+        // A file where the folder for epochal's source would go.
+        let blocker = repository.publicDirectory + "/pool/main/e"
+        try Data("in the way\n".utf8).write(to: URL(fileURLWithPath: blocker))
+        let before = try repository.snapshot()
+
+        // snowbird's move into the pool succeeds, epochal's fails: neither may remain.
+        let result = try repository.depot([
+            "push", "development", Self.snowbird, TestSupport.fixture("good/epochal_3.1-1_amd64.deb"),
+        ])
+        #expect(result.status != 0)
+        #expect(result.standardError.hasPrefix("depot: error: \(blocker)"), "\(result.standardError)")
+        #expect(result.standardError.split(separator: "\n").count == 1, "\(result.standardError)")
+        #expect(try repository.snapshot() == before)
+    }
+
     @Test func anArchitectureTheRepositoryDoesNotCarryIsRefused() throws {
         let repository = try ScratchRepository(["--architectures", "amd64"])
         defer { repository.remove() }
