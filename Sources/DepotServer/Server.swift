@@ -23,15 +23,13 @@ public struct Server: Sendable {
     /// Serves until SIGTERM or SIGINT, then finishes the requests under way and returns.
     /// `onListening` is told the address once the port is open (its port, when 0 was asked).
     public func run(repository: Repository, onListening: @escaping @Sendable (String) -> Void) async throws {
-        var logger = Logger(label: "depot.serve", factory: LineLogHandler.init)
-        logger.logLevel = .info
-        let accessLogger = logger
+        let logger = Logger(label: "depot.serve", factory: LineLogHandler.init)
         let files = try StaticFiles(publicDirectory: repository.publicDirectory)
         let router = makeRouter(repository: repository, files: files, logger: logger)
         let app = Application(
             router: router,
             server: HTTPServerBuilder { responder in
-                HTTP1ChannelWithStaticFiles(responder: responder, files: files, accessLogger: accessLogger)
+                HTTP1ChannelWithStaticFiles(responder: responder, files: files, accessLogger: logger)
             },
             configuration: .init(address: .hostname(host, port: port), serverName: "Depot"),
             onServerRunning: { channel in
@@ -98,7 +96,6 @@ struct AccessLog<Context: RequestContext>: RouterMiddleware {
             logger, method: request.method.rawValue, path: request.uri.path, status: status, length: length,
             since: start)
     }
-
 }
 
 /// The access log's line format, for the middleware and `StaticFileHandler` alike.

@@ -28,9 +28,10 @@ struct StaticFiles: Sendable {
         var status: HTTPResponse.Status
         /// Names and values, as plain strings: each front writes them its own way once.
         var headers: [(String, String)]
-        /// The Content-Length header's value, if it has one.
-        var contentLength: String?
         var body: (file: OpenFile, part: ClosedRange<Int>)?
+
+        /// The Content-Length header's value, if it has one.
+        var contentLength: String? { headers.first { $0.0 == "Content-Length" }?.1 }
     }
 
     /// The request headers a reply depends on.
@@ -60,7 +61,7 @@ struct StaticFiles: Sendable {
             ("ETag", eTag), ("Accept-Ranges", "bytes"),
         ]
         if Self.isNotModified(conditions, eTag: eTag, modified: modified) {
-            return Reply(status: .notModified, headers: headers, contentLength: nil)
+            return Reply(status: .notModified, headers: headers)
         }
         var range: ClosedRange<Int>? = nil
         if let rangeHeader = conditions.range, Self.rangeApplies(conditions, eTag: eTag, modified: modified) {
@@ -70,17 +71,16 @@ struct StaticFiles: Sendable {
             case .unsatisfiable:
                 headers.append(("Content-Range", "bytes */\(size)"))
                 headers.append(("Content-Length", "0"))
-                return Reply(status: .rangeNotSatisfiable, headers: headers, contentLength: "0")
+                return Reply(status: .rangeNotSatisfiable, headers: headers)
             }
         }
-        let length = String(range?.count ?? size)
         if let range {
             headers.append(("Content-Range", "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"))
         }
-        headers.append(("Content-Length", length))
+        headers.append(("Content-Length", String(range?.count ?? size)))
         let status: HTTPResponse.Status = range == nil ? .ok : .partialContent
-        guard !isHead, size > 0 else { return Reply(status: status, headers: headers, contentLength: length) }
-        return Reply(status: status, headers: headers, contentLength: length, body: (file, range ?? 0...(size - 1)))
+        guard !isHead, size > 0 else { return Reply(status: status, headers: headers) }
+        return Reply(status: status, headers: headers, body: (file, range ?? 0...(size - 1)))
     }
 
     /// The reply as a Hummingbird response: files that reach Hummingbird rather than
