@@ -13,6 +13,10 @@ public final class Upload: @unchecked Sendable {
     private let limit: Int
     private var reader = DebFile.StreamingReader()
     private var size = 0
+    /// Pieces gathered up to `batchSize` before they are written and hashed: a request body
+    /// arrives in pieces of a few kilobytes, and hashing a megabyte at once uses two threads.
+    private var batch: [UInt8] = []
+    private static let batchSize = 1 << 20
 
     /// Starts an upload of at most `limit` bytes.
     public init(into repository: Repository, name: String, limit: Int) throws {
@@ -39,18 +43,27 @@ public final class Upload: @unchecked Sendable {
     public func append(_ bytes: UnsafeRawBufferPointer) throws {
         size += bytes.count
         guard size <= limit else { throw DepotError.tooLarge(name: name, limit: limit) }
-        if let failure = DurableFiles.append(bytes, to: descriptor) {
-            throw DepotError.file(FileError(path: temporaryPath, operation: "write", code: failure))
-        }
-        do {
-            try reader.consume(bytes)
-        } catch {
-            throw DepotError.invalidPackage(DebFileError(file: name, problem: error))
+        batch.append(contentsOf: bytes)
+        if batch.count >= Self.batchSize { try writeBatch() }
+    }
+
+    private func writeBatch() throws {
+        defer { batch.removeAll(keepingCapacity: true) }
+        try batch.withUnsafeBytes { bytes in
+            if let failure = DurableFiles.append(bytes, to: descriptor) {
+                throw DepotError.file(FileError(path: temporaryPath, operation: "write", code: failure))
+            }
+            do throws(DebFileError.Problem) {
+                try reader.consume(bytes)
+            } catch {
+                throw DepotError.invalidPackage(DebFileError(file: name, problem: error))
+            }
         }
     }
 
     /// The whole package, checked, once the body has ended.
     func received() throws -> IncomingPackage {
+        try writeBatch()
         let deb: DebFile
         do {
             deb = try reader.finish()
