@@ -74,7 +74,9 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { passedOnInFlight -= 1 }
+        // Never below zero: Hummingbird also answers a request it could not parse, which this
+        // handler never passed on.
+        if case .end = unwrapOutboundIn(data) { passedOnInFlight = max(0, passedOnInFlight - 1) }
         context.write(data, promise: promise)
     }
 
