@@ -53,6 +53,24 @@ public enum DurableFiles {
         try syncDirectory(containing: path)
     }
 
+    /// A new file, open for writing, that has no name yet: it lives on the file system of
+    /// `directory` and gets its name from `link(_:to:)` once written, so nobody ever sees it
+    /// half written and a crash leaves nothing behind. Nil where the file system cannot make
+    /// one.
+    public static func openUnnamed(in directory: String) throws(FileError) -> Int32? {
+        let descriptor = depot_open_unnamed(directory, 0o644)
+        if descriptor >= 0 { return descriptor }
+        if errno == EOPNOTSUPP || errno == EISDIR { return nil }
+        throw FileError(path: directory, operation: "create a file in", code: errno)
+    }
+
+    /// Gives the open file a name, never replacing another file: false if `path` exists.
+    public static func link(_ descriptor: Int32, to path: String) throws(FileError) -> Bool {
+        if depot_link_descriptor(descriptor, path) == 0 { return true }
+        if errno == EEXIST { return false }
+        throw FileError(path: path, operation: "create", code: errno)
+    }
+
     /// Writes all of `buffer` to an open file; returns the errno of a failure, or nil.
     public static func append(_ buffer: UnsafeRawBufferPointer, to descriptor: Int32) -> Int32? {
         var offset = 0

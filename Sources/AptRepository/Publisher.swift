@@ -74,7 +74,9 @@ public struct Publisher: Sendable {
 
     /// Publishes one distribution; returns the generation now live.
     @discardableResult
-    public func publish(_ release: ReleaseInfo, indices: [PackagesIndex], date: Int) throws(PublishError) -> Int {
+    public func publish(
+        _ release: ReleaseInfo, indices: [PackagesIndex], date: Int, precompressed: PrecompressedChunks = .init()
+    ) throws(PublishError) -> Int {
         let distribution = release.distribution
         let generations = generationsDirectory(distribution)
         let live = liveGeneration(distribution)
@@ -92,7 +94,7 @@ public struct Publisher: Sendable {
         let directory = "\(generations)/\(number)"
         do {
             try DurableFiles.makeDirectory(directory)
-            let chunks = ChunkStore(directory: chunkCacheDirectory)
+            let chunks = ChunkStore(directory: chunkCacheDirectory, precompressed: precompressed)
             var entries: [ReleaseEntry] = []
             for index in indices {
                 entries += try writeIndex(index, into: directory, chunks: chunks)
@@ -213,6 +215,13 @@ public struct Publisher: Sendable {
 
     static let chunkModulus: UInt64 = 128
 
+    /// Compresses the chunks of these indices that the chunk cache lacks, for a publish soon
+    /// after to use. Nothing is written: the work may be for a change that never commits.
+    public func precompress(_ indices: [PackagesIndex]) throws -> PrecompressedChunks {
+        let pieces = indices.flatMap { Self.chunk($0.entries) }
+        return try ChunkStore(directory: chunkCacheDirectory).compressMissing(pieces)
+    }
+
     /// Deletes the cached compressed chunks that none of these indices is made of; returns
     /// the paths deleted (or, with `dryRun`, that would be) and their bytes.
     public func pruneChunkCache(keeping indices: [PackagesIndex], dryRun: Bool) -> (paths: [String], bytes: Int64) {
@@ -228,6 +237,14 @@ public struct Publisher: Sendable {
     }
 }
 
+/// Chunks compressed ahead of a publish (`Publisher.precompress`), by the SHA-256 of their
+/// text.
+public struct PrecompressedChunks: Sendable {
+    fileprivate var chunks: [String: ChunkStore.Compressed] = [:]
+
+    public init() {}
+}
+
 /// Compressed chunks kept on disk by the SHA-256 of their text, so each chunk is compressed
 /// once however often it is published.
 ///
@@ -235,6 +252,8 @@ public struct Publisher: Sendable {
 /// rest, so one torn by a crash is noticed and compressed again, never published.
 struct ChunkStore {
     let directory: String
+    /// Compressed already, not yet cached: used, and cached, before anything is compressed.
+    var precompressed = PrecompressedChunks()
 
     struct Compressed: Sendable {
         var gzip: [UInt8]
@@ -250,18 +269,36 @@ struct ChunkStore {
         for (position, key) in keys.enumerated() {
             if let cached = load(key, uncompressedSize: pieces[position].count) {
                 results[position] = cached
+            } else if let made = precompressed.chunks[key] {
+                save(made, key: key)
+                results[position] = made
             } else {
                 missing.append(position)
             }
         }
-        let made = try missing.map { pieces[$0] }.concurrentMap { piece in
-            Compressed(gzip: try Compression.gzipMember(piece), xz: try Compression.xzBlock(piece))
-        }
+        let made = try missing.map { pieces[$0] }.concurrentMap(Self.compress)
         for (value, position) in zip(made, missing) {
             save(value, key: keys[position])
             results[position] = value
         }
         return results.map { $0! }
+    }
+
+    /// The compressed forms of the pieces not yet cached, made on every core.
+    func compressMissing(_ pieces: [[UInt8]]) throws -> PrecompressedChunks {
+        var seen = Set<String>()
+        let missing: [(key: String, piece: [UInt8])] = pieces.map { (Self.key($0), $0) }.filter { key, _ in
+            seen.insert(key).inserted
+                && (!DurableFiles.exists("\(directory)/\(key).gz") || !DurableFiles.exists("\(directory)/\(key).xz"))
+        }
+        let made = try missing.map(\.piece).concurrentMap(Self.compress)
+        var result = PrecompressedChunks()
+        for (chunk, value) in zip(missing, made) { result.chunks[chunk.key] = value }
+        return result
+    }
+
+    @Sendable private static func compress(_ piece: [UInt8]) throws -> Compressed {
+        Compressed(gzip: try Compression.gzipMember(piece), xz: try Compression.xzBlock(piece))
     }
 
     static func key(_ piece: [UInt8]) -> String { lowercaseHex(SHA256.hash(data: piece)) }

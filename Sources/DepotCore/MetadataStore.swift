@@ -43,6 +43,14 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     public var changes: [Change]
 }
 
+/// A listed file as a `Packages` index shows it.
+struct IndexRow: Sendable {
+    var name: String
+    var version: String
+    var architecture: String
+    var stanza: String
+}
+
 /// The metadata store: SQLite in WAL mode under `.depot/`, the truth from which `public/`
 /// is derived. Readers in other processes never wait for a writer.
 ///
@@ -206,13 +214,31 @@ final class MetadataStore: Sendable {
                 sha512: row[offset + 10]))
     }
 
-    /// Every file of this name and architecture (any version).
-    static func files(_ db: Database, name: String, architecture: String) throws -> [PackageFile] {
+    /// Every file of these names.
+    static func files(_ db: Database, names: [String]) throws -> [PackageFile] {
         try Row.fetchAll(
             db.cachedStatement(
-                sql: "SELECT \(fileColumns) FROM package_files f WHERE f.name = ? AND f.architecture = ?"),
-            arguments: [name, architecture]
+                sql: "SELECT \(fileColumns) FROM package_files f WHERE f.name IN (SELECT value FROM json_each(?))"),
+            arguments: [namesJSON(names)]
         ).map { file($0) }
+    }
+
+    /// The listings of these names in `distribution`.
+    static func listings(_ db: Database, distribution: String, names: [String]) throws -> [Listing] {
+        try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT l.distribution, l.component, \(fileColumns) FROM package_files f
+                    CROSS JOIN listings l ON l.file_id = f.id
+                    WHERE f.name IN (SELECT value FROM json_each(?)) AND l.distribution = ?
+                    """),
+            arguments: [namesJSON(names), distribution]
+        ).map { row in Listing(distribution: row[0], component: row[1], file: file(row, offset: 2)) }
+    }
+
+    /// Package names as a JSON array, for `json_each`: one bound value however many names.
+    private static func namesJSON(_ names: [String]) throws -> String {
+        String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
     }
 
     static func listings(_ db: Database, distribution: String?, name: String? = nil) throws -> [Listing] {
@@ -240,7 +266,7 @@ final class MetadataStore: Sendable {
 
     /// The listed stanzas of one index: a component and an architecture, with `all` packages.
     static func stanzas(_ db: Database, distribution: String, component: String, architecture: String) throws
-        -> [(name: String, version: String, architecture: String, stanza: String)]
+        -> [IndexRow]
     {
         try Row.fetchAll(
             db,
@@ -249,7 +275,7 @@ final class MetadataStore: Sendable {
                 WHERE l.distribution = ? AND l.component = ? AND (f.architecture = ? OR f.architecture = 'all')
                 """,
             arguments: [distribution, component, architecture]
-        ).map { ($0[0], $0[1], $0[2], $0[3]) }
+        ).map { IndexRow(name: $0[0], version: $0[1], architecture: $0[2], stanza: $0[3]) }
     }
 
     /// Lists a file in a distribution. Statements that touch `listings` are cached: each

@@ -2,9 +2,12 @@ import AptRepository
 import Dispatch
 import Foundation
 
-/// Moves received files into the pool on a thread of its own, in the order given: a
-/// directory and a rename per new file are most of a large push's cost, and this way they
-/// overlap the transaction's row writes instead of following them.
+/// Puts a push's files into the pool and remembers what it put there, so that a push that
+/// fails leaves the pool as it was.
+///
+/// Files read by the push itself are named at their pool paths as they are read, on every
+/// core (`place`); the others (an upload, or a file whose pool path was taken) are moved on a
+/// thread of its own while the transaction writes rows (`move`).
 final class PoolMover: @unchecked Sendable {
     private let queue = DispatchQueue(label: "depot.pool-mover")
     // Touched only on `queue`.
@@ -29,6 +32,16 @@ final class PoolMover: @unchecked Sendable {
         }
     }
 
+    /// Names the written file `descriptor` `destination`, making its directory, unless that
+    /// name is taken: then returns false and leaves the file unnamed.
+    func place(_ descriptor: Int32, at destination: String) throws(FileError) -> Bool {
+        let created = try DurableFiles.makeDirectory((destination as NSString).deletingLastPathComponent)
+        if !created.isEmpty { queue.sync { createdDirectories += created } }
+        guard try DurableFiles.link(descriptor, to: destination) else { return false }
+        queue.sync { moved.append(destination) }
+        return true
+    }
+
     /// Waits for the queued moves; throws the first that failed.
     func finish() throws(FileError) {
         if let failure = queue.sync(execute: { self.failure }) { throw failure }
@@ -39,8 +52,10 @@ final class PoolMover: @unchecked Sendable {
     func undo() {
         let (files, directories) = queue.sync { (moved, createdDirectories) }
         for path in files { unlink(path) }
-        for path in directories.reversed() { rmdir(path) }
+        // Deepest first: directories made on several threads are recorded in no useful order.
+        for path in directories.sorted(by: { $0.utf8.count > $1.utf8.count }) { rmdir(path) }
     }
 
-    var movedAny: Bool { queue.sync { !moved.isEmpty } }
+    /// Whether any file was put into the pool.
+    var wroteAny: Bool { queue.sync { !moved.isEmpty } }
 }

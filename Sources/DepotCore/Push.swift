@@ -4,14 +4,24 @@ import Foundation
 import GRDB
 import Synchronization
 
-/// A package received into `.depot/incoming/`: read, hashed and checked in the same pass that
-/// copied it, ready to be renamed into the pool.
+/// A package read into the repository, hashed and checked: already at its pool path, or
+/// waiting in `.depot/incoming/` for the push's transaction to decide.
 struct IncomingPackage: Sendable {
+    enum Location: Sendable {
+        /// At its pool path, named there by this push; `PoolMover` deletes it if the push fails.
+        case pool
+        /// At this temporary path in `.depot/incoming/`.
+        case incoming(String)
+    }
+
     var name: String
-    var temporaryPath: String
+    var location: Location
     var deb: DebFile
 
-    func discard() { unlink(temporaryPath) }
+    /// Deletes the temporary copy, if there is one.
+    func discard() {
+        if case .incoming(let path) = location { unlink(path) }
+    }
 
     /// A name in `.depot/incoming/` that tells gc which process the file belongs to: the pid,
     /// a token drawn once per process (so a dead process's leftovers never block a live one
@@ -79,20 +89,21 @@ extension Repository {
         } catch {
             throw DepotError.file(error)
         }
-        // Every file is read, hashed and checked on all cores; then all must be acceptable.
-        let counter = ProgressCounter(total: paths.count, report: progress)
-        let received = try paths.concurrentMap { path in
-            defer { counter.advance() }
-            return Result { PreparedFile(try self.receive(path), component: component) }
-        }
-        let prepared = received.compactMap { try? $0.get() }
-        do {
-            for outcome in received { _ = try outcome.get() }
+        // Files are written into the pool as they are read, so the lock is held from the
+        // start: gc must not take them for a killed push's leftovers.
+        return try withLock {
+            try publishPending()
+            let mover = PoolMover()
+            // Every file is read, hashed, checked and written on all cores; then all must be
+            // acceptable.
+            let counter = ProgressCounter(total: paths.count, report: progress)
+            let received = try paths.concurrentMap { path in
+                defer { counter.advance() }
+                return Result { try self.receive(path, component: component, mover: mover) }
+            }
             return try push(
-                prepared, to: distribution, component: component, allowDowngrade: allowDowngrade, context: context)
-        } catch {
-            for record in prepared { record.incoming.discard() }
-            throw error
+                received, to: distribution, component: component, allowDowngrade: allowDowngrade, context: context,
+                mover: mover)
         }
     }
 
@@ -102,9 +113,13 @@ extension Repository {
         context: OperationContext
     ) throws -> [PushOutcome] {
         let component = try checkPushTarget(distribution, component: component)
-        return try push(
-            [PreparedFile(try upload.received(), component: component)], to: distribution, component: component,
-            allowDowngrade: allowDowngrade, context: context)
+        let received = Result { PreparedFile(try upload.received(), component: component) }
+        return try withLock {
+            try publishPending()
+            return try push(
+                [received], to: distribution, component: component, allowDowngrade: allowDowngrade,
+                context: context, mover: PoolMover())
+        }
     }
 
     /// The component a push goes to, once the distribution and component are known to exist.
@@ -117,71 +132,149 @@ extension Repository {
         return component
     }
 
-    /// The store's and the pool's side of a push of received packages: all or none. Each
-    /// temporary file is moved into the pool or deleted.
+    /// The store's side of a push of received packages, holding the lock: all or none. On
+    /// failure, the files the push put into the pool and the temporary ones are deleted.
     private func push(
-        _ prepared: [PreparedFile], to distribution: String, component: String, allowDowngrade: Bool,
-        context: OperationContext
+        _ received: [Result<PreparedFile, any Error>], to distribution: String, component: String,
+        allowDowngrade: Bool, context: OperationContext, mover: PoolMover
     ) throws -> [PushOutcome] {
-        for package in prepared.map(\.incoming) {
-            let architecture = package.deb.architecture
-            guard architecture == Architecture.all || configuration.architectures.contains(architecture) else {
-                throw DepotError.architectureNotCarried(
-                    file: package.name, architecture: architecture, distribution: distribution,
-                    carried: configuration.architectures)
-            }
-        }
-        return try withLock {
-            try publishPending()
-            let mover = PoolMover()
-            let outcomes: [PushOutcome]
-            do {
-                outcomes = try write { db in
-                    let (outcomes, changes) = try self.list(
-                        prepared, in: distribution, component: component, allowDowngrade: allowDowngrade,
-                        timestamp: context.timestamp, mover: mover, db)
-                    // Pool files reach the disk before the transaction that references them
-                    // commits: one flush for the whole push rather than two fsyncs per package,
-                    // made while the history is written.
-                    do throws(FileError) {
-                        try mover.finish()
-                    } catch {
-                        throw DepotError.file(error)
-                    }
-                    let flush =
-                        mover.movedAny
-                        ? BackgroundTask { [publicDirectory] in
-                            try Result { () throws(FileError) in
-                                try DurableFiles.syncFileSystem(containing: publicDirectory)
-                            }.mapError(DepotError.file).get()
-                        } : nil
-                    if !changes.isEmpty {
-                        _ = try MetadataStore.recordHistory(
-                            db, operation: "push", distribution: distribution, context: context, changes: changes)
-                        try MetadataStore.markUnpublished(db, distribution)
-                    }
-                    try flush?.value()
-                    return outcomes
+        let prepared = received.compactMap { try? $0.get() }
+        let outcomes: [PushOutcome]
+        let precompression: BackgroundTask<PrecompressedChunks>?
+        do {
+            for outcome in received { _ = try outcome.get() }
+            for package in prepared.map(\.incoming) {
+                let architecture = package.deb.architecture
+                guard architecture == Architecture.all || configuration.architectures.contains(architecture) else {
+                    throw DepotError.architectureNotCarried(
+                        file: package.name, architecture: architecture, distribution: distribution,
+                        carried: configuration.architectures)
                 }
-            } catch {
-                // The transaction rolled back: files it put into the pool are referenced by nothing.
-                mover.undo()
-                throw error
             }
-            try publishPending()
-            return outcomes
+            precompression = try precompressIndices(adding: prepared, to: distribution, component: component)
+            outcomes = try write { db in
+                let (outcomes, changes) = try self.list(
+                    prepared, in: distribution, component: component, allowDowngrade: allowDowngrade,
+                    timestamp: context.timestamp, mover: mover, db)
+                // Pool files reach the disk before the transaction that references them
+                // commits: one flush for the whole push rather than two fsyncs per package,
+                // made while the history is written.
+                do throws(FileError) {
+                    try mover.finish()
+                } catch {
+                    throw DepotError.file(error)
+                }
+                let flush = mover.wroteAny ? flushFileSystem() : nil
+                if !changes.isEmpty {
+                    _ = try MetadataStore.recordHistory(
+                        db, operation: "push", distribution: distribution, context: context, changes: changes)
+                    try MetadataStore.markUnpublished(db, distribution)
+                }
+                try flush?.value()
+                return outcomes
+            }
+        } catch {
+            // Nothing was committed: files this push put into the pool are referenced by nothing.
+            for record in prepared { record.incoming.discard() }
+            mover.undo()
+            throw error
+        }
+        // Best effort: publishing compresses whatever the guess missed.
+        let precompressed = (try? precompression?.value()) ?? PrecompressedChunks()
+        try publishPending(precompressed: precompressed)
+        return outcomes
+    }
+
+    /// Flushes the file system of `public/` on another thread.
+    private func flushFileSystem() -> BackgroundTask<Void> {
+        BackgroundTask { [publicDirectory] in
+            try Result { () throws(FileError) in
+                try DurableFiles.syncFileSystem(containing: publicDirectory)
+            }.mapError(DepotError.file).get()
         }
     }
 
-    /// Copies a file into `.depot/incoming/` while `DebFile` hashes and checks it.
-    func receive(_ path: String) throws -> IncomingPackage {
+    /// Compresses, on the cores the rest of the push leaves idle, the index chunks this push
+    /// will most likely publish, for publishing after the commit to use. The guess: the
+    /// distribution's indices as committed, with the new files added and at most
+    /// `Keep-Versions` versions of each name and architecture. A wrong guess costs time, never
+    /// correctness: publishing compresses whatever it does not find.
+    ///
+    /// Nil for a push of few files: each changes at most one chunk, which publishing
+    /// compresses sooner than the whole distribution could be read for a guess.
+    private func precompressIndices(
+        adding prepared: [PreparedFile], to distribution: String, component: String
+    ) throws -> BackgroundTask<PrecompressedChunks>? {
+        guard prepared.count >= 64 else { return nil }
+        // Read here, on the store's connection, before the transaction: a second connection
+        // reading meanwhile would change how SQLite leaves its WAL file behind.
+        let committed = try read { db in
+            var rows: [String: [IndexRow]] = [:]
+            for indexComponent in configuration.components {
+                for architecture in configuration.architectures {
+                    rows[indexComponent + "/" + architecture] = try MetadataStore.stanzas(
+                        db, distribution: distribution, component: indexComponent, architecture: architecture)
+                }
+            }
+            return rows
+        }
+        let keep = configuration.distribution(distribution)?.keepVersions ?? 1
+        let added = prepared.map { record in
+            let deb = record.incoming.deb
+            return IndexRow(
+                name: deb.package, version: deb.version.description, architecture: deb.architecture,
+                stanza: record.stanza)
+        }
+        return BackgroundTask { [publisher] in
+            let predicted = self.indices { indexComponent, architecture in
+                let rows = committed[indexComponent + "/" + architecture] ?? []
+                guard indexComponent == component else { return rows }
+                let new = added.filter { $0.architecture == architecture || $0.architecture == Architecture.all }
+                return Self.newest(keep, of: rows + new)
+            }
+            return try publisher.precompress(predicted)
+        }
+    }
+
+    /// Of each name and architecture's rows, the `keep` highest versions, the first row of
+    /// each version.
+    static func newest(_ keep: Int, of rows: [IndexRow]) -> [IndexRow] {
+        let groups = Dictionary(grouping: rows) { "\($0.name) \($0.architecture)" }
+        return groups.values.flatMap { group -> [IndexRow] in
+            guard group.count > 1 else { return group }
+            var seen = Set<String>()
+            let distinct = group.filter { seen.insert($0.version).inserted }
+            let versions = distinct.map { (row: $0, version: try? DebianVersion($0.version)) }
+            let sorted = versions.sorted { a, b in
+                guard let left = a.version, let right = b.version else { return false }
+                return left > right
+            }
+            return sorted.prefix(max(1, keep)).map(\.row)
+        }
+    }
+
+    /// Reads `path` while `DebFile` hashes and checks it, and writes it into the pool at its
+    /// pool path; where another file has that name already, into `.depot/incoming/` instead,
+    /// for the transaction to decide.
+    ///
+    /// The copy is written as a file with no name, then named: nobody sees it half written
+    /// and a crash leaves nothing behind. (File systems that cannot do that get a temporary
+    /// name in `.depot/incoming/`.)
+    func receive(_ path: String, component: String, mover: PoolMover) throws -> PreparedFile {
+        let unnamed: Int32?
+        do {
+            unnamed = try DurableFiles.openUnnamed(in: incomingDirectory)
+        } catch {
+            throw DepotError.file(error)
+        }
         let temporary = incomingDirectory + "/" + IncomingPackage.temporaryFileName()
-        let output = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let output = unnamed ?? open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard output >= 0 else { throw DepotError.file(FileError(path: temporary, operation: "create", code: errno)) }
-        var keep = false
+        var temporaryExists = unnamed == nil
+        var received = false
         defer {
             close(output)
-            if !keep { unlink(temporary) }
+            if temporaryExists && !received { unlink(temporary) }
         }
         var writeFailure: Int32?
         let deb: DebFile
@@ -193,10 +286,27 @@ extension Repository {
             throw DepotError.invalidPackage(error)
         }
         if let writeFailure {
-            throw DepotError.file(FileError(path: temporary, operation: "write", code: writeFailure))
+            let written = unnamed == nil ? temporary : incomingDirectory
+            throw DepotError.file(FileError(path: written, operation: "write", code: writeFailure))
         }
-        keep = true
-        return IncomingPackage(name: path, temporaryPath: temporary, deb: deb)
+        var prepared = PreparedFile(
+            IncomingPackage(name: path, location: .incoming(temporary), deb: deb), component: component)
+        if unnamed != nil {
+            do throws(FileError) {
+                if try mover.place(output, at: publicDirectory + "/" + prepared.poolPath) {
+                    prepared.incoming.location = .pool
+                } else {
+                    guard try DurableFiles.link(output, to: temporary) else {
+                        throw FileError(path: temporary, operation: "create", code: EEXIST)
+                    }
+                    temporaryExists = true
+                }
+            } catch {
+                throw DepotError.file(error)
+            }
+        }
+        received = true
+        return prepared
     }
 
     /// The rows of a push, inside its transaction; `mover` moves the new files into the pool
@@ -205,15 +315,23 @@ extension Repository {
         _ prepared: [PreparedFile], in distribution: String, component: String, allowDowngrade: Bool,
         timestamp: String, mover: PoolMover, _ db: Database
     ) throws -> ([PushOutcome], [Change]) {
+        // What the store has for these names, read in two queries rather than two per file,
+        // and kept up to date as the files are recorded and listed.
+        let names = Array(Set(prepared.map(\.incoming.deb.package)))
+        var known = Dictionary(grouping: try MetadataStore.files(db, names: names)) { NameAndArchitecture($0) }
+        var listed = Dictionary(
+            grouping: try MetadataStore.listings(db, distribution: distribution, names: names).map(\.file)
+        ) { NameAndArchitecture($0) }
         var outcomes: [PushOutcome] = []
         var changes: [Change] = []
         for record in prepared {
             let package = record.incoming
             let deb = package.deb
-            let file = try storeFile(record, mover: mover, timestamp: timestamp, db)
+            let key = NameAndArchitecture(name: deb.package, architecture: deb.architecture)
+            let file = try storeFile(record, known: &known[key, default: []], mover: mover, timestamp: timestamp, db)
             let result = try addListing(
                 file, to: distribution, component: component, allowDowngrade: allowDowngrade,
-                fileName: package.name, db)
+                fileName: package.name, listed: &listed[key, default: []], db)
             outcomes.append(
                 PushOutcome(
                     file: package.name, package: deb.package, version: deb.version.description,
@@ -225,16 +343,28 @@ extension Repository {
         return (outcomes, changes)
     }
 
-    /// Records the file and has it moved into the pool, or finds the identical file already
-    /// there and deletes the copy. The same name, version and architecture with other bytes is a
-    /// conflict.
+    private struct NameAndArchitecture: Hashable {
+        var name: String
+        var architecture: String
+
+        init(name: String, architecture: String) {
+            self.name = name
+            self.architecture = architecture
+        }
+
+        init(_ file: PackageFile) { self.init(name: file.name, architecture: file.architecture) }
+    }
+
+    /// Records the file and has it moved into the pool if it is not there yet, or finds the
+    /// identical file recorded already (in `known`, the recorded files of its name and
+    /// architecture) and deletes the copy. The same name, version and architecture with other
+    /// bytes is a conflict.
     private func storeFile(
-        _ record: PreparedFile, mover: PoolMover, timestamp: String, _ db: Database
+        _ record: PreparedFile, known: inout [PackageFile], mover: PoolMover, timestamp: String, _ db: Database
     ) throws -> PackageFile {
         let package = record.incoming
         let deb = package.deb
-        let existing = try MetadataStore.files(db, name: deb.package, architecture: deb.architecture)
-            .first { $0.debianVersion == deb.version }
+        let existing = known.first { $0.debianVersion == deb.version }
         if let existing {
             guard existing.checksums.sha256 == deb.checksums.sha256 else {
                 let listedIn = try String.fetchAll(
@@ -246,6 +376,7 @@ extension Repository {
                     existingSHA256: existing.checksums.sha256, newSHA256: deb.checksums.sha256,
                     existingPath: existing.poolPath, listedIn: listedIn)
             }
+            // A copy named at its pool path restores a pool file that had gone missing.
             package.discard()
             return existing
         }
@@ -268,7 +399,10 @@ extension Repository {
             id: fileID, name: deb.package, version: deb.version.description,
             architecture: deb.architecture,
             source: deb.source, poolPath: poolPath, checksums: deb.checksums)
-        mover.move(package.temporaryPath, to: publicDirectory + "/" + poolPath)
+        known.append(file)
+        if case .incoming(let temporary) = package.location {
+            mover.move(temporary, to: publicDirectory + "/" + poolPath)
+        }
         return file
     }
 
@@ -284,10 +418,21 @@ extension Repository {
         _ file: PackageFile, to distribution: String, component: String, allowDowngrade: Bool, fileName: String,
         _ db: Database
     ) throws -> ListingResult {
-        let listed = try MetadataStore.listings(db, distribution: distribution, name: file.name)
-            .filter { $0.file.architecture == file.architecture }
-        if listed.contains(where: { $0.file.id == file.id }) { return ListingResult(change: nil, unlisted: []) }
-        let newest = listed.map(\.file).max { $0.debianVersion < $1.debianVersion }
+        var listed = try MetadataStore.listings(db, distribution: distribution, name: file.name)
+            .map(\.file).filter { $0.architecture == file.architecture }
+        return try addListing(
+            file, to: distribution, component: component, allowDowngrade: allowDowngrade, fileName: fileName,
+            listed: &listed, db)
+    }
+
+    /// `addListing`, given the files of the name and architecture listed in `distribution`,
+    /// which it updates.
+    private func addListing(
+        _ file: PackageFile, to distribution: String, component: String, allowDowngrade: Bool, fileName: String,
+        listed: inout [PackageFile], _ db: Database
+    ) throws -> ListingResult {
+        if listed.contains(where: { $0.id == file.id }) { return ListingResult(change: nil, unlisted: []) }
+        let newest = listed.max { $0.debianVersion < $1.debianVersion }
         var unlisted: [PackageFile] = []
         if let newest, newest.debianVersion > file.debianVersion {
             guard allowDowngrade else {
@@ -295,16 +440,17 @@ extension Repository {
                     file: fileName, package: file.name, version: file.version, newest: newest.version,
                     distribution: distribution)
             }
-            unlisted += listed.map(\.file).filter { $0.debianVersion > file.debianVersion }
+            unlisted += listed.filter { $0.debianVersion > file.debianVersion }
         }
         let keep = configuration.distribution(distribution)?.keepVersions ?? 1
-        let remaining = listed.map(\.file).filter { candidate in !unlisted.contains { $0.id == candidate.id } }
+        let remaining = listed.filter { candidate in !unlisted.contains { $0.id == candidate.id } }
             .sorted { $0.debianVersion > $1.debianVersion }
         unlisted += remaining.dropFirst(max(0, keep - 1))
         for old in unlisted {
             try MetadataStore.unlist(db, fileID: old.id, from: distribution)
         }
         try MetadataStore.list(db, fileID: file.id, in: distribution, component: component)
+        listed = listed.filter { candidate in !unlisted.contains { $0.id == candidate.id } } + [file]
         return ListingResult(
             change: Change(
                 package: file.name, architecture: file.architecture, before: newest?.version, after: file.version),

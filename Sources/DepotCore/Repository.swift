@@ -207,7 +207,8 @@ public final class Repository: Sendable {
 
     /// Publishes every distribution a change (or an interrupted earlier run) left unpublished.
     /// Call with the lock held.
-    func publishPending() throws {
+    /// `precompressed`: chunks compressed ahead of time for these indices (`Publisher.precompress`).
+    func publishPending(precompressed: PrecompressedChunks = .init()) throws {
         let pending = try read { db in try String.fetchAll(db, sql: "SELECT distribution FROM unpublished") }
         guard !pending.isEmpty else { return }
         try writeArchiveKey()
@@ -219,7 +220,8 @@ public final class Repository: Sendable {
                 description: distribution.description, architectures: configuration.architectures,
                 components: configuration.components, validFor: distribution.validFor)
             do {
-                try publisher.publish(release, indices: indices, date: Int(Date().timeIntervalSince1970))
+                try publisher.publish(
+                    release, indices: indices, date: Int(Date().timeIntervalSince1970), precompressed: precompressed)
             } catch {
                 throw DepotError.publishing(error)
             }
@@ -230,13 +232,21 @@ public final class Repository: Sendable {
     /// The `Packages` indices of a distribution as the store has them: per component and
     /// architecture, `all` packages included, sorted by name, version and architecture.
     func indices(_ db: Database, for distribution: Configuration.Distribution) throws -> [PackagesIndex] {
+        try indices { component, architecture in
+            try MetadataStore.stanzas(
+                db, distribution: distribution.name, component: component, architecture: architecture)
+        }
+    }
+
+    /// One index per component and architecture, of the rows `rows` gives for it.
+    func indices(_ rows: (_ component: String, _ architecture: String) throws -> [IndexRow]) rethrows
+        -> [PackagesIndex]
+    {
         var indices: [PackagesIndex] = []
         for component in configuration.components {
             for architecture in configuration.architectures {
-                let rows = try MetadataStore.stanzas(
-                    db, distribution: distribution.name, component: component, architecture: architecture)
                 // Versions are parsed only to order the rare names listed more than once.
-                let sorted = rows.sorted { a, b in
+                let sorted = try rows(component, architecture).sorted { a, b in
                     if a.name != b.name { return a.name < b.name }
                     if a.version != b.version, let left = try? DebianVersion(a.version),
                         let right = try? DebianVersion(b.version), left != right

@@ -70,6 +70,6 @@ public final class Upload: @unchecked Sendable {
         } catch {
             throw DepotError.invalidPackage(DebFileError(file: name, problem: error))
         }
-        return IncomingPackage(name: name, temporaryPath: temporaryPath, deb: deb)
+        return IncomingPackage(name: name, location: .incoming(temporaryPath), deb: deb)
     }
 }

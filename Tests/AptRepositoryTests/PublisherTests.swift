@@ -88,6 +88,42 @@ import Testing
         }
     }
 
+    @Test func chunksCompressedAheadAreCachedOnlyWhenPublishedAndGiveTheSameFiles() throws {
+        let (signer, home) = try Self.makeSigner()
+        let root = try TestSupport.makeTemporaryDirectory("precompress")
+        defer {
+            _ = try? TestSupport.run("gpgconf", ["--homedir", home.path, "--kill", "gpg-agent"])
+            try? FileManager.default.removeItem(at: home)
+            try? FileManager.default.removeItem(at: root)
+        }
+        func publisher(_ name: String) -> Publisher {
+            Publisher(
+                publicDirectory: root.appendingPathComponent("\(name)/public").path, signer: signer,
+                chunkCacheDirectory: root.appendingPathComponent("\(name)/cache").path)
+        }
+        let release = ReleaseInfo(
+            origin: "Tests", label: "Tests", distribution: "stable", architectures: ["amd64"], components: ["main"])
+        let indices = [PackagesIndex(component: "main", architecture: "amd64", entries: Self.stanzas(1_000))]
+        func files(_ name: String) throws -> [String: Data] {
+            let folder = root.appendingPathComponent("\(name)/public/dists/stable/main/binary-amd64")
+            return try Dictionary(
+                uniqueKeysWithValues: ["Packages", "Packages.gz", "Packages.xz"].map {
+                    ($0, try Data(contentsOf: folder.appendingPathComponent($0)))
+                })
+        }
+
+        let ahead = publisher("ahead")
+        let precompressed = try ahead.precompress(indices)
+        let cache = root.appendingPathComponent("ahead/cache")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: cache.path))?.isEmpty ?? true)
+        try ahead.publish(release, indices: indices, date: 0, precompressed: precompressed)
+        let cached = try FileManager.default.contentsOfDirectory(atPath: cache.path)
+        #expect(cached.count == 2 * Publisher.chunk(indices[0].entries).count)
+
+        try publisher("plain").publish(release, indices: indices, date: 0)
+        #expect(try files("ahead") == files("plain"))
+    }
+
     @Test func changingOnePackageRecompressesOneChunk() throws {
         let entries = Self.stanzas(3_000)
         var changed = entries
