@@ -41,8 +41,8 @@ let package = Package(
             name: "CBZip2",
             providers: [.apt(["libbz2-dev"])]),
         .systemLibrary(
-            name: "CZlib", pkgConfig: "zlib",
-            providers: [.apt(["zlib1g-dev"])]),
+            name: "CDeflate", pkgConfig: "libdeflate",
+            providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(
             name: "COpenSSLCrypto", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]),
@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "AptRepository",
             dependencies: [
-                "DebianFormat", "CLZMA", "CZlib", "CGPGME", "CSystemCalls",
+                "DebianFormat", "CLZMA", "CDeflate", "CGPGME", "CSystemCalls",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(
@@ -109,6 +109,6 @@ let package = Package(
             dependencies: ["depot", "DepotTestSupport"]),
         .testTarget(
             name: "SystemLibraryTests",
-            dependencies: ["CArchive", "CGPGME", "CLZMA", "CBZip2", "CZlib", "COpenSSLCrypto"]),
+            dependencies: ["CArchive", "CGPGME", "CLZMA", "CBZip2", "CDeflate", "COpenSSLCrypto"]),
     ]
 )

@@ -1,5 +1,5 @@
+import CDeflate
 import CLZMA
-import CZlib
 
 /// Compressed forms of index files, built from independently compressed pieces so that a
 /// change to one piece never makes Depot recompress the rest.
@@ -9,24 +9,22 @@ import CZlib
 /// *stream*, so pieces are xz *blocks* of one stream, tied together by a stream header, an
 /// index of the blocks and a stream footer (the .xz file format, §2.1 and §4).
 public enum Compression {
-    /// One gzip member holding `bytes`, at gzip's highest level (what Debian's archive uses).
+    /// One gzip member holding `bytes`, made by libdeflate at level 6: on `Packages` text
+    /// that is smaller than zlib's `-9` (what Debian's archive uses) in less than half the time.
     public static func gzipMember(_ bytes: [UInt8]) throws(CompressionError) -> [UInt8] {
-        var stream = z_stream()
-        guard depot_deflate_init2(&stream, 9, 15 + 16) == Z_OK else { throw .gzip("deflateInit2 failed") }
-        defer { deflateEnd(&stream) }
-        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 32)
-        var input = bytes
-        let status = input.withUnsafeMutableBufferPointer { inputBuffer in
-            output.withUnsafeMutableBufferPointer { outputBuffer in
-                stream.next_in = inputBuffer.baseAddress
-                stream.avail_in = UInt32(inputBuffer.count)
-                stream.next_out = outputBuffer.baseAddress
-                stream.avail_out = UInt32(outputBuffer.count)
-                return deflate(&stream, Z_FINISH)
+        guard let compressor = libdeflate_alloc_compressor(6) else { throw .gzip("out of memory") }
+        defer { libdeflate_free_compressor(compressor) }
+        var output = [UInt8](repeating: 0, count: libdeflate_gzip_compress_bound(compressor, bytes.count))
+        let size = bytes.withUnsafeBytes { input in
+            output.withUnsafeMutableBytes { out in
+                // libdeflate reads nothing of an empty input, but wants a pointer all the same.
+                libdeflate_gzip_compress(
+                    compressor, input.baseAddress ?? UnsafeRawPointer(out.baseAddress!), input.count, out.baseAddress,
+                    out.count)
             }
         }
-        guard status == Z_STREAM_END else { throw .gzip("deflate returned \(status)") }
-        output.removeLast(Int(stream.avail_out))
+        guard size > 0 else { throw .gzip("the compressed data did not fit its bound") }
+        output.removeLast(output.count - size)
         return output
     }
 
