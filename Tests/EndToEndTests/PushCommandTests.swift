@@ -71,6 +71,24 @@ import Testing
         #expect(try repository.snapshot() == before)
     }
 
+    /// A push killed before its commit can leave a file at a pool path the store never
+    /// recorded; the next push of that package replaces it with the bytes it records.
+    @Test func aFileAKilledPushLeftAtThePoolPathIsReplaced() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let leftover = repository.publicDirectory + "/pool/main/s/snowbird-src/snowbird_1.4.2-1_amd64.deb"
+        try FileManager.default.createDirectory(
+            atPath: (leftover as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data("half a package\n".utf8).write(to: URL(fileURLWithPath: leftover))
+
+        let result = try repository.depot(["push", "staging", Self.snowbird])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(FileManager.default.contents(atPath: leftover) == FileManager.default.contents(atPath: Self.snowbird))
+        #expect(try repository.depot(["verify"]).status == 0)
+        let incoming = try FileManager.default.contentsOfDirectory(atPath: repository.root.path + "/.depot/incoming")
+        #expect(incoming.isEmpty, "\(incoming)")
+    }
+
     @Test func anArchitectureTheRepositoryDoesNotCarryIsRefused() throws {
         let repository = try ScratchRepository(["--architectures", "amd64"])
         defer { repository.remove() }
