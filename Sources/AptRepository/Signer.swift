@@ -166,8 +166,11 @@ private final class Context {
     let handle: gpgme_ctx_t
     let homeDirectory: String
 
-    /// gpgme must be told its version once before anything else works.
+    /// gpgme must be told its version once before anything else works. Without gpgconf it
+    /// finds gpg where Debian installs it, and saves the three gpgconf runs (each a fork of
+    /// this process) it would make to ask.
     private static let initialized: Bool = {
+        gpgme_set_global_flag("disable-gpgconf", "1")
         gpgme_check_version(nil)
         return true
     }()
