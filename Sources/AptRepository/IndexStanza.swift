@@ -20,14 +20,15 @@ public enum IndexStanza {
     private static let indexFields: Set<String> = ["filename", "size", "md5sum", "sha1", "sha256", "sha512"]
 
     public static func render(control: Deb822Paragraph, filename: String, checksums: Checksums) -> String {
+        // Each name lowercased once, not at every comparison.
         let fields = control.fields.enumerated()
-            .filter { !indexFields.contains($0.element.name.lowercased()) }
-            .sorted { lhs, rhs in
-                let left = rank[lhs.element.name.lowercased()] ?? fieldOrder.count
-                let right = rank[rhs.element.name.lowercased()] ?? fieldOrder.count
-                return left == right ? lhs.offset < rhs.offset : left < right
+            .compactMap { offset, field -> (rank: Int, offset: Int, field: Deb822Field)? in
+                let name = field.name.lowercased()
+                guard !indexFields.contains(name) else { return nil }
+                return (rank[name] ?? fieldOrder.count, offset, field)
             }
-            .map(\.element)
+            .sorted { ($0.rank, $0.offset) < ($1.rank, $1.offset) }
+            .map(\.field)
         var paragraph = Deb822Paragraph(fields)
         paragraph.append(Deb822Field(name: "Filename", value: filename))
         paragraph.append(Deb822Field(name: "Size", value: String(checksums.size)))

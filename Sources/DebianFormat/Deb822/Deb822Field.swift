@@ -55,6 +55,11 @@ public struct Deb822Field: Sendable, Hashable {
         return value
     }
 
+    /// At least the bytes `render` writes.
+    var renderedSize: Int {
+        leadingComments.utf8.count + name.utf8.count + (verbatimValue ?? value).utf8.count + 3
+    }
+
     func render(into output: inout String) {
         output += leadingComments
         output += name

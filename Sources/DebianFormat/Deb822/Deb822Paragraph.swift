@@ -59,6 +59,8 @@ public struct Deb822Paragraph: Sendable, Hashable {
     /// The paragraph's text: each field on its line(s), without the separating blank line.
     public func rendered() -> String {
         var output = ""
+        // One allocation instead of one each time the text outgrows its buffer.
+        output.reserveCapacity(fields.reduce(trailingComments.utf8.count) { $0 + $1.renderedSize })
         render(into: &output)
         return output
     }
