@@ -89,6 +89,33 @@ import Testing
         #expect(incoming.isEmpty, "\(incoming)")
     }
 
+    /// `/dev/shm` is a file system of its own on Linux; the test needs one.
+    static let otherFileSystem: String? = {
+        var shm = stat()
+        var temporary = stat()
+        guard stat("/dev/shm", &shm) == 0, stat(NSTemporaryDirectory(), &temporary) == 0,
+            shm.st_dev != temporary.st_dev
+        else { return nil }
+        return "/dev/shm"
+    }()
+
+    @Test(.enabled(if: otherFileSystem != nil))
+    func aPublicFolderOnAnotherFileSystemIsRefusedSayingWhy() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let moved = try #require(Self.otherFileSystem) + "/depot-public-\(UUID())"
+        defer { try? FileManager.default.removeItem(atPath: moved) }
+        try FileManager.default.moveItem(atPath: repository.publicDirectory, toPath: moved)
+        try FileManager.default.createSymbolicLink(atPath: repository.publicDirectory, withDestinationPath: moved)
+        let before = try repository.snapshot()
+
+        let result = try repository.depot(["push", "staging", Self.snowbird])
+        #expect(result.status != 0)
+        #expect(result.standardError.hasSuffix("must be on one file system: files are moved from one to the other)\n"))
+        #expect(result.standardError.split(separator: "\n").count == 1, "\(result.standardError)")
+        #expect(try repository.snapshot() == before)
+    }
+
     @Test func anArchitectureTheRepositoryDoesNotCarryIsRefused() throws {
         let repository = try ScratchRepository(["--architectures", "amd64"])
         defer { repository.remove() }
