@@ -153,11 +153,6 @@ public struct FileError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(path): cannot \(operation): " + (detail ?? String(cString: strerror(code))) + advice
-    }
-
-    /// What to do about a failure whose system message does not say.
-    private var advice: String {
-        code == EXDEV ? " (.depot/ and public/ must be on one file system: files are moved from one to the other)" : ""
+        "\(path): cannot \(operation): " + (detail ?? String(cString: strerror(code)))
     }
 }

@@ -1,5 +1,6 @@
 import AptRepository
 import DebianFormat
+import Foundation
 
 /// What can go wrong in a Depot operation; each reads as one sentence for the user, naming
 /// the file or package, and where it helps, what to do next.
@@ -75,6 +76,9 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
             return error.description
         case .signing(let error):
             return error.description
+        case .file(let error) where error.code == EXDEV:
+            return error.description
+                + " (.depot/ and public/ must be on one file system: files are moved from one to the other)"
         case .file(let error):
             return error.description
         case .verificationFailed(let problems):
