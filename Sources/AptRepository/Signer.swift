@@ -206,9 +206,15 @@ private final class Context {
         return false
     }
 
+    /// Listed on this context: `gpgme_get_key` makes a context of its own for the listing,
+    /// and every context asks gpg for its version, one more process each time.
     func secretKey(_ fingerprint: String) throws(SigningError) -> gpgme_key_t {
         var key: gpgme_key_t?
-        let error = gpgme_get_key(handle, fingerprint, &key, 1)
+        var error = gpgme_op_keylist_start(handle, fingerprint, 1)
+        if gpgme_err_code(error) == GPG_ERR_NO_ERROR {
+            error = gpgme_op_keylist_next(handle, &key)
+            gpgme_op_keylist_end(handle)
+        }
         guard gpgme_err_code(error) == GPG_ERR_NO_ERROR, let key else {
             throw SigningError(
                 operation: "finding the secret key \(fingerprint)",
