@@ -56,13 +56,20 @@ extension Repository {
     struct PackageKey: Hashable {
         var name: String
         var architecture: String
+
+        init(name: String, architecture: String) {
+            self.name = name
+            self.architecture = architecture
+        }
+
+        init(_ file: PackageFile) { self.init(name: file.name, architecture: file.architecture) }
     }
 
     /// The newest listing of each package and architecture.
     func newest(_ listings: [Listing]) -> [PackageKey: Listing] {
         var result: [PackageKey: Listing] = [:]
         for listing in listings {
-            let key = PackageKey(name: listing.file.name, architecture: listing.file.architecture)
+            let key = PackageKey(listing.file)
             if let current = result[key], current.file.debianVersion >= listing.file.debianVersion { continue }
             result[key] = listing
         }
@@ -100,10 +107,18 @@ extension Repository {
             let changes: [Change] = try write(commit: !dryRun) { db in
                 var changes: [Change] = []
                 var listed: [PackageFile] = []
-                for listing in try self.selected(selectors, all: all, from: from, to: target, db) {
+                let selected = try self.selected(selectors, all: all, from: from, to: target, db)
+                // What the target lists of these names, read in one query rather than one per file.
+                var inTarget = Dictionary(
+                    grouping: try MetadataStore.listings(
+                        db, distribution: target, names: Array(Set(selected.map(\.file.name)))
+                    ).map(\.file)
+                ) { PackageKey($0) }
+                for listing in selected {
                     let result = try self.addListing(
                         listing.file, to: target, component: listing.component, allowDowngrade: allowDowngrade,
-                        fileName: "\(listing.file.name) \(listing.file.version) (\(listing.file.architecture))", db)
+                        fileName: "\(listing.file.name) \(listing.file.version) (\(listing.file.architecture))",
+                        listed: &inTarget[PackageKey(listing.file), default: []], db)
                     if let change = result.change {
                         changes.append(change)
                         listed.append(listing.file)
@@ -131,11 +146,13 @@ extension Repository {
         -> [Listing]
     {
         if all {
-            let wanted = Set(
-                try differences(db, from: from, to: to).filter { $0.kind == .new || $0.kind == .upgrade }
-                    .map { PackageKey(name: $0.package, architecture: $0.architecture) })
-            return newest(try MetadataStore.listings(db, distribution: from)).filter { wanted.contains($0.key) }
-                .map(\.value).sorted { ($0.file.name, $0.file.architecture) < ($1.file.name, $1.file.architecture) }
+            // What `diff` calls new or an upgrade.
+            let target = newest(try MetadataStore.listings(db, distribution: to))
+            return newest(try MetadataStore.listings(db, distribution: from)).values
+                .filter { listing in
+                    target[PackageKey(listing.file)].map { listing.file.debianVersion > $0.file.debianVersion } ?? true
+                }
+                .sorted { ($0.file.name, $0.file.architecture) < ($1.file.name, $1.file.architecture) }
         }
         var chosen: [Listing] = []
         for selector in selectors {

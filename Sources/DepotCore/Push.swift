@@ -318,16 +318,16 @@ extension Repository {
         // What the store has for these names, read in two queries rather than two per file,
         // and kept up to date as the files are recorded and listed.
         let names = Array(Set(prepared.map(\.incoming.deb.package)))
-        var known = Dictionary(grouping: try MetadataStore.files(db, names: names)) { NameAndArchitecture($0) }
+        var known = Dictionary(grouping: try MetadataStore.files(db, names: names)) { PackageKey($0) }
         var listed = Dictionary(
             grouping: try MetadataStore.listings(db, distribution: distribution, names: names).map(\.file)
-        ) { NameAndArchitecture($0) }
+        ) { PackageKey($0) }
         var outcomes: [PushOutcome] = []
         var changes: [Change] = []
         for record in prepared {
             let package = record.incoming
             let deb = package.deb
-            let key = NameAndArchitecture(name: deb.package, architecture: deb.architecture)
+            let key = PackageKey(name: deb.package, architecture: deb.architecture)
             let file = try storeFile(record, known: &known[key, default: []], mover: mover, timestamp: timestamp, db)
             let result = try addListing(
                 file, to: distribution, component: component, allowDowngrade: allowDowngrade,
@@ -341,18 +341,6 @@ extension Repository {
             if let change = result.change { changes.append(change) }
         }
         return (outcomes, changes)
-    }
-
-    private struct NameAndArchitecture: Hashable {
-        var name: String
-        var architecture: String
-
-        init(name: String, architecture: String) {
-            self.name = name
-            self.architecture = architecture
-        }
-
-        init(_ file: PackageFile) { self.init(name: file.name, architecture: file.architecture) }
     }
 
     /// Records the file and has it moved into the pool if it is not there yet, or finds the
@@ -426,8 +414,8 @@ extension Repository {
     }
 
     /// `addListing`, given the files of the name and architecture listed in `distribution`,
-    /// which it updates.
-    private func addListing(
+    /// which it updates: for callers listing many files, who read those in one query.
+    func addListing(
         _ file: PackageFile, to distribution: String, component: String, allowDowngrade: Bool, fileName: String,
         listed: inout [PackageFile], _ db: Database
     ) throws -> ListingResult {
