@@ -239,7 +239,7 @@ extension Repository {
     /// Of each name and architecture's rows, the `keep` highest versions, the first row of
     /// each version.
     static func newest(_ keep: Int, of rows: [IndexRow]) -> [IndexRow] {
-        let groups = Dictionary(grouping: rows) { "\($0.name) \($0.architecture)" }
+        let groups = Dictionary(grouping: rows) { PackageKey(name: $0.name, architecture: $0.architecture) }
         return groups.values.flatMap { group -> [IndexRow] in
             guard group.count > 1 else { return group }
             var seen = Set<String>()
