@@ -81,10 +81,11 @@ public final class StaticHTTPServer: @unchecked Sendable {
     public let port: Int
     private let process: Process
 
+    private let scratch: URL
     private let requestLog: URL
 
     public init(serving folder: String) throws {
-        let scratch = try TestSupport.makeTemporaryDirectory("http")
+        scratch = try TestSupport.makeTemporaryDirectory("http")
         let log = scratch.appendingPathComponent("log")
         requestLog = scratch.appendingPathComponent("requests")
         FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -129,6 +130,11 @@ public final class StaticHTTPServer: @unchecked Sendable {
     public func stop() {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+    }
+
+    deinit {
+        if process.isRunning { stop() }
+        try? FileManager.default.removeItem(at: scratch)
     }
 }
 

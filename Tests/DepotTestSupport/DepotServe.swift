@@ -3,12 +3,13 @@ import Foundation
 /// `depot serve` on a free port of 127.0.0.1, for one test.
 public final class DepotServe: @unchecked Sendable {
     private let process: Process
+    private let scratch: URL
     private let log: URL
     /// `http://127.0.0.1:PORT/`.
     public let url: String
 
     public init(root: URL, arguments: [String] = []) throws {
-        let scratch = try TestSupport.makeTemporaryDirectory("serve")
+        scratch = try TestSupport.makeTemporaryDirectory("serve")
         log = scratch.appendingPathComponent("log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         process = Process()
@@ -33,6 +34,11 @@ public final class DepotServe: @unchecked Sendable {
                 "depot serve did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
         }
         url = "http://\(address)/"
+    }
+
+    deinit {
+        if process.isRunning { stop() }
+        try? FileManager.default.removeItem(at: scratch)
     }
 
     /// What the server logged so far: the access log among it.
