@@ -135,10 +135,9 @@ public final class Repository: Sendable {
     public func list(distribution: String? = nil) throws -> [Listing] {
         if let distribution { try requireDistribution(distribution) }
         let listings = try read { db in try MetadataStore.listings(db, distribution: distribution) }
-        let order = Dictionary(uniqueKeysWithValues: configuration.distributions.enumerated().map { ($1.name, $0) })
         return listings.sorted { a, b in
             if a.distribution != b.distribution {
-                return order[a.distribution, default: 0] < order[b.distribution, default: 0]
+                return distributionRank(a.distribution) < distributionRank(b.distribution)
             }
             if a.file.name != b.file.name { return a.file.name < b.file.name }
             let versions = DebianVersion.compare(a.file.debianVersion, b.file.debianVersion)
@@ -156,6 +155,12 @@ public final class Repository: Sendable {
         public var versions: [Version]
     }
 
+    /// Where a distribution sorts: in promotion order, then by name the ones the store still
+    /// lists that depot.conf no longer names (their listings stay, and keep their files).
+    private func distributionRank(_ name: String) -> (Int, String) {
+        (configuration.distributions.firstIndex { $0.name == name } ?? configuration.distributions.count, name)
+    }
+
     /// Every version of a package the pool holds, and which distributions list each.
     public func show(package name: String) throws -> PackageReport {
         let (files, listings) = try read { db in
@@ -165,13 +170,13 @@ public final class Repository: Sendable {
             return (files, try MetadataStore.listings(db, distribution: nil, name: name))
         }
         guard !files.isEmpty else { throw DepotError.unknownPackage(name) }
-        let order = configuration.distributions.map(\.name)
         let versions = files.sorted { a, b in
             let versions = DebianVersion.compare(a.debianVersion, b.debianVersion)
             return versions != 0 ? versions > 0 : a.architecture < b.architecture
         }.map { file in
             let listedIn = Set(listings.filter { $0.file.id == file.id }.map(\.distribution))
-            return PackageReport.Version(file: file, distributions: order.filter(listedIn.contains))
+            return PackageReport.Version(
+                file: file, distributions: listedIn.sorted { distributionRank($0) < distributionRank($1) })
         }
         return PackageReport(name: name, versions: versions)
     }

@@ -175,6 +175,21 @@ import Testing
         #expect(try repository.depot(["verify"]).status == 0)
     }
 
+    @Test func aDistributionDroppedFromDepotConfIsShownAfterTheConfiguredOnes() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        try repository.editConfiguration(
+            replacing: "Distribution: development\n", with: "Distribution: qa\n\nDistribution: development\n")
+        try #require(try repository.depot(["push", "qa", Self.snowbird]).status == 0)
+        try #require(try repository.depot(["push", "production", Self.snowbird]).status == 0)
+        try repository.editConfiguration(replacing: "Distribution: qa\n\n", with: "")
+
+        // The store is the truth: qa's listing stays, after every configured distribution.
+        let rows = try repository.depot(["list"]).text.split(separator: "\n").map { $0.split(separator: " ")[0] }
+        #expect(rows == ["DISTRIBUTION", "production", "qa"])
+        #expect(try repository.depot(["show", "snowbird"]).text.contains("Listed in: production, qa"))
+    }
+
     @Test func exportKeyPrintsThePublishedKeyThatGpgReads() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }
