@@ -14,6 +14,7 @@ final class PoolMover: @unchecked Sendable {
     private var moved: [String] = []
     private var createdDirectories: [String] = []
     private var failure: FileError?
+    private var renamed = false
 
     /// Queues the move of `temporaryPath` to `destination`, creating its directory.
     func move(_ temporaryPath: String, to destination: String) {
@@ -26,6 +27,7 @@ final class PoolMover: @unchecked Sendable {
                     throw FileError(path: destination, operation: "move into the pool", code: errno)
                 }
                 self.moved.append(destination)
+                self.renamed = true
             } catch {
                 self.failure = error
             }
@@ -58,4 +60,7 @@ final class PoolMover: @unchecked Sendable {
 
     /// Whether any file was put into the pool.
     var wroteAny: Bool { queue.sync { !moved.isEmpty } }
+
+    /// Whether any file was moved into the pool (`move`) rather than named there as it was read.
+    var movedAny: Bool { queue.sync { renamed } }
 }

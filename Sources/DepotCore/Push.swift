@@ -101,9 +101,13 @@ extension Repository {
                 defer { counter.advance() }
                 return Result { try self.receive(path, component: component, mover: mover) }
             }
+            // The files named in the pool while reading start on their way to the disk now,
+            // while the transaction writes rows and the index is compressed.
+            let readAll = received.allSatisfy { if case .success = $0 { true } else { false } }
+            let flush = readAll && mover.wroteAny ? flushFileSystem() : nil
             return try push(
                 received, to: distribution, component: component, allowDowngrade: allowDowngrade, context: context,
-                mover: mover)
+                mover: mover, flushing: flush)
         }
     }
 
@@ -134,9 +138,10 @@ extension Repository {
 
     /// The store's side of a push of received packages, holding the lock: all or none. On
     /// failure, the files the push put into the pool and the temporary ones are deleted.
+    /// `flushing` is the flush of the files named in the pool while reading, if one was started.
     private func push(
         _ received: [Result<PreparedFile, any Error>], to distribution: String, component: String,
-        allowDowngrade: Bool, context: OperationContext, mover: PoolMover
+        allowDowngrade: Bool, context: OperationContext, mover: PoolMover, flushing placed: BackgroundTask<Void>? = nil
     ) throws -> [PushOutcome] {
         let prepared = received.compactMap { try? $0.get() }
         let outcomes: [PushOutcome]
@@ -157,19 +162,21 @@ extension Repository {
                     prepared, in: distribution, component: component, allowDowngrade: allowDowngrade,
                     timestamp: context.timestamp, mover: mover, db)
                 // Pool files reach the disk before the transaction that references them
-                // commits: one flush for the whole push rather than two fsyncs per package,
-                // made while the history is written.
+                // commits: a flush of the file system rather than two fsyncs per package, one
+                // for the files named while reading (started when reading ended) and one for
+                // those moved in since, made while the history is written.
                 do throws(FileError) {
                     try mover.finish()
                 } catch {
                     throw DepotError.file(error)
                 }
-                let flush = mover.wroteAny ? flushFileSystem() : nil
+                let flush = mover.movedAny ? flushFileSystem() : nil
                 if !changes.isEmpty {
                     _ = try MetadataStore.recordHistory(
                         db, operation: "push", distribution: distribution, context: context, changes: changes)
                     try MetadataStore.markUnpublished(db, distribution)
                 }
+                try placed?.value()
                 try flush?.value()
                 return outcomes
             }
