@@ -31,6 +31,13 @@ public enum DurableFiles {
         }
     }
 
+    /// The bytes an unprivileged writer can still put on the file system holding `path`.
+    public static func availableBytes(onFileSystemOf path: String) -> Int? {
+        var information = statvfs()
+        guard statvfs(path, &information) == 0 else { return nil }
+        return Int(information.f_bavail) * Int(information.f_frsize)
+    }
+
     private static func write(_ bytes: some ContiguousBytes, to path: String, sync: Bool) throws(FileError) {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw FileError(path: path, operation: "create", code: errno) }
@@ -153,6 +160,10 @@ public struct FileError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(path): cannot \(operation): " + (detail ?? String(cString: strerror(code)))
+        let text = "\(path): cannot \(operation): " + (detail ?? String(cString: strerror(code)))
+        return code == ENOSPC || code == EDQUOT ? "\(text) (\(Self.fileSystemFullAdvice))" : text
     }
+
+    /// What to do when a write fails for want of space.
+    public static let fileSystemFullAdvice = "the file system is full: free some space, then run the command again"
 }

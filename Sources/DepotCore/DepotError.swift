@@ -1,6 +1,7 @@
 import AptRepository
 import DebianFormat
 import Foundation
+import GRDB
 
 /// What can go wrong in a Depot operation; each reads as one sentence for the user, naming
 /// the file or package, and where it helps, what to do next.
@@ -27,6 +28,20 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
     case signing(SigningError)
     case file(FileError)
     case verificationFailed([String])
+
+    /// An error of the metadata store at `path`. SQLite says "database or disk is full" when
+    /// the file system is, but only "disk I/O error" when its shared-memory file cannot grow.
+    static func store(_ error: any Error, path: String) -> DepotError {
+        let code = (error as? DatabaseError)?.resultCode
+        let full =
+            code == .SQLITE_FULL
+            || (code == .SQLITE_IOERR
+                && (DurableFiles.availableBytes(onFileSystemOf: path) ?? Int.max) < Self.nearlyFull)
+        return .storage("\(path): \(error)" + (full ? " (\(FileError.fileSystemFullAdvice))" : ""))
+    }
+
+    /// Less free space than this makes an I/O error of the store a full file system's.
+    private static let nearlyFull = 1 << 20
 
     public var description: String {
         switch self {

@@ -42,7 +42,7 @@ public final class Repository: Sendable {
         do {
             store = try MetadataStore(path: root + "/.depot/depot.sqlite")
         } catch {
-            throw DepotError.storage("\(root)/.depot/depot.sqlite: \(error)")
+            throw DepotError.store(error, path: root + "/.depot/depot.sqlite")
         }
         signer = Signer(homeDirectory: root + "/.depot/gnupg", fingerprint: fingerprint)
     }
@@ -302,7 +302,7 @@ public final class Repository: Sendable {
         } catch let error as DepotError {
             throw error
         } catch {
-            throw DepotError.storage("\(error)")
+            throw DepotError.store(error, path: store.database.path)
         }
     }
 
@@ -324,7 +324,7 @@ public final class Repository: Sendable {
         } catch let error as DepotError {
             throw error
         } catch {
-            throw DepotError.storage("\(error)")
+            throw DepotError.store(error, path: store.database.path)
         }
     }
 

@@ -46,6 +46,76 @@ import Testing
         #expect(try repository.depot(["verify"]).status == 0)
     }
 
+    /// Whether this process may mount a tmpfs: root, outside a container that forbids it.
+    static let canMount: Bool = {
+        guard getuid() == 0, let probe = try? TestSupport.makeTemporaryDirectory("mount") else { return false }
+        defer { try? FileManager.default.removeItem(at: probe) }
+        guard (try? TestSupport.run("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", probe.path]))?.status == 0
+        else { return false }
+        _ = try? TestSupport.run("umount", [probe.path])
+        return true
+    }()
+
+    /// Replaces `filler` with a file taking all the space of its file system but `bytesLeft`.
+    private func fill(_ filler: String, leaving bytesLeft: Int) throws {
+        try? FileManager.default.removeItem(atPath: filler)
+        let folder = (filler as NSString).deletingLastPathComponent
+        let free = try #require(
+            try FileManager.default.attributesOfFileSystem(forPath: folder)[.systemFreeSize] as? Int)
+        let descriptor = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        try #require(descriptor >= 0)
+        defer { close(descriptor) }
+        if free > bytesLeft { try #require(posix_fallocate(descriptor, 0, off_t(free - bytesLeft)) == 0) }
+    }
+
+    @Test(.enabled(if: canMount, "needs to mount a tmpfs (root)"))
+    func aFullFileSystemFailsAPushSayingSoAndLeavesTheRepositoryAsItWas() throws {
+        let mountPoint = try TestSupport.makeTemporaryDirectory("full")
+        try #require(
+            try TestSupport.run("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mountPoint.path]).status == 0)
+        defer {
+            _ = try? TestSupport.run("umount", ["--lazy", mountPoint.path])
+            try? FileManager.default.removeItem(at: mountPoint)
+        }
+        let repository = try ScratchRepository(at: mountPoint.appendingPathComponent("repo"))
+        defer { repository.remove() }
+        try #require(
+            try repository.depot(["push", "development", TestSupport.fixture("good/snowbird_1.4.2-1_amd64.deb")])
+                .status == 0)
+        let packages = ["good/epochal_3.1-1_amd64.deb", "good/libsnow1_1.0~rc1-1_amd64.deb"].map(TestSupport.fixture)
+        let filler = mountPoint.appendingPathComponent("filler").path
+
+        // From no space at all upwards, each push fails at a later step: opening the store,
+        // writing the copies, committing, publishing.
+        var refusals = 0
+        for kibibytesLeft in stride(from: 0, through: 512, by: 8) {
+            try fill(filler, leaving: kibibytesLeft * 1024)
+            let before = try repository.snapshot()
+            let result = try repository.depot(["push", "development"] + packages)
+            if result.status == 0 { break }
+            #expect(result.standardError.split(separator: "\n").count == 1, "\(result.standardError)")
+            #expect(
+                result.standardError.hasPrefix("depot: error: ")
+                    && result.standardError.hasSuffix("free some space, then run the command again)\n"),
+                "\(result.standardError)")
+            // Past its commit a push is recorded, and only its publishing is left to the next
+            // command that takes the lock.
+            if result.standardError.hasPrefix("depot: error: publishing: ") { break }
+            #expect(try repository.snapshot() == before, "\(kibibytesLeft) KiB left: \(result.standardError)")
+            refusals += 1
+        }
+        #expect(refusals > 3)
+
+        try FileManager.default.removeItem(atPath: filler)
+        let again = try repository.depot(["push", "development"] + packages)
+        #expect(again.status == 0, "\(again.standardError)")
+        #expect(
+            try listed(repository, "development")
+                == ["snowbird 1.4.2-1 amd64", "epochal 2:3.1-1 amd64", "libsnow1 1.0~rc1-1 amd64"])
+        let verified = try repository.depot(["verify"])
+        #expect(verified.status == 0 && verified.standardError.isEmpty, "\(verified.standardError)")
+    }
+
     @Test(.enabled(if: TestSupport.hasProgram("apt-get"), "needs apt-get"))
     func killNineAtRandomMomentsLeavesAConsistentRepository() throws {
         let repository = try ScratchRepository()
