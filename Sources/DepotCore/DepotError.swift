@@ -24,6 +24,7 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
     case tooLarge(name: String, limit: Int)
     case invalidArgument(String)
     case storage(String)
+    case storeMissing(path: String)
     case publishing(PublishError)
     case signing(SigningError)
     case file(FileError)
@@ -37,7 +38,12 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
             code == .SQLITE_FULL
             || (code == .SQLITE_IOERR
                 && (DurableFiles.availableBytes(onFileSystemOf: path) ?? Int.max) < Self.nearlyFull)
-        return .storage("\(path): \(error)" + (full ? " (\(FileError.fileSystemFullAdvice))" : ""))
+        let damaged = code == .SQLITE_CORRUPT || code == .SQLITE_NOTADB
+        let advice =
+            full
+            ? " (\(FileError.fileSystemFullAdvice))"
+            : damaged ? " (the metadata store is damaged: restore it from a backup)" : ""
+        return .storage("\(path): \(error)" + advice)
     }
 
     /// Less free space than this makes an I/O error of the store a full file system's.
@@ -87,6 +93,9 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
             return text
         case .storage(let detail):
             return "metadata store: \(detail)"
+        case .storeMissing(let path):
+            return "\(path): the metadata store is missing; restore it from a backup "
+                + "(the repository's packages and history are recorded there, not in public/)"
         case .publishing(let error):
             return error.description
         case .signing(let error):

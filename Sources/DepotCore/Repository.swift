@@ -39,10 +39,14 @@ public final class Repository: Sendable {
                 ConfigurationError(line: 1, problem: "no Sign-With fingerprint in the repository stanza"))
         }
         self.root = root
+        let storePath = root + "/.depot/depot.sqlite"
+        // Only init makes a store: an empty one made here would publish every distribution
+        // empty over the real ones.
+        guard FileManager.default.fileExists(atPath: storePath) else { throw DepotError.storeMissing(path: storePath) }
         do {
-            store = try MetadataStore(path: root + "/.depot/depot.sqlite")
+            store = try MetadataStore(path: storePath)
         } catch {
-            throw DepotError.store(error, path: root + "/.depot/depot.sqlite")
+            throw DepotError.store(error, path: storePath)
         }
         signer = Signer(homeDirectory: root + "/.depot/gnupg", fingerprint: fingerprint)
     }
@@ -82,6 +86,7 @@ public final class Repository: Sendable {
             throw DepotError.invalidArgument("invalid init options: \(error.problem)")
         }
         let keyring = root + "/.depot/gnupg"
+        let storePath = root + "/.depot/depot.sqlite"
         let fileManager = FileManager.default
         let createdByThisRun = [root + "/.depot", root + "/public"].filter { !fileManager.fileExists(atPath: $0) }
         // A failed init leaves nothing behind, so that it can simply be run again.
@@ -104,6 +109,17 @@ public final class Repository: Sendable {
                     homeDirectory: keyring, userID: "\(configuration.label) archive signing key <depot@localhost>")
             }
             configuration.signWith = signer.fingerprint
+            // The store, each distribution waiting for its first publish, exists before
+            // depot.conf makes the folder a repository.
+            do {
+                try MetadataStore(path: storePath).database.write { db in
+                    for distribution in configuration.distributions {
+                        try MetadataStore.markUnpublished(db, distribution.name)
+                    }
+                }
+            } catch {
+                throw DepotError.store(error, path: storePath)
+            }
             try DurableFiles.replace(root + "/depot.conf", with: Array(configuration.rendered().utf8))
         } catch let error as SigningError {
             undo()
@@ -111,16 +127,12 @@ public final class Repository: Sendable {
         } catch let error as FileError {
             undo()
             throw DepotError.file(error)
+        } catch {
+            undo()
+            throw error
         }
         let repository = try Repository(root: root)
-        try repository.withLock {
-            try repository.write { db in
-                for distribution in configuration.distributions {
-                    try MetadataStore.markUnpublished(db, distribution.name)
-                }
-            }
-            try repository.publishPending()
-        }
+        try repository.withLock { try repository.publishPending() }
         return repository
     }
 

@@ -27,6 +27,31 @@ import Testing
         #expect(result.standardError.contains("snowbird_1.4.2-1_amd64.deb"), "\(result.standardError)")
     }
 
+    @Test func aMissingOrDamagedStoreIsRefusedNeverReplacedByAnEmptyOne() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        try #require(try repository.depot(["push", "staging", Self.snowbird]).status == 0)
+        let store = repository.root.appendingPathComponent(".depot/depot.sqlite")
+        let saved = try Data(contentsOf: store)
+        try FileManager.default.removeItem(at: store)
+
+        // An empty store made by any of these would publish staging empty over its package.
+        try expectRefusals(
+            repository,
+            [
+                ["list"], ["publish"], ["verify"], ["push", "development", Self.snowbird],
+                ["promote", "snowbird", "--from", "staging"],
+            ].map { ($0, "\(store.path): the metadata store is missing; restore it from a backup") })
+        #expect(!FileManager.default.fileExists(atPath: store.path))
+
+        try saved.prefix(saved.count / 2).write(to: store)
+        try expectRefusals(repository, [(["list"], "(the metadata store is damaged: restore it from a backup)")])
+
+        try saved.write(to: store)
+        #expect(try listed(repository, "staging") == ["snowbird 1.4.2-1 amd64"])
+        #expect(try repository.depot(["verify"]).status == 0)
+    }
+
     @Test func findsAMissingIndex() throws {
         let result = try damaged { repository in
             let folder = repository.root.appendingPathComponent("public/dists/staging/main/binary-amd64")
