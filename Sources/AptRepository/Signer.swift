@@ -1,4 +1,5 @@
 import CGPGME
+import Foundation
 
 #if canImport(Glibc)
     import Glibc
@@ -6,12 +7,13 @@ import CGPGME
 
 /// Signs `Release` files with an OpenPGP key kept in a GnuPG home, through gpgme.
 ///
-/// gpgme contexts are not thread-safe and each call runs gpg, so every operation makes its
-/// own context. Keys have no passphrase and nothing is ever asked on a terminal
-/// (loopback pinentry).
+/// gpgme contexts are not thread-safe, so every operation makes its own context, except
+/// signing: its context and key are found once (each lookup runs gpg) and kept. Keys have no
+/// passphrase and nothing is ever asked on a terminal (loopback pinentry).
 public struct Signer: Sendable {
     public let homeDirectory: String
     public let fingerprint: String
+    private let session = SigningSession()
 
     public init(homeDirectory: String, fingerprint: String) {
         self.homeDirectory = homeDirectory
@@ -76,10 +78,10 @@ public struct Signer: Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Whether the home holds the secret key, so that signing can work.
-    public func checkSecretKey() throws(SigningError) {
-        let context = try Context(homeDirectory: homeDirectory)
-        gpgme_key_unref(try context.secretKey(fingerprint))
+    /// Finds the secret key and makes the signing context now: a change can then be refused
+    /// before it is made when it could not be signed, and signing later costs no more.
+    public func prepare() throws(SigningError) {
+        try session.withContext(homeDirectory: homeDirectory, fingerprint: fingerprint) { _ throws(SigningError) in }
     }
 
     /// Checks a clearsigned text (`InRelease`) and returns the text that was signed.
@@ -131,20 +133,41 @@ public struct Signer: Sendable {
     }
 
     private func sign(_ text: [UInt8], modes: [gpgme_sig_mode_t]) throws(SigningError) -> [[UInt8]] {
-        let context = try Context(homeDirectory: homeDirectory)
-        let key = try context.secretKey(fingerprint)
-        defer { gpgme_key_unref(key) }
-        try check(gpgme_signers_add(context.handle, key), "choosing the signing key")
-        var signatures: [[UInt8]] = []
-        for mode in modes {
-            signatures.append(
-                try context.input(text) { plain throws(SigningError) in
-                    try context.output { signature throws(SigningError) in
-                        try check(gpgme_op_sign(context.handle, plain, signature, mode), "signing")
-                    }
-                })
+        try session.withContext(homeDirectory: homeDirectory, fingerprint: fingerprint) {
+            context throws(SigningError) in
+            var signatures: [[UInt8]] = []
+            for mode in modes {
+                signatures.append(
+                    try context.input(text) { plain throws(SigningError) in
+                        try context.output { signature throws(SigningError) in
+                            try check(gpgme_op_sign(context.handle, plain, signature, mode), "signing")
+                        }
+                    })
+            }
+            return signatures
         }
-        return signatures
+    }
+}
+
+/// The context a signer signs with, its key chosen: made once, on first use, and used by one
+/// thread at a time.
+private final class SigningSession: @unchecked Sendable {
+    private let lock = NSLock()
+    private var context: Context?
+
+    func withContext<T>(
+        homeDirectory: String, fingerprint: String, _ body: (Context) throws(SigningError) -> T
+    ) throws(SigningError) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        if context == nil {
+            let fresh = try Context(homeDirectory: homeDirectory)
+            let key = try fresh.secretKey(fingerprint)
+            defer { gpgme_key_unref(key) }
+            try check(gpgme_signers_add(fresh.handle, key), "choosing the signing key")
+            context = fresh
+        }
+        return try body(context!)
     }
 }
 

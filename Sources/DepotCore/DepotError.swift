@@ -27,6 +27,7 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
     case storeMissing(path: String)
     case publishing(PublishError)
     case signing(SigningError)
+    case signingKeyUnavailable(SigningError, keyring: String)
     case file(FileError)
     case verificationFailed([String])
 
@@ -100,6 +101,8 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
             return error.description
         case .signing(let error):
             return error.description
+        case .signingKeyUnavailable(let error, let keyring):
+            return "\(error); restore \(keyring) from a backup, or set Sign-With in depot.conf to a key it holds"
         case .file(let error) where error.code == EXDEV:
             return error.description
                 + " (.depot/ and public/ must be on one file system: files are moved from one to the other)"

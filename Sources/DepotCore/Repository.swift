@@ -341,7 +341,9 @@ public final class Repository: Sendable {
     }
 
     /// Runs `body` holding the repository's exclusive lock (`flock` on `.depot/lock`), so two
-    /// writers never interleave; waits for the current holder.
+    /// writers never interleave; waits for the current holder. Every holder may publish, so
+    /// the signing key is found first: a change that could not be signed is refused before it
+    /// is made.
     func withLock<T>(_ body: () throws -> T) throws -> T {
         let path = privateDirectory + "/lock"
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
@@ -351,6 +353,11 @@ public final class Repository: Sendable {
             guard errno == EINTR else { throw DepotError.file(FileError(path: path, operation: "lock", code: errno)) }
         }
         defer { flock(descriptor, LOCK_UN) }
+        do {
+            try signer.prepare()
+        } catch {
+            throw DepotError.signingKeyUnavailable(error, keyring: keyringDirectory)
+        }
         return try body()
     }
 }

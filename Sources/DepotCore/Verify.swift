@@ -42,9 +42,20 @@ extension Repository {
             report.poolFilesChecked += 1
         }
 
+        // Without the signing key nothing can be signed, nor the signatures checked: that is
+        // the one problem to report about them.
+        let keyAvailable: Bool
+        do {
+            try signer.prepare()
+            keyAvailable = true
+        } catch {
+            report.problems.append("\(DepotError.signingKeyUnavailable(error, keyring: keyringDirectory))")
+            keyAvailable = false
+        }
         let keyPath = publicDirectory + "/archive-key.asc"
-        if FileManager.default.contents(atPath: keyPath).map({ String(decoding: $0, as: UTF8.self) })
-            != (try? exportKey())
+        if keyAvailable,
+            FileManager.default.contents(atPath: keyPath).map({ String(decoding: $0, as: UTF8.self) })
+                != (try? exportKey())
         {
             report.problems.append("\(keyPath): missing or not the repository's signing key")
         }
@@ -57,13 +68,16 @@ extension Repository {
             let expected =
                 unpublished.contains(distribution.name)
                 ? nil : try read { db in try self.indices(db, for: distribution) }
-            report.indicesChecked += verifyPublished(distribution.name, expected: expected, problems: &report.problems)
+            report.indicesChecked += verifyPublished(
+                distribution.name, expected: expected, checkingSignatures: keyAvailable, problems: &report.problems)
         }
         return report
     }
 
     /// Checks one distribution's live tree; returns how many indices it checked.
-    private func verifyPublished(_ distribution: String, expected: [PackagesIndex]?, problems: inout [String]) -> Int {
+    private func verifyPublished(
+        _ distribution: String, expected: [PackagesIndex]?, checkingSignatures: Bool, problems: inout [String]
+    ) -> Int {
         let directory = publicDirectory + "/dists/" + distribution
         func contents(_ name: String) -> [UInt8]? {
             FileManager.default.contents(atPath: directory + "/" + name).map { [UInt8]($0) }
@@ -75,16 +89,20 @@ extension Repository {
                 "\(directory): InRelease, Release or Release.gpg is missing; run 'depot publish \(distribution)'")
             return 0
         }
-        do {
-            let signed = try signer.verifyClearsigned(inRelease)
-            if signed != release { problems.append("\(directory)/InRelease: does not sign the same text as Release") }
-        } catch {
-            problems.append("\(directory)/InRelease: bad signature: \(error)")
-        }
-        do {
-            try signer.verifyDetached(signature: detached, of: release)
-        } catch {
-            problems.append("\(directory)/Release.gpg: bad signature: \(error)")
+        if checkingSignatures {
+            do {
+                let signed = try signer.verifyClearsigned(inRelease)
+                if signed != release {
+                    problems.append("\(directory)/InRelease: does not sign the same text as Release")
+                }
+            } catch {
+                problems.append("\(directory)/InRelease: bad signature: \(error)")
+            }
+            do {
+                try signer.verifyDetached(signature: detached, of: release)
+            } catch {
+                problems.append("\(directory)/Release.gpg: bad signature: \(error)")
+            }
         }
         var checked = 0
         for entry in ReleaseFile.entries(of: String(decoding: release, as: UTF8.self)) where entry.algorithm == .sha256

@@ -46,6 +46,34 @@ import Testing
         #expect(try repository.depot(["verify"]).status == 0)
     }
 
+    @Test func aMissingSigningKeyRefusesEveryChangeBeforeItIsMade() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let snowbird = TestSupport.fixture("good/snowbird_1.4.2-1_amd64.deb")
+        try #require(try repository.depot(["push", "development", snowbird]).status == 0)
+        let keyring = repository.root.appendingPathComponent(".depot/gnupg")
+        let saved = repository.root.appendingPathComponent("gnupg-saved")
+        _ = try TestSupport.run("gpgconf", ["--homedir", keyring.path, "--kill", "gpg-agent"])
+        try FileManager.default.moveItem(at: keyring, to: saved)
+
+        // Each of these would otherwise record its change and then fail to publish it.
+        try expectRefusals(
+            repository,
+            [
+                ["push", "staging", snowbird], ["promote", "snowbird", "--from", "development"],
+                ["remove", "development", "snowbird"], ["publish"],
+            ].map { ($0, "restore \(keyring.path) from a backup, or set Sign-With in depot.conf to a key it holds") })
+        let verified = try repository.depot(["verify"])
+        #expect(verified.status != 0)
+        #expect(verified.standardError.contains("verification found 1 problem:"), "\(verified.standardError)")
+        #expect(verified.standardError.contains("not in the GnuPG home \(keyring.path)"))
+
+        try? FileManager.default.removeItem(at: keyring)
+        try FileManager.default.moveItem(at: saved, to: keyring)
+        #expect(try repository.depot(["push", "staging", snowbird]).status == 0)
+        #expect(try repository.depot(["verify"]).status == 0)
+    }
+
     /// Whether this process may mount a tmpfs: root, outside a container that forbids it.
     static let canMount: Bool = {
         guard getuid() == 0, let probe = try? TestSupport.makeTemporaryDirectory("mount") else { return false }
