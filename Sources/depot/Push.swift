@@ -54,9 +54,14 @@ struct Push: ParsableCommand {
                 list = FileManager.default.contents(atPath: filesFrom)
             }
             guard let list else { throw DepotError.invalidArgument("\(filesFrom): cannot read the list of files") }
-            paths += String(decoding: list, as: UTF8.self).split(separator: "\n").map(String.init).filter {
-                !$0.isEmpty
+            // Lines may end in CRLF (a list made on Windows): "\r\n" is one Character, a newline.
+            let listed = String(decoding: list, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init)
+            // An empty list is most likely a build that made no package: exiting 0 would hide it.
+            guard !listed.isEmpty || !files.isEmpty else {
+                throw DepotError.invalidArgument(
+                    "\(filesFrom == "-" ? "standard input" : filesFrom): lists no .deb files to push")
             }
+            paths += listed
         }
         let outcomes = try repository.open().push(
             paths, to: distribution, component: component, allowDowngrade: allowDowngrade,

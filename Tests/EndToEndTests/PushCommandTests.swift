@@ -133,15 +133,26 @@ import Testing
     @Test func filesFromReadsTheListOfPackagesFromStandardInput() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }
-        let list = [Self.snowbird, TestSupport.fixture("good/epochal_3.1-1_amd64.deb")].joined(separator: "\n") + "\n"
-        let result = try TestSupport.run(
-            TestSupport.depotExecutable, ["--root", repository.root.path, "push", "development", "--files-from", "-"],
-            input: Data(list.utf8))
+        func push(listing list: String) throws -> TestSupport.ProcessResult {
+            try TestSupport.run(
+                TestSupport.depotExecutable,
+                ["--root", repository.root.path, "push", "development", "--files-from", "-"], input: Data(list.utf8))
+        }
+        // One line ends as on Windows.
+        let result = try push(
+            listing: Self.snowbird + "\r\n" + TestSupport.fixture("good/epochal_3.1-1_amd64.deb") + "\n")
         #expect(result.status == 0, "\(result.standardError)")
         let listed = try repository.depot(["list", "development"]).text
         #expect(listed.contains("snowbird") && listed.contains("epochal"))
+
+        // No file at all is an error, not a quiet success: the build that was to make them failed.
+        let before = try repository.snapshot()
         let nothing = try repository.depot(["push", "development"])
         #expect(nothing.status != 0 && nothing.standardError.contains("--files-from"))
+        let emptyList = try push(listing: "\n")
+        #expect(emptyList.status != 0)
+        #expect(emptyList.standardError == "depot: error: standard input: lists no .deb files to push\n")
+        #expect(try repository.snapshot() == before)
     }
 
     @Test func removeUnlistsAPackageButKeepsItsFileInThePool() throws {
