@@ -8,7 +8,7 @@ struct DepotBench: ParsableCommand {
         commandName: "depot-bench",
         abstract: "Measure Depot against its peers on this machine.",
         discussion: """
-            Build in release mode first: swift build -c release --product depot-bench
+            Build in release mode first, as installed: swift build -c release --static-swift-stdlib
             Example: .build/release/depot-bench debfile --size-mb 200
             """,
         subcommands: [
