@@ -1,4 +1,5 @@
 import DebianFormat
+import Foundation
 import GRDB
 
 /// What a distribution offers to satisfy `Depends` and `Pre-Depends`: its listed packages and
@@ -80,7 +81,8 @@ final class Offerings {
 
 }
 
-/// A `Depends` or `Pre-Depends` requirement that a promotion would leave unmet.
+/// A `Depends` or `Pre-Depends` requirement that a promotion would leave unmet, or that a
+/// distribution leaves unmet.
 public struct UnmetDependency: Sendable, Hashable, Codable, CustomStringConvertible {
     public var package: String
     public var version: String
@@ -89,8 +91,22 @@ public struct UnmetDependency: Sendable, Hashable, Codable, CustomStringConverti
     public var requirement: String
     public var distribution: String
 
-    public var description: String {
-        "\(package) \(version) (\(architecture)) depends on '\(requirement)', which \(distribution) would not satisfy"
+    init(_ file: PackageFile, _ alternatives: [Relationship], architecture: String, in distribution: String) {
+        package = file.name
+        version = file.version
+        self.architecture = architecture
+        requirement = alternatives.map(\.description).joined(separator: " | ")
+        self.distribution = distribution
+    }
+
+    /// As a promotion would leave it.
+    public var description: String { sentence("would not satisfy") }
+
+    /// As a distribution lists it now.
+    public var unmetNowDescription: String { sentence("does not satisfy") }
+
+    private func sentence(_ verb: String) -> String {
+        "\(package) \(version) (\(architecture)) depends on '\(requirement)', which \(distribution) \(verb)"
     }
 }
 
@@ -117,45 +133,102 @@ extension Repository {
         var parsed: [String: RelationshipList] = [:]
         var known: [String: Bool] = [:]
         while let file = queue.popLast() {
-            guard let text = Self.fieldText(try control(of: file, db), fields: ["Pre-Depends", "Depends"]) else {
-                continue
-            }
-            guard let relations = parsed[text] ?? (try? RelationshipList(parsing: text)) else { continue }
-            parsed[text] = relations
-            let architectures =
-                file.architecture == Architecture.all ? configuration.architectures : [file.architecture]
-            for alternatives in relations.requirements {
-                for architecture in architectures {
-                    if try targetOfferings.satisfies(alternatives, architecture: architecture) { continue }
-                    guard try isKnown(alternatives, targetOfferings, sourceOfferings, cache: &known, db) else {
-                        continue
-                    }
-                    var candidate: Offerings.Offer?
-                    for relationship in alternatives where candidate == nil {
-                        candidate = try sourceOfferings?.offers(for: relationship, architecture: architecture).first
-                    }
-                    guard let candidate else {
-                        unmet.append(
-                            UnmetDependency(
-                                package: file.name, version: file.version, architecture: architecture,
-                                requirement: alternatives.map(\.description).joined(separator: " | "),
-                                distribution: target))
-                        continue
-                    }
-                    let provider = candidate.provider
-                    let result = try addListing(
-                        provider, to: target, component: candidate.component, allowDowngrade: allowDowngrade,
-                        fileName: "\(provider.name) \(provider.version) (\(provider.architecture))", db)
-                    targetOfferings.invalidate()
-                    if let change = result.change { along.append(change) }
-                    queue.append(provider)
+            try forEachUnmetRequirement(
+                of: file, control: try control(of: file, db), in: targetOfferings, alsoKnownFrom: sourceOfferings,
+                parsed: &parsed, known: &known, db
+            ) { alternatives, architecture in
+                var candidate: Offerings.Offer?
+                for relationship in alternatives where candidate == nil {
+                    candidate = try sourceOfferings?.offers(for: relationship, architecture: architecture).first
                 }
+                guard let candidate else {
+                    unmet.append(UnmetDependency(file, alternatives, architecture: architecture, in: target))
+                    return
+                }
+                let provider = candidate.provider
+                let result = try addListing(
+                    provider, to: target, component: candidate.component, allowDowngrade: allowDowngrade,
+                    fileName: "\(provider.name) \(provider.version) (\(provider.architecture))", db)
+                targetOfferings.invalidate()
+                if let change = result.change { along.append(change) }
+                queue.append(provider)
             }
         }
         guard unmet.isEmpty else {
             throw DepotError.unmetDependencies(unmet, source: source, canPromoteAlong: !promoteAlong)
         }
         return along
+    }
+
+    /// The `Depends` and `Pre-Depends` requirements that packages listed in `distribution` have
+    /// and it does not meet now: of the packages named in `names` and those whose requirements
+    /// mention one of them or a name they provide (after a remove or a rollback of those), or
+    /// of every package listed (nil).
+    public func unmetDependencies(in distribution: String, among names: Set<String>? = nil) throws
+        -> [UnmetDependency]
+    {
+        try read { db in
+            var mentioned = names ?? []
+            if let names, !names.isEmpty {
+                mentioned.formUnion(
+                    try String.fetchAll(
+                        db,
+                        sql: """
+                            SELECT DISTINCT p.name FROM provides p JOIN package_files f ON f.id = p.file_id
+                            WHERE f.name IN (SELECT value FROM json_each(?))
+                            """,
+                        arguments: [String(decoding: try JSONEncoder().encode(Array(names)), as: UTF8.self)]))
+            }
+            let controls = Dictionary(
+                uniqueKeysWithValues: try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT f.id, f.control FROM listings l JOIN package_files f ON f.id = l.file_id
+                        WHERE l.distribution = ?
+                        """,
+                    arguments: [distribution]
+                ).map { (row: Row) -> (Int64, String) in (row[0], row[1]) })
+            let offerings = Offerings(db, distribution: distribution)
+            var parsed: [String: RelationshipList] = [:]
+            var known: [String: Bool] = [:]
+            var unmet: [UnmetDependency] = []
+            for listing in try MetadataStore.listings(db, distribution: distribution) {
+                let control = controls[listing.file.id] ?? ""
+                if names != nil, !mentioned.contains(listing.file.name) {
+                    let requirements = Self.fieldText(control, fields: ["Pre-Depends", "Depends"]) ?? ""
+                    guard mentioned.contains(where: { requirements.contains($0) }) else { continue }
+                }
+                try forEachUnmetRequirement(
+                    of: listing.file, control: control, in: offerings, alsoKnownFrom: nil, parsed: &parsed,
+                    known: &known, db
+                ) { alternatives, architecture in
+                    unmet.append(
+                        UnmetDependency(listing.file, alternatives, architecture: architecture, in: distribution))
+                }
+            }
+            return unmet
+        }
+    }
+
+    /// Calls `unmet` for each `Depends` and `Pre-Depends` requirement of `file` (`control` is
+    /// its control paragraph), on each architecture it installs on, that `offerings` does not
+    /// meet when it is asked, and that names a package this repository holds.
+    private func forEachUnmetRequirement(
+        of file: PackageFile, control: String, in offerings: Offerings, alsoKnownFrom other: Offerings?,
+        parsed: inout [String: RelationshipList], known: inout [String: Bool], _ db: Database,
+        _ unmet: ([Relationship], String) throws -> Void
+    ) throws {
+        guard let text = Self.fieldText(control, fields: ["Pre-Depends", "Depends"]) else { return }
+        guard let relations = parsed[text] ?? (try? RelationshipList(parsing: text)) else { return }
+        parsed[text] = relations
+        let architectures = file.architecture == Architecture.all ? configuration.architectures : [file.architecture]
+        for alternatives in relations.requirements {
+            for architecture in architectures {
+                if try offerings.satisfies(alternatives, architecture: architecture) { continue }
+                guard try isKnown(alternatives, offerings, other, cache: &known, db) else { continue }
+                try unmet(alternatives, architecture)
+            }
+        }
     }
 
     /// The values of these relationship fields of a control paragraph, joined; nil when it has

@@ -65,6 +65,9 @@ extension Repository {
                 report.notes.append(
                     "\(distribution.name): has changes not yet published; run 'depot publish \(distribution.name)'")
             }
+            // Not damage, and not always a mistake (a remove or rollback may leave it), but what
+            // apt-get will refuse to install.
+            report.notes += try unmetDependencies(in: distribution.name).map(\.unmetNowDescription)
             let expected =
                 unpublished.contains(distribution.name)
                 ? nil : try read { db in try self.indices(db, for: distribution) }

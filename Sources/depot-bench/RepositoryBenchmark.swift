@@ -30,7 +30,8 @@ struct RepositoryBenchmark: ParsableCommand {
             "depot"
         ).path
         guard FileManager.default.isExecutableFile(atPath: depot) else {
-            throw BenchmarkError("no depot binary beside depot-bench: swift build -c release --static-swift-stdlib first")
+            throw BenchmarkError(
+                "no depot binary beside depot-bench: swift build -c release --static-swift-stdlib first")
         }
 
         var rows: [(String, Steps)] = []

@@ -29,7 +29,8 @@ struct ServeBenchmark: ParsableCommand {
         let depot = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("depot").path
         guard FileManager.default.isExecutableFile(atPath: depot) else {
-            throw BenchmarkError("no depot binary beside depot-bench: swift build -c release --static-swift-stdlib first")
+            throw BenchmarkError(
+                "no depot binary beside depot-bench: swift build -c release --static-swift-stdlib first")
         }
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)

@@ -90,6 +90,15 @@ struct RepositoryOptions: ParsableArguments {
     }
 }
 
+/// Warns, on standard error, of what `distribution` now lists whose dependencies it no longer
+/// meets after a change to `names`: a remove or a rollback is done as asked, but the operator
+/// should know what it left uninstallable.
+func warnOfUnmetDependencies(_ repository: Repository, in distribution: String, among names: Set<String>) throws {
+    for unmet in try repository.unmetDependencies(in: distribution, among: names) {
+        FileHandle.standardError.write(Data("depot: warning: \(unmet.unmetNowDescription)\n".utf8))
+    }
+}
+
 /// Writes a value as pretty JSON with sorted keys, for scripts.
 func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()

@@ -22,9 +22,11 @@ struct Remove: ParsableCommand {
 
     func run() throws {
         let selectors = try packages.map { try PackageSelector(parsing: $0) }
-        let changes = try repository.open().remove(selectors, from: distribution, context: .currentProcess(note: note))
+        let repository = try repository.open()
+        let changes = try repository.remove(selectors, from: distribution, context: .currentProcess(note: note))
         for change in changes {
             print("removed \(change.package) \(change.before ?? "?") (\(change.architecture)) from \(distribution)")
         }
+        try warnOfUnmetDependencies(repository, in: distribution, among: Set(changes.map(\.package)))
     }
 }

@@ -45,12 +45,18 @@ struct Rollback: ParsableCommand {
             } else {
                 try repository.rollback(packages, in: distribution, context: context)
             }
-        if json { return try printJSON(rollback) }
-        if rollback.changes.isEmpty { print("nothing to roll back: \(distribution) already lists these files") }
-        for change in rollback.changes {
-            print(
-                "\(change.package) (\(change.architecture)) in \(distribution): \(change.before ?? "absent") -> \(change.after ?? "absent")"
-            )
+        if json {
+            try printJSON(rollback)
+        } else {
+            if rollback.changes.isEmpty { print("nothing to roll back: \(distribution) already lists these files") }
+            for change in rollback.changes {
+                print(
+                    "\(change.package) (\(change.architecture)) in \(distribution): \(change.before ?? "absent") -> \(change.after ?? "absent")"
+                )
+            }
+        }
+        if !rollback.changes.isEmpty {
+            try warnOfUnmetDependencies(repository, in: distribution, among: Set(rollback.changes.map(\.package)))
         }
     }
 }

@@ -90,6 +90,43 @@ import Testing
         #expect(try repository.depot(["verify"]).status == 0)
     }
 
+    @Test func removingOrRollingBackWhatOthersNeedWarnsAndVerifyNotesIt() throws {
+        let repository = try ScratchRepository(["--architectures", "amd64"])
+        defer { repository.remove() }
+        let packages = PackageBuilder()
+        try #require(try repository.depot(["push", "production", try packages.make("libtern", "1.0-1")]).status == 0)
+        try #require(
+            try repository.depot([
+                "push", "production", try packages.make("libtern", "2.0-1", extra: ["Provides: tern-runtime"]),
+                try packages.make("tern", "2.0-1", extra: ["Depends: libtern (>= 2.0), libc6"]),
+                try packages.make("ternd", "2.0-1", extra: ["Depends: tern-runtime"]),
+            ]).status == 0)
+        let unmetTern = "tern 2.0-1 (amd64) depends on 'libtern (>= 2.0)', which production does not satisfy"
+        let unmetTernd = "ternd 2.0-1 (amd64) depends on 'tern-runtime', which production does not satisfy"
+
+        // The rollback is done as asked, and says what it left uninstallable.
+        let rolledBack = try repository.depot(["rollback", "production", "libtern"])
+        #expect(rolledBack.status == 0)
+        #expect(rolledBack.text == "libtern (amd64) in production: 2.0-1 -> 1.0-1\n")
+        #expect(
+            rolledBack.standardError == "depot: warning: \(unmetTern)\ndepot: warning: \(unmetTernd)\n",
+            "\(rolledBack.standardError)")
+        let verified = try repository.depot(["verify"])
+        #expect(verified.status == 0)
+        #expect(verified.text.contains("note: \(unmetTern)\n") && verified.text.contains("note: \(unmetTernd)\n"))
+
+        // Undoing it leaves nothing unmet; libc6 is not this repository's to check.
+        let undone = try repository.depot(["rollback", "production", "libtern"])
+        #expect(undone.status == 0 && undone.standardError.isEmpty, "\(undone.standardError)")
+        #expect(!(try repository.depot(["verify"]).text.contains("note:")))
+
+        let removed = try repository.depot(["remove", "production", "libtern"])
+        #expect(removed.status == 0)
+        #expect(
+            removed.standardError == "depot: warning: \(unmetTern)\ndepot: warning: \(unmetTernd)\n",
+            "\(removed.standardError)")
+    }
+
     @Test func aRollbackThatCannotBeDoneChangesNothing() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }
