@@ -1,5 +1,4 @@
 import DebianFormat
-import Foundation
 import GRDB
 
 /// What a distribution offers to satisfy `Depends` and `Pre-Depends`: its listed packages and
@@ -161,52 +160,44 @@ extension Repository {
     }
 
     /// The `Depends` and `Pre-Depends` requirements that packages listed in `distribution` have
-    /// and it does not meet now: of the packages named in `names` and those whose requirements
-    /// mention one of them or a name they provide (after a remove or a rollback of those), or
-    /// of every package listed (nil).
+    /// and it does not meet now: of the packages that are among `names` or mention one of them,
+    /// or a name they provide, in their control paragraph (after a remove or a rollback of
+    /// those), or of every package listed (nil).
     public func unmetDependencies(in distribution: String, among names: Set<String>? = nil) throws
         -> [UnmetDependency]
     {
         try read { db in
-            var mentioned = names ?? []
-            if let names, !names.isEmpty {
-                mentioned.formUnion(
-                    try String.fetchAll(
-                        db,
-                        sql: """
-                            SELECT DISTINCT p.name FROM provides p JOIN package_files f ON f.id = p.file_id
-                            WHERE f.name IN (SELECT value FROM json_each(?))
-                            """,
-                        arguments: [String(decoding: try JSONEncoder().encode(Array(names)), as: UTF8.self)]))
-            }
-            let controls = Dictionary(
-                uniqueKeysWithValues: try Row.fetchAll(
+            var sql = """
+                SELECT \(MetadataStore.fileColumns), f.control FROM listings l JOIN package_files f ON f.id = l.file_id
+                WHERE l.distribution = ?
+                """
+            var arguments: StatementArguments = [distribution]
+            if let names {
+                // The names, and those they provide: a package is checked when its control
+                // text mentions one (its own name is in it too), found by SQLite, not parsed.
+                let provided = try String.fetchAll(
                     db,
                     sql: """
-                        SELECT f.id, f.control FROM listings l JOIN package_files f ON f.id = l.file_id
-                        WHERE l.distribution = ?
+                        SELECT DISTINCT p.name FROM provides p JOIN package_files f ON f.id = p.file_id
+                        WHERE f.name IN (SELECT value FROM json_each(?))
                         """,
-                    arguments: [distribution]
-                ).map { (row: Row) -> (Int64, String) in (row[0], row[1]) })
+                    arguments: [try MetadataStore.namesJSON(names.sorted())])
+                sql += " AND EXISTS (SELECT 1 FROM json_each(?) WHERE instr(f.control, value) > 0)"
+                arguments += [try MetadataStore.namesJSON(names.union(provided).sorted())]
+            }
             let offerings = Offerings(db, distribution: distribution)
             var parsed: [String: RelationshipList] = [:]
             var known: [String: Bool] = [:]
             var unmet: [UnmetDependency] = []
-            for listing in try MetadataStore.listings(db, distribution: distribution) {
-                let control = controls[listing.file.id] ?? ""
-                if names != nil, !mentioned.contains(listing.file.name) {
-                    let requirements = Self.fieldText(control, fields: ["Pre-Depends", "Depends"]) ?? ""
-                    guard mentioned.contains(where: { requirements.contains($0) }) else { continue }
-                }
+            for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
+                let file = MetadataStore.file(row)
                 try forEachUnmetRequirement(
-                    of: listing.file, control: control, in: offerings, alsoKnownFrom: nil, parsed: &parsed,
-                    known: &known, db
+                    of: file, control: row[11], in: offerings, alsoKnownFrom: nil, parsed: &parsed, known: &known, db
                 ) { alternatives, architecture in
-                    unmet.append(
-                        UnmetDependency(listing.file, alternatives, architecture: architecture, in: distribution))
+                    unmet.append(UnmetDependency(file, alternatives, architecture: architecture, in: distribution))
                 }
             }
-            return unmet
+            return unmet.sorted { ($0.package, $0.architecture) < ($1.package, $1.architecture) }
         }
     }
 

@@ -237,7 +237,7 @@ final class MetadataStore: Sendable {
     }
 
     /// Package names as a JSON array, for `json_each`: one bound value however many names.
-    private static func namesJSON(_ names: [String]) throws -> String {
+    static func namesJSON(_ names: [String]) throws -> String {
         String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
     }
 
