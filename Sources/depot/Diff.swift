@@ -21,6 +21,10 @@ struct Diff: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    func validate() throws {
+        guard from != to else { throw ValidationError("name two different distributions") }
+    }
+
     func run() throws {
         let differences = try repository.open().diff(from: from, to: to)
         if json { return try printJSON(differences) }

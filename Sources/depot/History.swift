@@ -16,6 +16,10 @@ struct History: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    func validate() throws {
+        if let limit, limit < 1 { throw ValidationError("--limit must be 1 or more") }
+    }
+
     func run() throws {
         let entries = try repository.open().history(distribution: distribution, limit: limit)
         if json { return try printJSON(entries) }

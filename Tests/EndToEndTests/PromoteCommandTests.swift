@@ -72,6 +72,12 @@ import Testing
     @Test func diffNamesEveryKindOfDifferenceAndPromoteAllTakesNewAndUpgrades() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }
+        try expectRefusals(
+            repository,
+            [
+                (["diff", "staging", "staging"], "name two different distributions"),
+                (["history", "--limit", "0"], "--limit must be 1 or more"),
+            ])
         var built: [String] = []
         defer { for path in built { try? FileManager.default.removeItem(atPath: path) } }
         func make(_ name: String, _ version: String) throws -> String {
