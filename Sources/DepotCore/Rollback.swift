@@ -33,6 +33,9 @@ extension Repository {
         /// The history entries whose changes were undone, newest first.
         public var undone: [Int64]
         public var changes: [Change]
+        /// What the distribution lists afterwards whose `Depends` it no longer meets: the
+        /// rollback is done as asked, and says what it left uninstallable.
+        public var unmetDependencies: [UnmetDependency] = []
     }
 
     /// Puts back, for each package, the listings it had in `distribution` before its latest
@@ -68,7 +71,7 @@ extension Repository {
                 return try self.undo(rows, in: distribution, undone: undone.sorted(by: >), context: context, db)
             }
             try publishPending()
-            return rollback
+            return try withUnmetDependencies(rollback)
         }
     }
 
@@ -110,7 +113,7 @@ extension Repository {
                 return try self.undo(rows, in: distribution, undone: later.map { $0[0] }, context: context, db)
             }
             try publishPending()
-            return rollback
+            return try withUnmetDependencies(rollback)
         }
     }
 
@@ -165,6 +168,15 @@ extension Repository {
             try MetadataStore.markUnpublished(db, distribution)
         }
         return Rollback(distribution: distribution, undone: undone, changes: changes)
+    }
+
+    /// `rollback`, with the dependencies its changes left unmet.
+    private func withUnmetDependencies(_ rollback: Rollback) throws -> Rollback {
+        guard !rollback.changes.isEmpty else { return rollback }
+        var checked = rollback
+        checked.unmetDependencies = try unmetDependencies(
+            in: rollback.distribution, among: Set(rollback.changes.map(\.package)))
+        return checked
     }
 
     /// The newest version each of these packages has listed in `distribution`, by architecture.

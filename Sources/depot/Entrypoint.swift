@@ -90,11 +90,10 @@ struct RepositoryOptions: ParsableArguments {
     }
 }
 
-/// Warns, on standard error, of what `distribution` now lists whose dependencies it no longer
-/// meets after a change to `names`: a remove or a rollback is done as asked, but the operator
-/// should know what it left uninstallable.
-func warnOfUnmetDependencies(_ repository: Repository, in distribution: String, among names: Set<String>) throws {
-    for unmet in try repository.unmetDependencies(in: distribution, among: names) {
+/// Warns, on standard error, of dependencies a remove or a rollback left unmet: the change is
+/// done as asked, but the operator should know what it left uninstallable.
+func warn(of unmetDependencies: [UnmetDependency]) {
+    for unmet in unmetDependencies {
         FileHandle.standardError.write(Data("depot: warning: \(unmet.unmetNowDescription)\n".utf8))
     }
 }

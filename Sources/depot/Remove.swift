@@ -27,6 +27,6 @@ struct Remove: ParsableCommand {
         for change in changes {
             print("removed \(change.package) \(change.before ?? "?") (\(change.architecture)) from \(distribution)")
         }
-        try warnOfUnmetDependencies(repository, in: distribution, among: Set(changes.map(\.package)))
+        warn(of: try repository.unmetDependencies(in: distribution, among: Set(changes.map(\.package))))
     }
 }

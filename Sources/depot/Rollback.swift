@@ -55,8 +55,6 @@ struct Rollback: ParsableCommand {
                 )
             }
         }
-        if !rollback.changes.isEmpty {
-            try warnOfUnmetDependencies(repository, in: distribution, among: Set(rollback.changes.map(\.package)))
-        }
+        warn(of: rollback.unmetDependencies)
     }
 }

@@ -105,9 +105,12 @@ import Testing
         let unmetTernd = "ternd 2.0-1 (amd64) depends on 'tern-runtime', which production does not satisfy"
 
         // The rollback is done as asked, and says what it left uninstallable.
-        let rolledBack = try repository.depot(["rollback", "production", "libtern"])
+        let rolledBack = try repository.depot(["rollback", "production", "libtern", "--json"])
         #expect(rolledBack.status == 0)
-        #expect(rolledBack.text == "libtern (amd64) in production: 2.0-1 -> 1.0-1\n")
+        let answer = try JSONSerialization.jsonObject(with: rolledBack.standardOutput) as? [String: Any]
+        let unmet = answer?["unmetDependencies"] as? [[String: Any]] ?? []
+        #expect(unmet.map { $0["package"] as? String } == ["tern", "ternd"])
+        #expect(unmet.map { $0["requirement"] as? String } == ["libtern (>= 2.0)", "tern-runtime"])
         #expect(
             rolledBack.standardError == "depot: warning: \(unmetTern)\ndepot: warning: \(unmetTernd)\n",
             "\(rolledBack.standardError)")
