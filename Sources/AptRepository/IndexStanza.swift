@@ -19,7 +19,11 @@ public enum IndexStanza {
     /// Fields a control file may hold that an index computes itself.
     private static let indexFields: Set<String> = ["filename", "size", "md5sum", "sha1", "sha256", "sha512"]
 
-    public static func render(control: Deb822Paragraph, filename: String, checksums: Checksums) -> String {
+    /// Throws rather than write a stanza that would not read back as exactly these fields:
+    /// one bad value in a `Packages` file ends its stanza early or runs into the next one.
+    public static func render(control: Deb822Paragraph, filename: String, checksums: Checksums) throws(
+        UnrepresentableField
+    ) -> String {
         // Each name lowercased once, not at every comparison.
         let fields = control.fields.enumerated()
             .compactMap { offset, field -> (rank: Int, offset: Int, field: Deb822Field)? in
@@ -36,6 +40,7 @@ public enum IndexStanza {
         paragraph.append(Deb822Field(name: "SHA1", value: checksums.sha1))
         paragraph.append(Deb822Field(name: "SHA256", value: checksums.sha256))
         paragraph.append(Deb822Field(name: "SHA512", value: checksums.sha512))
+        for field in paragraph.fields { try field.checkRepresentable() }
         return paragraph.rendered()
     }
 }

@@ -108,15 +108,14 @@ public struct DebianVersion: Sendable, CustomStringConvertible, Comparable, Hash
         func at(_ buffer: UnsafeBufferPointer<UInt8>, _ index: Int) -> UInt8 {
             index < buffer.count ? buffer[index] : 0
         }
-        func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
         func order(_ byte: UInt8) -> Int {
-            if isDigit(byte) || byte == 0 { return 0 }
+            if isASCIIDigit(byte) || byte == 0 { return 0 }
             if (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) { return Int(byte) }
             if byte == UInt8(ascii: "~") { return -1 }
             return Int(byte) + 256
         }
         while i < a.count || j < b.count {
-            while (i < a.count && !isDigit(a[i])) || (j < b.count && !isDigit(b[j])) {
+            while (i < a.count && !isASCIIDigit(a[i])) || (j < b.count && !isASCIIDigit(b[j])) {
                 let difference = order(at(a, i)) - order(at(b, j))
                 if difference != 0 { return difference }
                 i += 1
@@ -125,13 +124,13 @@ public struct DebianVersion: Sendable, CustomStringConvertible, Comparable, Hash
             while at(a, i) == 0x30 { i += 1 }
             while at(b, j) == 0x30 { j += 1 }
             var firstDifference = 0
-            while isDigit(at(a, i)) && isDigit(at(b, j)) {
+            while isASCIIDigit(at(a, i)) && isASCIIDigit(at(b, j)) {
                 if firstDifference == 0 { firstDifference = Int(a[i]) - Int(b[j]) }
                 i += 1
                 j += 1
             }
-            if isDigit(at(a, i)) { return 1 }
-            if isDigit(at(b, j)) { return -1 }
+            if isASCIIDigit(at(a, i)) { return 1 }
+            if isASCIIDigit(at(b, j)) { return -1 }
             if firstDifference != 0 { return firstDifference }
         }
         return 0

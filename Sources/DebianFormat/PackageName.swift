@@ -48,3 +48,9 @@ public enum Architecture {
 public func isLowerAlphanumeric(_ byte: UInt8) -> Bool {
     (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39)
 }
+
+/// ASCII 0–9.
+@inlinable
+public func isASCIIDigit(_ byte: UInt8) -> Bool {
+    byte >= 0x30 && byte <= 0x39
+}

@@ -9,11 +9,43 @@ public struct RelationshipList: Sendable, Hashable, CustomStringConvertible {
         self.requirements = requirements
     }
 
+    /// What a relationship field may hold.
+    public struct Rules: Sendable, Hashable {
+        /// `a | b`: not in the fields that name what a package replaces or must not meet.
+        public var allowsAlternatives: Bool
+        /// `[amd64]` and `<!nocheck>`: only in a source package's build relationships.
+        public var allowsRestrictions: Bool
+        /// Only `(= VERSION)`, as in `Provides` (apt drops the whole index otherwise).
+        public var allowsOnlyEquals: Bool
+
+        public init(allowsAlternatives: Bool, allowsRestrictions: Bool, allowsOnlyEquals: Bool) {
+            self.allowsAlternatives = allowsAlternatives
+            self.allowsRestrictions = allowsRestrictions
+            self.allowsOnlyEquals = allowsOnlyEquals
+        }
+
+        /// Anything the syntax allows: what source packages and build relationships use.
+        public static let any = Rules(allowsAlternatives: true, allowsRestrictions: true, allowsOnlyEquals: false)
+    }
+
+    /// The relationship fields of a binary package's control file, by lower-cased name, and
+    /// what dpkg (`lib/dpkg/fields.c`) and apt accept in each.
+    public static let binaryPackageFields: [String: Rules] = {
+        let requiring = Rules(allowsAlternatives: true, allowsRestrictions: false, allowsOnlyEquals: false)
+        let excluding = Rules(allowsAlternatives: false, allowsRestrictions: false, allowsOnlyEquals: false)
+        let built = Rules(allowsAlternatives: false, allowsRestrictions: false, allowsOnlyEquals: true)
+        return [
+            "depends": requiring, "pre-depends": requiring, "recommends": requiring, "suggests": requiring,
+            "enhances": requiring, "breaks": excluding, "conflicts": excluding, "replaces": excluding,
+            "provides": built, "built-using": built, "static-built-using": built,
+        ]
+    }()
+
     /// Parses a field value. Whitespace, including the line breaks of continuation lines, is
     /// allowed between all tokens. The obsolete operators `<` and `>` are read as `<=`
     /// and `>=`, as dpkg does.
-    public init(parsing text: String) throws(InvalidFieldValue) {
-        var scanner = RelationshipScanner(text: text)
+    public init(parsing text: String, rules: Rules = .any) throws(InvalidFieldValue) {
+        var scanner = RelationshipScanner(text: text, rules: rules)
         requirements = try scanner.parseList()
     }
 
@@ -107,11 +139,13 @@ public struct Relationship: Sendable, Hashable, CustomStringConvertible {
 private struct RelationshipScanner {
     let text: String
     let bytes: [UInt8]
+    let rules: RelationshipList.Rules
     var position = 0
 
-    init(text: String) {
+    init(text: String, rules: RelationshipList.Rules) {
         self.text = text
         self.bytes = Array(text.utf8)
+        self.rules = rules
     }
 
     private var current: UInt8? { position < bytes.count ? bytes[position] : nil }
@@ -151,6 +185,9 @@ private struct RelationshipScanner {
         repeat {
             var alternatives: [Relationship] = []
             repeat {
+                if !alternatives.isEmpty && !rules.allowsAlternatives {
+                    throw invalid("alternatives ('|') are not allowed in this field")
+                }
                 alternatives.append(try parseRelationship())
             } while consume("|")
             requirements.append(alternatives)
@@ -176,6 +213,11 @@ private struct RelationshipScanner {
             position += 1
             let qualifier = word(endingAt: "(,|[<")
             guard !qualifier.isEmpty else { throw invalid("an architecture qualifier is missing after '\(package):'") }
+            do {
+                try Architecture.validate(qualifier, allowWildcards: true)
+            } catch {
+                throw invalid(error.description)
+            }
             relationship.architectureQualifier = qualifier
         }
         if consume("(") {
@@ -191,6 +233,9 @@ private struct RelationshipScanner {
                 }
                 relation = known
             }
+            if rules.allowsOnlyEquals && relation != .equal {
+                throw invalid("only an exact version '(= VERSION)' is allowed in this field, not '\(operatorText)'")
+            }
             let versionText = word(endingAt: ")")
             guard consume(")") else { throw invalid("a ')' is missing after the version for \(package)") }
             do {
@@ -198,6 +243,12 @@ private struct RelationshipScanner {
             } catch {
                 throw invalid(error.description)
             }
+        }
+        skipWhitespace()
+        if !rules.allowsRestrictions, let byte = current, byte == UInt8(ascii: "[") || byte == UInt8(ascii: "<") {
+            throw invalid(
+                "architecture restrictions '[...]' and build profiles '<...>' belong to source packages, not to \(package) in a binary package"
+            )
         }
         if consume("[") {
             while !consume("]") {

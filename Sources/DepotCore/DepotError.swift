@@ -16,6 +16,9 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
     case conflict(
         file: String, package: String, version: String, architecture: String, existingSHA256: String, newSHA256: String,
         existingPath: String, listedIn: [String])
+    case poolPathTaken(
+        file: String, package: String, version: String, architecture: String, existingVersion: String,
+        poolPath: String, listedIn: [String])
     case downgrade(file: String, package: String, version: String, newest: String, distribution: String)
     case notListed(distribution: String, package: String, version: String?)
     case unknownPackage(String)
@@ -73,6 +76,12 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
             return
                 "\(file): conflict: \(package) \(version) (\(architecture)) is already in the pool with different content "
                 + "(pool SHA256 \(existing) at \(path), \(listed); this file's SHA256 \(new)); build it with a new version"
+        case .poolPathTaken(
+            let file, let package, let version, let architecture, let existing, let poolPath, let listedIn):
+            let listed = listedIn.isEmpty ? "listed nowhere" : "listed in \(listedIn.joined(separator: ", "))"
+            return "\(file): conflict: \(package) \(version) (\(architecture)) would be stored at \(poolPath), "
+                + "which already holds \(package) \(existing) (\(listed)): versions that differ only in their epoch "
+                + "share a file name in the pool; build it with a new upstream version or revision"
         case .downgrade(let file, let package, let version, let newest, let distribution):
             return "\(file): \(package) \(version) is lower than \(newest) listed in \(distribution); "
                 + "pass --allow-downgrade to make it the candidate"

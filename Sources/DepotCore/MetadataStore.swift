@@ -202,6 +202,13 @@ final class MetadataStore: Sendable {
         }
     }
 
+    /// The distributions that list a file, by name.
+    static func distributions(listing fileID: Int64, _ db: Database) throws -> [String] {
+        try String.fetchAll(
+            db, sql: "SELECT DISTINCT distribution FROM listings WHERE file_id = ? ORDER BY distribution",
+            arguments: [fileID])
+    }
+
     static let fileColumns =
         "f.id, f.name, f.version, f.architecture, f.source, f.pool_path, f.size, f.md5, f.sha1, f.sha256, f.sha512"
 
@@ -336,7 +343,11 @@ public struct OperationContext: Sendable {
     /// When the operation started, ISO 8601 in UTC: what history and the pool record.
     public var timestamp: String
 
-    public init(user: String, command: String, note: String? = nil, date: Date = Date()) {
+    /// Refuses a note with a NUL: the store would keep only the text before it.
+    public init(user: String, command: String, note: String? = nil, date: Date = Date()) throws(DepotError) {
+        if let note, note.utf8.contains(0) {
+            throw .invalidArgument("the note holds a NUL character, which history cannot keep; send the note without it")
+        }
         self.user = user
         self.command = command
         self.note = note
@@ -344,13 +355,13 @@ public struct OperationContext: Sendable {
     }
 
     /// `$USER@host` and the command line of this process.
-    public static func currentProcess(note: String? = nil) -> OperationContext {
+    public static func currentProcess(note: String? = nil) throws(DepotError) -> OperationContext {
         let user =
             ProcessInfo.processInfo.environment["USER"] ?? getpwuid(getuid()).map {
                 String(cString: $0.pointee.pw_name)
             } ?? "unknown"
         let host = ProcessInfo.processInfo.hostName
         let command = CommandLine.arguments.map { ($0 as NSString).lastPathComponent == "depot" ? "depot" : $0 }
-        return OperationContext(user: "\(user)@\(host)", command: command.joined(separator: " "), note: note)
+        return try OperationContext(user: "\(user)@\(host)", command: command.joined(separator: " "), note: note)
     }
 }

@@ -46,13 +46,17 @@ struct PreparedFile: Sendable {
     var stanza: String
     var controlText: String
 
-    init(_ incoming: IncomingPackage, component: String) {
+    init(_ incoming: IncomingPackage, component: String) throws(DepotError) {
         let deb = incoming.deb
         self.incoming = incoming
         poolPath = PoolPath.of(
             component: component, source: deb.source, package: deb.package, version: deb.version,
             architecture: deb.architecture)
-        stanza = IndexStanza.render(control: deb.control, filename: poolPath, checksums: deb.checksums)
+        do {
+            stanza = try IndexStanza.render(control: deb.control, filename: poolPath, checksums: deb.checksums)
+        } catch {
+            throw .invalidPackage(DebFileError(file: incoming.name, problem: .unrepresentableField(error)))
+        }
         controlText = deb.control.rendered()
     }
 }
@@ -117,7 +121,7 @@ extension Repository {
         context: OperationContext
     ) throws -> [PushOutcome] {
         let component = try checkPushTarget(distribution, component: component)
-        let received = Result { PreparedFile(try upload.received(), component: component) }
+        let received = Result { try PreparedFile(try upload.received(), component: component) }
         return try withLock {
             try publishPending()
             return try push(
@@ -296,7 +300,7 @@ extension Repository {
             let written = unnamed == nil ? temporary : incomingDirectory
             throw DepotError.file(FileError(path: written, operation: "write", code: writeFailure))
         }
-        var prepared = PreparedFile(
+        var prepared = try PreparedFile(
             IncomingPackage(name: path, location: .incoming(temporary), deb: deb), component: component)
         if unnamed != nil {
             do throws(FileError) {
@@ -362,9 +366,7 @@ extension Repository {
         let existing = known.first { $0.debianVersion == deb.version }
         if let existing {
             guard existing.checksums.sha256 == deb.checksums.sha256 else {
-                let listedIn = try String.fetchAll(
-                    db, sql: "SELECT DISTINCT distribution FROM listings WHERE file_id = ? ORDER BY distribution",
-                    arguments: [existing.id])
+                let listedIn = try MetadataStore.distributions(listing: existing.id, db)
                 throw DepotError.conflict(
                     file: package.name, package: deb.package, version: deb.version.description,
                     architecture: deb.architecture,
@@ -376,6 +378,14 @@ extension Repository {
             return existing
         }
         let poolPath = record.poolPath
+        // The pool's file name leaves the epoch out (as Debian's does), so 1:1.0-1 and
+        // 2:1.0-1 would share one file: refused, as dak and reprepro refuse it.
+        if let sharing = known.first(where: { $0.poolPath == poolPath }) {
+            throw DepotError.poolPathTaken(
+                file: package.name, package: deb.package, version: deb.version.description,
+                architecture: deb.architecture, existingVersion: sharing.version, poolPath: poolPath,
+                listedIn: try MetadataStore.distributions(listing: sharing.id, db))
+        }
         try db.cachedStatement(
             sql: """
                 INSERT INTO package_files (name, version, architecture, source, pool_path, size, md5, sha1, sha256, sha512,

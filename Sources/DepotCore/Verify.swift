@@ -21,14 +21,19 @@ extension Repository {
         var report = VerifyReport(problems: [], notes: [], poolFilesChecked: 0, indicesChecked: 0)
         let (files, unpublished) = try read { db in
             (
-                try Row.fetchAll(db, sql: "SELECT \(MetadataStore.fileColumns) FROM package_files f").map {
-                    MetadataStore.file($0)
+                try Row.fetchAll(db, sql: "SELECT \(MetadataStore.fileColumns), f.stanza FROM package_files f").map {
+                    (file: MetadataStore.file($0), stanza: $0[11] as String)
                 },
                 Set(try String.fetchAll(db, sql: "SELECT distribution FROM unpublished"))
             )
         }
-        for file in files {
+        for (file, stanza) in files {
             let path = publicDirectory + "/" + file.poolPath
+            if !Self.stanzaDescribes(file, stanza) {
+                report.problems.append(
+                    "\(path): its stanza in the metadata store does not read back as one stanza naming this file "
+                        + "(apt would read it into its neighbours); remove the package and push it again")
+            }
             do {
                 let actual = try DebFile.read(path: path).checksums
                 if actual != file.checksums {
@@ -75,6 +80,15 @@ extension Repository {
                 distribution.name, expected: expected, checkingSignatures: keyAvailable, problems: &report.problems)
         }
         return report
+    }
+
+    /// Whether a stored index stanza parses as exactly one paragraph that names `file`, with
+    /// its size and checksum.
+    static func stanzaDescribes(_ file: PackageFile, _ stanza: String) -> Bool {
+        guard let document = try? Deb822Document(parsing: stanza), document.paragraphs.count == 1 else { return false }
+        let paragraph = document.paragraphs[0]
+        return paragraph["Filename"] == file.poolPath && paragraph["Size"] == String(file.checksums.size)
+            && paragraph["SHA256"] == file.checksums.sha256
     }
 
     /// Checks one distribution's live tree; returns how many indices it checked.

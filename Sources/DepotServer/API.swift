@@ -28,7 +28,8 @@ struct API: Sendable {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maximumUploadSize {
             throw APIError(DepotError.tooLarge(name: "request body", limit: maximumUploadSize))
         }
-        let query = request.uri.queryParameters
+        let query = try queryParameters(request, accepting: ["note", "component", "allowDowngrade"])
+        let allowDowngrade = try flag(query, "allowDowngrade")
         let upload = try run { try Upload(into: repository, name: "request body", limit: maximumUploadSize) }
         // The body goes to disk piece by piece as it arrives; a client that disconnects
         // midway ends the loop with an error and the upload is discarded.
@@ -37,14 +38,14 @@ struct API: Sendable {
         }
         let outcomes = try await blocking {
             try repository.push(
-                upload, to: distribution, component: query["component"].map(String.init),
-                allowDowngrade: query["allowDowngrade"] == "true",
-                context: operationContext(token, request, note: query["note"].map(String.init)))
+                upload, to: distribution, component: query["component"],
+                allowDowngrade: allowDowngrade,
+                context: try operationContext(token, request, note: query["note"]))
         }
         return try json(outcomes, status: outcomes.contains { $0.status == .added } ? .created : .ok)
     }
 
-    private struct PromotionRequest: Decodable {
+    private struct PromotionRequest: RequestBody {
         var packages: [String]?
         var all: Bool?
         var from: String
@@ -53,6 +54,11 @@ struct API: Sendable {
         var allowDowngrade: Bool?
         var withDeps: Bool?
         var note: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case packages, all, from, to, dryRun, allowDowngrade, withDeps, note
+        }
+        typealias Keys = CodingKeys
     }
 
     private func promote(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -62,14 +68,21 @@ struct API: Sendable {
         }
         let token = try await authorize(request, .promote, on: target)
         let packages = body.packages ?? []
-        guard (body.all ?? false) != !packages.isEmpty else {
-            throw APIError(.badRequest, "invalid-request", "give \"packages\" or \"all\": true, not both")
+        let all = body.all ?? false
+        if body.packages?.isEmpty == true && !all {
+            throw APIError(
+                .badRequest, "invalid-request", "\"packages\" is empty: name at least one package, or give \"all\": true")
+        }
+        guard all != !packages.isEmpty else {
+            throw APIError(
+                .badRequest, "invalid-request",
+                all ? "give \"packages\" or \"all\": true, not both" : "give \"packages\" (a list of names) or \"all\": true")
         }
         let promotion = try await blocking {
             try repository.promote(
                 try packages.map { try PackageSelector(parsing: $0) }, all: body.all ?? false, from: body.from,
                 to: target, dryRun: body.dryRun ?? false, allowDowngrade: body.allowDowngrade ?? false,
-                withDependencies: body.withDeps ?? false, context: operationContext(token, request, note: body.note))
+                withDependencies: body.withDeps ?? false, context: try operationContext(token, request, note: body.note))
         }
         return try json(promotion)
     }
@@ -87,8 +100,8 @@ struct API: Sendable {
     }
 
     private func diff(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let query = request.uri.queryParameters
-        guard let from = query["from"].map(String.init), let to = query["to"].map(String.init) else {
+        let query = try queryParameters(request, accepting: ["from", "to"])
+        guard let from = query["from"], let to = query["to"] else {
             throw APIError(.badRequest, "invalid-request", "give both ?from=DIST&to=DIST")
         }
         let token = try await authorize(request, .read, on: from)
@@ -97,8 +110,8 @@ struct API: Sendable {
     }
 
     private func history(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let query = request.uri.queryParameters
-        let distribution = query["dist"].map(String.init)
+        let query = try queryParameters(request, accepting: ["dist", "limit"])
+        let distribution = query["dist"]
         _ = try await authorize(request, .read, on: distribution ?? "*")
         var limit: Int? = nil
         if let text = query["limit"] {
@@ -115,20 +128,40 @@ struct API: Sendable {
         let distribution = try context.parameters.require("dist")
         let name = try context.parameters.require("name")
         let token = try await authorize(request, .remove, on: distribution)
-        let query = request.uri.queryParameters
+        let query = try queryParameters(request, accepting: ["version", "note"])
         let selector = query["version"].map { "\(name)=\($0)" } ?? name
         let changes = try await blocking {
             try repository.remove(
                 [try PackageSelector(parsing: selector)], from: distribution,
-                context: operationContext(token, request, note: query["note"].map(String.init)))
+                context: try operationContext(token, request, note: query["note"]))
         }
         return try json(changes)
     }
 
-    private struct RollbackRequest: Decodable {
+    private struct RollbackRequest: RequestBody {
         var packages: [String]?
         var to: Int64?
         var note: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case packages, to, note
+        }
+        typealias Keys = CodingKeys
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            packages = try container.decodeIfPresent([String].self, forKey: .packages)
+            note = try container.decodeIfPresent(String.self, forKey: .note)
+            // Read as any number, so that 1e300 or 2.5 is named as a bad "to" rather than as
+            // JSON the decoder could not read.
+            if let number = try container.decodeIfPresent(Double.self, forKey: .to) {
+                guard let id = Int64(exactly: number), id > 0 else {
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .to, in: container, debugDescription: "not the id of a history entry")
+                }
+                to = id
+            }
+        }
     }
 
     private func rollback(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -136,10 +169,17 @@ struct API: Sendable {
         let token = try await authorize(request, .rollback, on: distribution)
         let body = try await decode(RollbackRequest.self, request)
         let packages = body.packages ?? []
-        guard (body.to == nil) != packages.isEmpty else {
-            throw APIError(.badRequest, "invalid-request", "give \"packages\" or \"to\": ID, not both")
+        if body.packages?.isEmpty == true && body.to == nil {
+            throw APIError(.badRequest, "invalid-request", "\"packages\" is empty: name at least one package to roll back")
         }
-        let operation = operationContext(token, request, note: body.note)
+        guard (body.to == nil) != packages.isEmpty else {
+            throw APIError(
+                .badRequest, "invalid-request",
+                body.to == nil
+                    ? "give \"packages\" (the names to roll back) or \"to\" (the id of a history entry)"
+                    : "give \"packages\" or \"to\", not both")
+        }
+        let operation = try operationContext(token, request, note: body.note)
         let rollback = try await blocking {
             if let entry = body.to { return try repository.rollback(distribution, to: entry, context: operation) }
             return try repository.rollback(packages, in: distribution, context: operation)
@@ -172,16 +212,40 @@ struct API: Sendable {
                 + "(it has: \(token.scopes.map(\.description).joined(separator: " ")))")
     }
 
-    private func operationContext(_ token: TokenRecord, _ request: Request, note: String?) -> OperationContext {
-        OperationContext(user: token.name, command: "\(request.method) \(request.uri.path)", note: note)
+    private func operationContext(_ token: TokenRecord, _ request: Request, note: String?) throws -> OperationContext {
+        try OperationContext(user: token.name, command: "\(request.method) \(request.uri.path)", note: note)
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+    private func decode<T: RequestBody>(_ type: T.Type, _ request: Request) async throws -> T {
         let body = try await request.body.collect(upTo: 1 << 20)
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer: body))
-        } catch {
-            throw APIError(.badRequest, "invalid-json", "the request body is not the JSON this call takes: \(error)")
+        return try T.decode(Data(buffer: body))
+    }
+
+    /// The query's parameters, refusing one the call does not take or one given twice: a
+    /// misspelt option must not be ignored.
+    private func queryParameters(_ request: Request, accepting accepted: Set<String>) throws -> [String: String] {
+        var parameters: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters {
+            let key = String(key)
+            guard accepted.contains(key) else {
+                throw APIError(
+                    .badRequest, "invalid-request",
+                    "unknown query parameter '\(key.prefix(64))'; this call takes " + accepted.sorted().joined(separator: ", "))
+            }
+            guard parameters.updateValue(String(value), forKey: key) == nil else {
+                throw APIError(.badRequest, "invalid-request", "query parameter '\(key)' is given twice")
+            }
+        }
+        return parameters
+    }
+
+    /// A true-or-false query parameter, false when absent.
+    private func flag(_ query: [String: String], _ name: String) throws -> Bool {
+        switch query[name] {
+        case nil, "false": return false
+        case "true": return true
+        case let other?:
+            throw APIError(.badRequest, "invalid-request", "\(name) must be true or false, not '\(other.prefix(64))'")
         }
     }
 
@@ -200,6 +264,10 @@ struct API: Sendable {
             return try body()
         } catch let error as DepotError {
             throw APIError(error)
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError.internalFailure(error)
         }
     }
 

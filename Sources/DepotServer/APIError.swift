@@ -7,11 +7,23 @@ struct APIError: HTTPResponseError {
     var status: HTTPResponse.Status
     var error: String
     var detail: String
+    /// What went wrong inside the server, for its log only: a client never sees SQL, the
+    /// server's paths or its files' errors.
+    var serverDetail: String?
 
     init(_ status: HTTPResponse.Status, _ error: String, _ detail: String) {
         self.status = status
         self.error = error
         self.detail = detail
+    }
+
+    /// A failure of the server itself, described to the client without its internals.
+    static func internalFailure(_ failure: any Error) -> APIError {
+        var error = APIError(
+            .internalServerError, "internal",
+            "the server could not complete the request; nothing was changed unless its log says so")
+        error.serverDetail = String(describing: failure)
+        return error
     }
 
     /// The status and name that fit what the library reported.
@@ -28,7 +40,8 @@ struct APIError: HTTPResponseError {
         case .architectureNotCarried: self.init(.unprocessableContent, "architecture-not-carried", detail)
         case .tooLarge: self.init(.contentTooLarge, "too-large", detail)
         case .unknownComponent, .invalidSelector, .invalidArgument: self.init(.badRequest, "invalid-request", detail)
-        default: self.init(.internalServerError, "internal", detail)
+        case .poolPathTaken: self.init(.conflict, "conflict", detail)
+        default: self = .internalFailure(failure)
         }
     }
 

@@ -87,6 +87,9 @@ struct AccessLog<Context: RequestContext>: RouterMiddleware {
             return response
         } catch {
             log(request, status: (error as? any HTTPResponseError)?.status.code ?? 500, length: nil, since: start)
+            if let detail = (error as? APIError)?.serverDetail {
+                logger.error("\(request.method) \(request.uri.path): \(detail)")
+            }
             throw error
         }
     }

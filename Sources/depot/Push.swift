@@ -65,7 +65,7 @@ struct Push: ParsableCommand {
         }
         let outcomes = try repository.open().push(
             paths, to: distribution, component: component, allowDowngrade: allowDowngrade,
-            context: .currentProcess(note: note), progress: Progress.onTerminal("reading"))
+            context: try .currentProcess(note: note), progress: Progress.onTerminal("reading"))
         if json { return try printJSON(outcomes) }
         for outcome in outcomes {
             let what = "\(outcome.package) \(outcome.version) (\(outcome.architecture))"

@@ -23,7 +23,7 @@ struct Remove: ParsableCommand {
     func run() throws {
         let selectors = try packages.map { try PackageSelector(parsing: $0) }
         let repository = try repository.open()
-        let changes = try repository.remove(selectors, from: distribution, context: .currentProcess(note: note))
+        let changes = try repository.remove(selectors, from: distribution, context: try .currentProcess(note: note))
         for change in changes {
             print("removed \(change.package) \(change.before ?? "?") (\(change.architecture)) from \(distribution)")
         }

@@ -38,7 +38,7 @@ struct Rollback: ParsableCommand {
 
     func run() throws {
         let repository = try repository.open()
-        let context = OperationContext.currentProcess(note: note)
+        let context = try OperationContext.currentProcess(note: note)
         let rollback =
             if let entry {
                 try repository.rollback(distribution, to: entry, context: context)

@@ -26,7 +26,7 @@ struct Token: ParsableCommand {
 
         func run() throws {
             let scopes = try allow.map { try Scope(parsing: $0) }
-            print(try repository.open().createToken(name: name, scopes: scopes, context: .currentProcess()))
+            print(try repository.open().createToken(name: name, scopes: scopes, context: try .currentProcess()))
         }
     }
 

@@ -115,6 +115,49 @@ import Testing
         #expect(throws: Deb822Error(line: 1, problem: .invalidUTF8)) { try Deb822Document(parsing: bytes) }
     }
 
+    /// A NUL cut the stanza short where it was stored, and apt read the rest into the next
+    /// package's stanza.
+    @Test func refusesControlCharactersNamingTheLine() {
+        let cases: [(String, Deb822Error)] = [
+            ("A: x\u{0}\n", Deb822Error(line: 1, problem: .controlCharacter(0x00))),
+            ("A: x\nB: y\u{1B}]0;title\u{07}\n", Deb822Error(line: 2, problem: .controlCharacter(0x1B))),
+            ("A: x\n more\u{0C}\n", Deb822Error(line: 2, problem: .controlCharacter(0x0C))),
+            ("A: x\n more\n and\u{7F}\n", Deb822Error(line: 3, problem: .controlCharacter(0x7F))),
+            ("A: x\rB: y\n", Deb822Error(line: 1, problem: .controlCharacter(0x0D))),
+            ("A: x\r\nB: y\r\n", Deb822Error(line: 1, problem: .carriageReturnLineEnding)),
+        ]
+        for (text, expected) in cases {
+            #expect(throws: expected, "\(text.debugDescription)") { try Deb822Document(parsing: Array(text.utf8)) }
+        }
+        #expect(
+            Deb822Error(line: 4, problem: .controlCharacter(0)).description
+                == "line 4: a control character (NUL, 0x00), which deb822 text cannot carry")
+        // A tab is text.
+        #expect((try? Deb822Document(parsing: "A: x\ty\n\tz\n")) != nil)
+    }
+
+    /// What would not read back as the same field is refused where it would be written.
+    @Test func fieldsThatCannotBeWrittenBackAreRefused() throws {
+        let unrepresentable = [
+            Deb822Field(name: "Description", value: "x\u{0}"), Deb822Field(name: "Description", value: "x\n\nPackage: y"),
+            Deb822Field(name: "Description", value: "x\nPackage: y"), Deb822Field(name: "Description", value: "x\n  \n z"),
+            Deb822Field(name: "Description", value: " x"), Deb822Field(name: "Description", value: "x "),
+            Deb822Field(name: "Description", value: "x\n"), Deb822Field(name: "Bad Name", value: "x"),
+            Deb822Field(name: "", value: "x"), Deb822Field(name: "-x", value: "x"), Deb822Field(name: "A:B", value: "x"),
+        ]
+        for field in unrepresentable {
+            #expect(throws: UnrepresentableField.self, "\(field)") { try field.checkRepresentable() }
+        }
+        for field in [
+            Deb822Field(name: "Description", value: "x\n y\n .\n\tz"), Deb822Field(name: "Files", value: "\n a b c"),
+            Deb822Field(name: "Empty", value: ""),
+        ] {
+            try field.checkRepresentable()
+            let parsed = try Deb822Document(parsing: Deb822Paragraph([field]).rendered())
+            #expect(parsed.paragraphs.first?.fields.first?.value == field.value)
+        }
+    }
+
     @Test(
         .enabled(if: TestSupport.debianIndexPath != nil, "no Debian index in /var/lib/apt/lists (run apt-get update)"))
     func debiansOwnIndexRoundTripsByteForByte() throws {
@@ -122,6 +165,9 @@ import Testing
         let document = try Deb822Document(parsing: [UInt8](index))
         #expect(document.paragraphs.count > 1000)
         #expect(document.paragraphs.allSatisfy { $0["Package"] != nil && $0["Version"] != nil })
+        for paragraph in document.paragraphs {
+            for field in paragraph.fields { try field.checkRepresentable() }
+        }
         let rendered = document.rendered()
         #expect(rendered.utf8.count == index.count)
         #expect(Data(rendered.utf8) == index)

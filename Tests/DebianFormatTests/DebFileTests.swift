@@ -114,6 +114,35 @@ import Testing
         }
     }
 
+    /// Control files dpkg-deb would not build: each refused, naming the file and the field.
+    @Test func refusesControlFilesAptCouldNotParse() {
+        let head = "Package: victii\nVersion: 1.0\nArchitecture: amd64\nMaintainer: M <m@example.org>\n"
+        let cases: [(String, String)] = [
+            ("Description: x\u{0}\n", "control character (NUL, 0x00)"),
+            ("Depends: epo (>= 9\nDescription: x\n", "invalid Depends field 'epo (>= 9'"),
+            ("Depends: epo (>= 9), ,, | zz, $$$\nDescription: x\n", "invalid Depends field"),
+            ("Pre-Depends: aa [amd64]\nDescription: x\n", "invalid Pre-Depends field"),
+            ("Conflicts: aa | bb\nDescription: x\n", "invalid Conflicts field"),
+            ("Provides: aa (>= 1)\nDescription: x\n", "invalid Provides field"),
+            ("Essential: maybe\nDescription: x\n", "invalid Essential field 'maybe'"),
+            ("Multi-Arch: sometimes\nDescription: x\n", "invalid Multi-Arch field"),
+            ("Installed-Size: 12k\nDescription: x\n", "invalid Installed-Size field"),
+        ]
+        for (tail, message) in cases {
+            let bytes = DebAssembler.package(control: Array((head + tail).utf8))
+            do {
+                let deb = try DebFile.read(bytes: bytes, name: "victii.deb")
+                Issue.record("\(tail.debugDescription) was accepted as \(deb.package)")
+            } catch {
+                #expect(error.description.hasPrefix("victii.deb: control file"), "\(error)")
+                #expect(error.description.contains(message), "\(error)")
+            }
+        }
+        let clean = DebAssembler.package(
+            control: Array((head + "Essential: yes\nMulti-Arch: same\nInstalled-Size: 12\nDescription: x\n").utf8))
+        #expect((try? DebFile.read(bytes: clean, name: "clean.deb")) != nil)
+    }
+
     @Test func errorMessagesSayWhatIsWrong() throws {
         let error = DebFileError(file: "x.deb", problem: .truncated(member: "data.tar.xz", expected: 100, found: 40))
         #expect(

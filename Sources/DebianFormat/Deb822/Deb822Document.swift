@@ -71,6 +71,7 @@ struct Deb822Parser {
     private static let tab = UInt8(ascii: "\t")
     private static let colon = UInt8(ascii: ":")
     private static let hash = UInt8(ascii: "#")
+    private static let carriageReturn = UInt8(ascii: "\r")
 
     /// Where the field being read lies in `bytes`.
     private struct PendingField {
@@ -126,6 +127,9 @@ struct Deb822Parser {
             let lineStart = position
             let lineEnd = findNewline(from: lineStart)
             position = lineEnd < end ? lineEnd + 1 : end
+            if lineEnd > lineStart && bytes[lineEnd - 1] == Self.carriageReturn {
+                throw Deb822Error(line: lineNumber, problem: .carriageReturnLineEnding)
+            }
             let first = bytes[lineStart]
 
             if isBlank(lineStart..<lineEnd) {
@@ -241,6 +245,10 @@ struct Deb822Parser {
     private func string(_ range: Range<Int>, line: Int) throws(Deb822Error) -> String {
         guard !range.isEmpty else { return "" }
         let slice = UnsafeBufferPointer(rebasing: bytes[range])
+        if let offset = slice.firstIndex(where: { !isDeb822TextByte($0) }) {
+            let lineOfControl = line + slice[..<offset].count(where: { $0 == Self.newline })
+            throw Deb822Error(line: lineOfControl, problem: .controlCharacter(slice[offset]))
+        }
         guard let text = String(validating: slice, as: UTF8.self) else {
             throw Deb822Error(line: line, problem: .invalidUTF8)
         }

@@ -55,6 +55,38 @@ public struct Deb822Field: Sendable, Hashable {
         return value
     }
 
+    /// Throws unless writing this field and parsing the text back gives this very name and
+    /// value: a name of printable ASCII, a value with no control characters, whose every line
+    /// after the first is indented and not blank, and whose first line has no surrounding
+    /// whitespace. A value that broke these rules would end its stanza early or run into the
+    /// next one for every reader of the index.
+    public func checkRepresentable() throws(UnrepresentableField) {
+        func refuse(_ reason: String) -> UnrepresentableField { UnrepresentableField(name: name, reason: reason) }
+        let nameBytes = name.utf8
+        guard let firstOfName = nameBytes.first else { throw refuse("the name is empty") }
+        guard firstOfName != UInt8(ascii: "-"), firstOfName != UInt8(ascii: "#"),
+            nameBytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") })
+        else { throw refuse("the name is not printable ASCII without spaces or colons") }
+        guard verbatimValue == nil else { return }  // as parsed, so it parses back
+
+        let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
+        if let control = value.utf8.first(where: { !isDeb822TextByte($0) }) {
+            throw refuse("the value holds a control character (\(Deb822Error.controlCharacterName(control)))")
+        }
+        let lines = value.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        if let first = lines[0].first, let last = lines[0].last, isSpace(first) || isSpace(last) {
+            throw refuse("the first line of the value starts or ends with whitespace")
+        }
+        for line in lines.dropFirst() {
+            guard let first = line.first, isSpace(first) else {
+                throw refuse("a line of the value is not indented, so it would be read as a field of its own")
+            }
+            guard line.contains(where: { !isSpace($0) }) else {
+                throw refuse("a line of the value is blank, so it would end the stanza")
+            }
+        }
+    }
+
     /// At least the bytes `render` writes.
     var renderedSize: Int {
         leadingComments.utf8.count + name.utf8.count + (verbatimValue ?? value).utf8.count + 3

@@ -161,6 +161,7 @@ public struct DebFile: Sendable {
         try checked { () throws(InvalidFieldValue) in try Architecture.validate(architecture) }
         let sourceField = control["Source"]
         source = try checked { () throws(InvalidFieldValue) in try Self.sourceName(sourceField) } ?? package
+        try checked { () throws(InvalidFieldValue) in try Self.checkFieldsAptParses(control) }
         self.package = package
         self.architecture = architecture
         self.control = control
@@ -168,6 +169,35 @@ public struct DebFile: Sendable {
         self.controlMemberName = controlMemberName
         self.dataMemberName = dataMemberName
     }
+
+    /// The fields apt parses rather than copies, held to the rules dpkg-deb builds by: a
+    /// value apt cannot parse makes it drop the whole index, for every client of the
+    /// distribution.
+    private static func checkFieldsAptParses(_ control: Deb822Paragraph) throws(InvalidFieldValue) {
+        for field in control.fields {
+            let name = field.name.lowercased()
+            if let rules = RelationshipList.binaryPackageFields[name] {
+                do {
+                    _ = try RelationshipList(parsing: field.value, rules: rules)
+                } catch {
+                    throw InvalidFieldValue(kind: "\(field.name) field", value: field.value, reason: error.reason)
+                }
+            } else if let allowed = enumeratedValues[name], !allowed.contains(field.value.lowercased()) {
+                throw InvalidFieldValue(
+                    kind: "\(field.name) field", value: field.value,
+                    reason: "expected one of " + allowed.sorted().joined(separator: ", "))
+            } else if name == "installed-size", field.value.isEmpty || !field.value.utf8.allSatisfy(isASCIIDigit) {
+                throw InvalidFieldValue(
+                    kind: "Installed-Size field", value: field.value, reason: "expected a size in KiB (digits only)")
+            }
+        }
+    }
+
+    /// Fields whose value dpkg takes from a fixed set.
+    private static let enumeratedValues: [String: Set<String>] = [
+        "essential": ["yes", "no"], "protected": ["yes", "no"], "build-essential": ["yes", "no"],
+        "multi-arch": ["no", "same", "foreign", "allowed"],
+    ]
 
     /// The name in a `Source: name (version)` field, checked like a package name because it
     /// becomes a directory of the pool.

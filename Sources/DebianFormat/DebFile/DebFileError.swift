@@ -22,6 +22,7 @@ public struct DebFileError: Error, Sendable, Hashable, CustomStringConvertible {
         case controlParagraphCount(Int)
         case missingField(String)
         case invalidValue(InvalidFieldValue)
+        case unrepresentableField(UnrepresentableField)
     }
 
     public var file: String
@@ -81,6 +82,8 @@ public struct DebFileError: Error, Sendable, Hashable, CustomStringConvertible {
         case .missingField(let name):
             "the control file has no '\(name)' field"
         case .invalidValue(let error):
+            "control file: \(error)"
+        case .unrepresentableField(let error):
             "control file: \(error)"
         }
     }

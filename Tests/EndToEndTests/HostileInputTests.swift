@@ -1,0 +1,167 @@
+import DepotTestSupport
+import Foundation
+import Testing
+
+/// What a hostile or broken CI build can send: refused at the door, through the CLI and the
+/// API alike, with the repository left as it was; and what verify says of such a package
+/// stored before Depot refused it.
+@Suite(.enabled(if: TestSupport.hasProgram("curl"), "needs curl"))
+struct HostileInputTests {
+    static let head = "Package: victii\nVersion: 1.0\nArchitecture: amd64\nMaintainer: M <m@example.org>\n"
+
+    /// A NUL cut the stored stanza short and apt read `victii`'s fields into `victim`'s stanza;
+    /// broken relationship fields made apt drop the distribution's index.
+    @Test func controlFilesAptCannotParseAreRefusedByTheCLIAndTheAPI() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let packages = PackageBuilder()
+        try #require(try repository.depot(["push", "development", try packages.make("victim", "1.0")]).status == 0)
+        let folder = try TestSupport.makeTemporaryDirectory("hostile")
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        let controls: [(String, String)] = [
+            ("Pre-Depends: evilpkg\nConflicts: hello\nEssential: yes\nDescription: x\u{0}\n", "NUL"),
+            ("Depends: epo (>= 9\nDescription: x\n", "invalid Depends field"),
+            ("Depends: epo (>= 9), ,, | zz, $$$\nDescription: x\n", "invalid Depends field"),
+            ("Breaks: aa | bb\nDescription: x\n", "invalid Breaks field"),
+            ("Description: x\n \u{1B}]0;pwned\u{07}\n", "ESC"),
+        ]
+        var cases: [([String], String)] = []
+        var files: [String] = []
+        for (index, (tail, message)) in controls.enumerated() {
+            let path = try DebAssembler.write(
+                control: Array((Self.head + tail).utf8), in: folder, name: "victii-\(index).deb")
+            files.append(path)
+            cases.append((["push", "development", path], message))
+        }
+        try expectRefusals(repository, cases)
+
+        let token = try repository.depot(["token", "create", "ci", "--allow", "push:development"]).text
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let before = try repository.snapshot()
+        let server = try DepotServe(root: repository.root)
+        defer { server.stop() }
+        for path in files {
+            let answer = try HTTPAnswer(
+                server.curl(
+                    "api/v1/distributions/development/packages",
+                    ["-H", "Authorization: Bearer \(token)", "--data-binary", "@" + path]))
+            #expect(answer.status == 422, "\(String(decoding: answer.body, as: UTF8.self))")
+            #expect(answer.error == "invalid-package")
+        }
+        server.stop()
+        #expect(try repository.snapshot() == before)
+        #expect(try listed(repository, "development") == ["victim 1.0 amd64"])
+    }
+
+    /// A misspelt key once turned a dry run into a real promotion: every call refuses what it
+    /// does not take, and says what is wrong with what it does.
+    @Test func theAPIRefusesKeysAndParametersItDoesNotTake() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let packages = PackageBuilder()
+        try #require(try repository.depot(["push", "development", try packages.make("hello", "1.0")]).status == 0)
+        try #require(try repository.depot(["promote", "hello", "--from", "development"]).status == 0)
+        let token = try repository.depot(["token", "create", "ops", "--allow", "promote:*", "--allow", "rollback:*", "--allow", "push:*"]).text
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try DepotServe(root: repository.root)
+        defer { server.stop() }
+        let before = try repository.snapshot()
+        let push = "api/v1/distributions/development/packages"
+        let upload = try packages.make("hello", "2.0")
+        let cases: [(String, [String], String)] = [
+            (
+                "api/v1/promotions",
+                ["--data-binary", #"{"packages": ["hello"], "from": "staging", "to": "production", "dryrun": true}"#],
+                #"unknown key "dryrun"; this call takes "packages", "all", "from", "to", "dryRun""#
+            ),
+            (
+                "api/v1/promotions",
+                ["--data-binary", #"{"packages": ["hello"], "from": "staging", "from": "development"}"#],
+                #""from" is given twice"#
+            ),
+            ("api/v1/promotions", ["--data-binary", #"{"packages": [], "from": "staging"}"#], #""packages" is empty"#),
+            ("api/v1/promotions", ["--data-binary", #"{"packages": "hello", "from": "staging"}"#], #""packages" must be"#),
+            ("api/v1/promotions", ["--data-binary", #"{"packages": ["hello"]}"#], #""from" is missing"#),
+            ("api/v1/promotions", ["--data-binary", #"["hello"]"#], "not a JSON object"),
+            ("api/v1/distributions/production/rollback", ["--data-binary", "{}"], #"or "to" (the id of a history entry)"#),
+            ("api/v1/distributions/production/rollback", ["--data-binary", #"{"to": 1e300}"#], #""to""#),
+            ("api/v1/distributions/production/rollback", ["--data-binary", #"{"packages": []}"#], #""packages" is empty"#),
+            (push + "?allowdowngrade=true", ["--data-binary", "@" + upload], "unknown query parameter 'allowdowngrade'"),
+            (push + "?allowDowngrade=yes", ["--data-binary", "@" + upload], "allowDowngrade must be true or false"),
+            (push + "?note=a&note=b", ["--data-binary", "@" + upload], "'note' is given twice"),
+            (push + "?note=before%00after", ["--data-binary", "@" + upload], "NUL"),
+        ]
+        for (path, arguments, message) in cases {
+            let answer = try HTTPAnswer(server.curl(path, ["-H", "Authorization: Bearer \(token)"] + arguments))
+            let detail = (answer.json as? [String: Any])?["detail"] as? String ?? ""
+            #expect(answer.status == 400, "\(path) \(arguments): \(answer.status) \(detail)")
+            #expect(detail.contains(message), "\(path) \(arguments): \(detail)")
+        }
+        #expect(try repository.snapshot() == before, "a refused call changed the repository")
+        #expect(try listed(repository, "production").isEmpty)
+    }
+
+    /// `1:1.0-1` and `2:1.0-1` share a pool file name; the second is a conflict that names
+    /// both, and no answer carries SQL or the server's paths.
+    @Test func versionsThatDifferOnlyInTheirEpochAreAClearConflict() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let packages = PackageBuilder()
+        let first = try packages.make("epo", "1:1.0-1")
+        let second = try packages.make("epo", "2:1.0-1")
+        try #require(try repository.depot(["push", "development", first]).status == 0)
+        try expectRefusals(
+            repository,
+            [
+                (
+                    ["push", "development", second],
+                    "epo 2:1.0-1 (amd64) would be stored at pool/main/e/epo/epo_1.0-1_amd64.deb, which already holds epo 1:1.0-1 (listed in development)"
+                )
+            ])
+        let cli = try repository.depot(["push", "staging", second])
+        #expect(!cli.standardError.contains("SQL"), "\(cli.standardError)")
+
+        let token = try repository.depot(["token", "create", "ci", "--allow", "push:*"]).text
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try DepotServe(root: repository.root)
+        defer { server.stop() }
+        let answer = try HTTPAnswer(
+            server.curl(
+                "api/v1/distributions/staging/packages",
+                ["-H", "Authorization: Bearer \(token)", "--data-binary", "@" + second]))
+        let body = String(decoding: answer.body, as: UTF8.self)
+        #expect(answer.status == 409 && answer.error == "conflict", "\(body)")
+        #expect(body.contains("epo 1:1.0-1"), "\(body)")
+        #expect(!body.contains("SQL") && !body.contains(repository.root.path), "\(body)")
+    }
+
+    /// A store written before push refused such packages: verify names the damage.
+    @Test func verifyReportsAStoredStanzaThatDoesNotReadBack() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let packages = PackageBuilder()
+        try #require(try repository.depot(["push", "development", try packages.make("victim", "1.0")]).status == 0)
+        #expect(try repository.depot(["verify"]).status == 0)
+        // The stanza as a NUL left it: cut before Filename and the checksums.
+        let store = repository.root.appendingPathComponent(".depot/depot.sqlite").path
+        let cut = try TestSupport.run(
+            "python3",
+            [
+                "-c",
+                """
+                import sqlite3, sys
+                db = sqlite3.connect(sys.argv[1])
+                db.execute("UPDATE package_files SET stanza = substr(stanza, 1, instr(stanza, 'Filename:') - 1)")
+                db.commit()
+                """,
+                store,
+            ])
+        try #require(cut.status == 0, "\(cut.standardError)")
+        let verify = try repository.depot(["verify"])
+        #expect(verify.status != 0)
+        #expect(
+            verify.standardError.contains("does not read back as one stanza naming this file"),
+            "\(verify.standardError)")
+    }
+}
