@@ -21,9 +21,9 @@ public enum IndexStanza {
 
     /// Throws rather than write a stanza that would not read back as exactly these fields:
     /// one bad value in a `Packages` file ends its stanza early or runs into the next one.
-    public static func render(control: Deb822Paragraph, filename: String, checksums: Checksums) throws(
-        UnrepresentableField
-    ) -> String {
+    public static func render(control: Deb822Paragraph, filename: String, checksums: Checksums)
+        throws(UnrepresentableField) -> String
+    {
         // Each name lowercased once, not at every comparison.
         let fields = control.fields.enumerated()
             .compactMap { offset, field -> (rank: Int, offset: Int, field: Deb822Field)? in

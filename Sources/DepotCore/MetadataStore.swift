@@ -346,7 +346,8 @@ public struct OperationContext: Sendable {
     /// Refuses a note with a NUL: the store would keep only the text before it.
     public init(user: String, command: String, note: String? = nil, date: Date = Date()) throws(DepotError) {
         if let note, note.utf8.contains(0) {
-            throw .invalidArgument("the note holds a NUL character, which history cannot keep; send the note without it")
+            throw .invalidArgument(
+                "the note holds a NUL character, which history cannot keep; send the note without it")
         }
         self.user = user
         self.command = command

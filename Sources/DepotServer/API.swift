@@ -71,18 +71,22 @@ struct API: Sendable {
         let all = body.all ?? false
         if body.packages?.isEmpty == true && !all {
             throw APIError(
-                .badRequest, "invalid-request", "\"packages\" is empty: name at least one package, or give \"all\": true")
+                .badRequest, "invalid-request",
+                "\"packages\" is empty: name at least one package, or give \"all\": true")
         }
         guard all != !packages.isEmpty else {
             throw APIError(
                 .badRequest, "invalid-request",
-                all ? "give \"packages\" or \"all\": true, not both" : "give \"packages\" (a list of names) or \"all\": true")
+                all
+                    ? "give \"packages\" or \"all\": true, not both"
+                    : "give \"packages\" (a list of names) or \"all\": true")
         }
         let promotion = try await blocking {
             try repository.promote(
                 try packages.map { try PackageSelector(parsing: $0) }, all: body.all ?? false, from: body.from,
                 to: target, dryRun: body.dryRun ?? false, allowDowngrade: body.allowDowngrade ?? false,
-                withDependencies: body.withDeps ?? false, context: try operationContext(token, request, note: body.note))
+                withDependencies: body.withDeps ?? false, context: try operationContext(token, request, note: body.note)
+            )
         }
         return try json(promotion)
     }
@@ -170,7 +174,8 @@ struct API: Sendable {
         let body = try await decode(RollbackRequest.self, request)
         let packages = body.packages ?? []
         if body.packages?.isEmpty == true && body.to == nil {
-            throw APIError(.badRequest, "invalid-request", "\"packages\" is empty: name at least one package to roll back")
+            throw APIError(
+                .badRequest, "invalid-request", "\"packages\" is empty: name at least one package to roll back")
         }
         guard (body.to == nil) != packages.isEmpty else {
             throw APIError(
@@ -230,7 +235,8 @@ struct API: Sendable {
             guard accepted.contains(key) else {
                 throw APIError(
                     .badRequest, "invalid-request",
-                    "unknown query parameter '\(key.prefix(64))'; this call takes " + accepted.sorted().joined(separator: ", "))
+                    "unknown query parameter '\(key.prefix(64))'; this call takes "
+                        + accepted.sorted().joined(separator: ", "))
             }
             guard parameters.updateValue(String(value), forKey: key) == nil else {
                 throw APIError(.badRequest, "invalid-request", "query parameter '\(key)' is given twice")

@@ -59,7 +59,8 @@ struct Promote: ParsableCommand {
         let selectors = try packages.map { try PackageSelector(parsing: $0) }
         let promotion = try repository.open().promote(
             selectors, all: all, from: from, to: to, dryRun: dryRun, allowDowngrade: allowDowngrade,
-            withDependencies: withDeps, checkDependencies: !ignoreDependencies, context: try .currentProcess(note: note))
+            withDependencies: withDeps, checkDependencies: !ignoreDependencies, context: try .currentProcess(note: note)
+        )
         if json { return try printJSON(promotion) }
         if promotion.changes.isEmpty { print("nothing to promote: \(promotion.to) already lists these files") }
         for change in promotion.changes {

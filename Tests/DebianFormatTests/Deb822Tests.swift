@@ -139,11 +139,14 @@ import Testing
     /// What would not read back as the same field is refused where it would be written.
     @Test func fieldsThatCannotBeWrittenBackAreRefused() throws {
         let unrepresentable = [
-            Deb822Field(name: "Description", value: "x\u{0}"), Deb822Field(name: "Description", value: "x\n\nPackage: y"),
-            Deb822Field(name: "Description", value: "x\nPackage: y"), Deb822Field(name: "Description", value: "x\n  \n z"),
+            Deb822Field(name: "Description", value: "x\u{0}"),
+            Deb822Field(name: "Description", value: "x\n\nPackage: y"),
+            Deb822Field(name: "Description", value: "x\nPackage: y"),
+            Deb822Field(name: "Description", value: "x\n  \n z"),
             Deb822Field(name: "Description", value: " x"), Deb822Field(name: "Description", value: "x "),
             Deb822Field(name: "Description", value: "x\n"), Deb822Field(name: "Bad Name", value: "x"),
-            Deb822Field(name: "", value: "x"), Deb822Field(name: "-x", value: "x"), Deb822Field(name: "A:B", value: "x"),
+            Deb822Field(name: "", value: "x"), Deb822Field(name: "-x", value: "x"),
+            Deb822Field(name: "A:B", value: "x"),
         ]
         for field in unrepresentable {
             #expect(throws: UnrepresentableField.self, "\(field)") { try field.checkRepresentable() }

@@ -62,7 +62,9 @@ struct HostileInputTests {
         let packages = PackageBuilder()
         try #require(try repository.depot(["push", "development", try packages.make("hello", "1.0")]).status == 0)
         try #require(try repository.depot(["promote", "hello", "--from", "development"]).status == 0)
-        let token = try repository.depot(["token", "create", "ops", "--allow", "promote:*", "--allow", "rollback:*", "--allow", "push:*"]).text
+        let token = try repository.depot([
+            "token", "create", "ops", "--allow", "promote:*", "--allow", "rollback:*", "--allow", "push:*",
+        ]).text
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let server = try DepotServe(root: repository.root)
         defer { server.stop() }
@@ -81,13 +83,25 @@ struct HostileInputTests {
                 #""from" is given twice"#
             ),
             ("api/v1/promotions", ["--data-binary", #"{"packages": [], "from": "staging"}"#], #""packages" is empty"#),
-            ("api/v1/promotions", ["--data-binary", #"{"packages": "hello", "from": "staging"}"#], #""packages" must be"#),
+            (
+                "api/v1/promotions", ["--data-binary", #"{"packages": "hello", "from": "staging"}"#],
+                #""packages" must be"#
+            ),
             ("api/v1/promotions", ["--data-binary", #"{"packages": ["hello"]}"#], #""from" is missing"#),
             ("api/v1/promotions", ["--data-binary", #"["hello"]"#], "not a JSON object"),
-            ("api/v1/distributions/production/rollback", ["--data-binary", "{}"], #"or "to" (the id of a history entry)"#),
+            (
+                "api/v1/distributions/production/rollback", ["--data-binary", "{}"],
+                #"or "to" (the id of a history entry)"#
+            ),
             ("api/v1/distributions/production/rollback", ["--data-binary", #"{"to": 1e300}"#], #""to""#),
-            ("api/v1/distributions/production/rollback", ["--data-binary", #"{"packages": []}"#], #""packages" is empty"#),
-            (push + "?allowdowngrade=true", ["--data-binary", "@" + upload], "unknown query parameter 'allowdowngrade'"),
+            (
+                "api/v1/distributions/production/rollback", ["--data-binary", #"{"packages": []}"#],
+                #""packages" is empty"#
+            ),
+            (
+                push + "?allowdowngrade=true", ["--data-binary", "@" + upload],
+                "unknown query parameter 'allowdowngrade'"
+            ),
             (push + "?allowDowngrade=yes", ["--data-binary", "@" + upload], "allowDowngrade must be true or false"),
             (push + "?note=a&note=b", ["--data-binary", "@" + upload], "'note' is given twice"),
             (push + "?note=before%00after", ["--data-binary", "@" + upload], "NUL"),
