@@ -83,6 +83,13 @@ public struct Configuration: Sendable, Hashable {
                 problem: "the first stanza describes the repository (Origin, Label, ...); distributions follow it")
         }
         try Self.checkFields(repository, allowed: Self.repositoryFields, paragraph: 0, lines: lines)
+        for (position, paragraph) in document.paragraphs.enumerated() {
+            for name in Self.singleLineFields {
+                if let value = paragraph[name], let problem = Self.singleLineProblem(value, field: name) {
+                    throw ConfigurationError(line: lines.line(of: name, in: position), problem: problem)
+                }
+            }
+        }
         origin = repository["Origin"] ?? "Depot"
         label = repository["Label"] ?? origin
         architectures = try Self.words(repository, "Architectures", paragraph: 0, lines: lines, required: true)
@@ -93,6 +100,11 @@ public struct Configuration: Sendable, Hashable {
                     throw InvalidFieldValue(
                         kind: "architecture", value: "all",
                         reason: "'all' packages go into every architecture; list real ones")
+                }
+                guard architecture != "source" else {
+                    throw InvalidFieldValue(
+                        kind: "architecture", value: "source",
+                        reason: "'source' names a distribution's source indices, not an architecture of binaries")
                 }
             } catch {
                 throw ConfigurationError(line: lines.line(of: "Architectures", in: 0), problem: "\(error)")
@@ -180,6 +192,15 @@ public struct Configuration: Sendable, Hashable {
         return document.rendered()
     }
 
+    /// Fields copied into `Release`, where each is one line.
+    static let singleLineFields = ["Origin", "Label", "Description", "Sign-With"]
+
+    /// Why `value` cannot be the one-line field `field`, or nil when it can.
+    public static func singleLineProblem(_ value: String, field: String) -> String? {
+        value.contains(where: \.isNewline)
+            ? "\(field) must be one line of text (it is copied into every Release file)" : nil
+    }
+
     /// Names that become path components: never `..`, `/` or hidden.
     static func isSafeName(_ name: String) -> Bool {
         guard let first = name.utf8.first, isLowerAlphanumeric(first) else { return false }
@@ -208,6 +229,11 @@ public struct Configuration: Sendable, Hashable {
         if required && words.isEmpty {
             let line = paragraph[name] == nil ? lines.firstLine(of: position) : lines.line(of: name, in: position)
             throw ConfigurationError(line: line, problem: "'\(name)' must list at least one value")
+        }
+        var seen = Set<String>()
+        if let repeated = words.first(where: { !seen.insert($0).inserted }) {
+            throw ConfigurationError(
+                line: lines.line(of: name, in: position), problem: "'\(repeated)' is listed twice in \(name)")
         }
         return words
     }

@@ -79,7 +79,13 @@ public final class Repository: Sendable {
         var configuration = Configuration(
             origin: options.origin, label: options.label ?? options.origin, architectures: options.architectures,
             components: options.components, signWith: nil, distributions: distributions)
-        // Check the options the way a hand-written depot.conf is checked, before touching disk.
+        // Check the options the way a hand-written depot.conf is checked, before touching disk;
+        // a line break in a value would otherwise come back as a field of its own.
+        for (field, value) in [("Origin", options.origin), ("Label", options.label ?? options.origin)] {
+            if let problem = Configuration.singleLineProblem(value, field: field) {
+                throw DepotError.invalidArgument("invalid init options: \(problem)")
+            }
+        }
         do {
             _ = try Configuration(parsing: configuration.rendered())
         } catch {

@@ -1,4 +1,5 @@
 import DepotCore
+import Foundation
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -37,7 +38,13 @@ public struct Server: Sendable {
                     channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)")
             },
             logger: logger)
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch let error as IOError where [EADDRINUSE, EADDRNOTAVAIL, EACCES].contains(error.errnoCode) {
+            throw DepotError.invalidArgument(
+                "cannot listen on \(host):\(port): \(String(cString: strerror(error.errnoCode))); "
+                    + "stop what uses that address or choose another with --listen HOST:PORT")
+        }
     }
 
     func makeRouter(repository: Repository, files: StaticFiles, logger: Logger) -> Router<BasicRequestContext> {

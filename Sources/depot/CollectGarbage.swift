@@ -23,16 +23,16 @@ struct CollectGarbage: ParsableCommand {
         let collection = try repository.open().collectGarbage(dryRun: dryRun)
         if json { return try printJSON(collection) }
         let verb = dryRun ? "would delete" : "deleted"
-        for path in collection.unreferenced { print("\(verb) \(path)") }
-        for path in collection.orphaned { print("\(verb) \(path) (not recorded in the store)") }
-        for name in collection.incoming { print("\(verb) .depot/incoming/\(name) (left by an ended push)") }
+        for path in collection.unreferenced { printLine("\(verb) \(path)") }
+        for path in collection.orphaned { printLine("\(verb) \(path) (not recorded in the store)") }
+        for name in collection.incoming { printLine("\(verb) .depot/incoming/\(name) (left by an ended push)") }
         if collection.cachedChunks > 0 {
-            print("\(verb) \(collection.cachedChunks) cached index chunks no published index uses")
+            printLine("\(verb) \(collection.cachedChunks) cached index chunks no published index uses")
         }
         let count =
             collection.unreferenced.count + collection.orphaned.count + collection.incoming.count
             + collection.cachedChunks
-        print(
+        printLine(
             "\(dryRun ? "would free" : "freed") \(collection.bytes) bytes in \(count) file\(count == 1 ? "" : "s")")
     }
 }

@@ -34,15 +34,20 @@ struct DepotCommand: ParsableCommand {
             } else {
                 try command.run()
             }
+        } catch DepotError.verificationFailed(let problems) {
+            // One line each, so that no problem's text can pass for another.
+            printError("depot: error: verification found \(problems.count) problem\(problems.count == 1 ? "" : "s"):")
+            for problem in problems { printError("  " + problem) }
+            Foundation.exit(1)
         } catch let error as DepotError {
-            FileHandle.standardError.write(Data("depot: error: \(error)\n".utf8))
+            printError("depot: error: \(error)")
             Foundation.exit(1)
         } catch {
             let code = exitCode(for: error)
             // --help and --version arrive here as clean exits; usage mistakes get one line too.
             guard code != .success else { exit(withError: error) }
             let message = DepotCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-            FileHandle.standardError.write(Data("depot: error: \(message) (see 'depot --help')\n".utf8))
+            printError("depot: error: \(message) (see 'depot --help')")
             Foundation.exit(code.rawValue)
         }
     }
@@ -94,7 +99,7 @@ struct RepositoryOptions: ParsableArguments {
 /// done as asked, but the operator should know what it left uninstallable.
 func warn(of unmetDependencies: [UnmetDependency]) {
     for unmet in unmetDependencies {
-        FileHandle.standardError.write(Data("depot: warning: \(unmet.unmetNowDescription)\n".utf8))
+        printError("depot: warning: \(unmet.unmetNowDescription)")
     }
 }
 
@@ -107,11 +112,12 @@ func printJSON<T: Encodable>(_ value: T) throws {
 
 /// Prints rows as left-aligned columns.
 func printTable(_ header: [String], _ rows: [[String]]) {
+    let rows = rows.map { $0.map(terminalSafe) }
     let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
     for row in [header] + rows {
         let cells = row.enumerated().map { column, cell in
             column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
         }
-        print(cells.joined(separator: "  "))
+        printLine(cells.joined(separator: "  "))
     }
 }

@@ -24,11 +24,12 @@ struct History: ParsableCommand {
         let entries = try repository.open().history(distribution: distribution, limit: limit)
         if json { return try printJSON(entries) }
         for entry in entries {
-            print("#\(entry.id) \(entry.date) \(entry.operation) \(entry.distribution) by \(entry.user)")
-            if let note = entry.note { print("  note: \(note)") }
-            print("  command: \(entry.command)")
+            printLine("#\(entry.id) \(entry.date) \(entry.operation) \(entry.distribution) by \(entry.user)")
+            if let note = entry.note { printLine("  note: \(note)") }
+            printLine("  command: \(entry.command)")
             for change in entry.changes {
-                print("  \(change.package) (\(change.architecture)): \(change.before ?? "-") -> \(change.after ?? "-")")
+                printLine(
+                    "  \(change.package) (\(change.architecture)): \(change.before ?? "-") -> \(change.after ?? "-")")
             }
         }
     }

@@ -46,9 +46,9 @@ struct Init: ParsableCommand {
         options.signWith = signWith
         options.gnupgHome = gnupgHome
         let created = try Repository.initialize(root: repository.resolvedRoot, options: options)
-        print("Created a repository in \(created.root)")
-        print("Signing key: \(created.configuration.signWith ?? "?") (public key in public/archive-key.asc)")
-        print("Distributions: \(created.configuration.distributions.map(\.name).joined(separator: " -> "))")
+        printLine("Created a repository in \(created.root)")
+        printLine("Signing key: \(created.configuration.signWith ?? "?") (public key in public/archive-key.asc)")
+        printLine("Distributions: \(created.configuration.distributions.map(\.name).joined(separator: " -> "))")
     }
 
     private func split(_ list: String) -> [String] {

@@ -62,11 +62,11 @@ struct Promote: ParsableCommand {
             withDependencies: withDeps, checkDependencies: !ignoreDependencies, context: try .currentProcess(note: note)
         )
         if json { return try printJSON(promotion) }
-        if promotion.changes.isEmpty { print("nothing to promote: \(promotion.to) already lists these files") }
+        if promotion.changes.isEmpty { printLine("nothing to promote: \(promotion.to) already lists these files") }
         for change in promotion.changes {
             let verb = dryRun ? "would promote" : "promoted"
             let previous = change.before.map { " (was \($0))" } ?? " (new)"
-            print(
+            printLine(
                 "\(verb) \(change.package) \(change.after ?? "?") (\(change.architecture)) from \(promotion.from) to \(promotion.to)\(previous)"
             )
         }

@@ -14,6 +14,6 @@ struct Publish: ParsableCommand {
         let opened = try repository.open()
         try opened.publish(distributions)
         let names = distributions.isEmpty ? opened.configuration.distributions.map(\.name) : distributions
-        print("published \(names.joined(separator: ", "))")
+        printLine("published \(names.joined(separator: ", "))")
     }
 }

@@ -72,9 +72,9 @@ struct Push: ParsableCommand {
             switch outcome.status {
             case .added:
                 let unlisted = outcome.unlisted.isEmpty ? "" : ", unlisted \(outcome.unlisted.joined(separator: ", "))"
-                print("added \(what) to \(distribution)\(unlisted)")
+                printLine("added \(what) to \(distribution)\(unlisted)")
             case .unchanged:
-                print("unchanged \(what): \(distribution) already lists this file")
+                printLine("unchanged \(what): \(distribution) already lists this file")
             }
         }
     }

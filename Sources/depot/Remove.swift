@@ -25,7 +25,7 @@ struct Remove: ParsableCommand {
         let repository = try repository.open()
         let changes = try repository.remove(selectors, from: distribution, context: try .currentProcess(note: note))
         for change in changes {
-            print("removed \(change.package) \(change.before ?? "?") (\(change.architecture)) from \(distribution)")
+            printLine("removed \(change.package) \(change.before ?? "?") (\(change.architecture)) from \(distribution)")
         }
         warn(of: try repository.unmetDependencies(in: distribution, among: Set(changes.map(\.package))))
     }

@@ -48,9 +48,9 @@ struct Rollback: ParsableCommand {
         if json {
             try printJSON(rollback)
         } else {
-            if rollback.changes.isEmpty { print("nothing to roll back: \(distribution) already lists these files") }
+            if rollback.changes.isEmpty { printLine("nothing to roll back: \(distribution) already lists these files") }
             for change in rollback.changes {
-                print(
+                printLine(
                     "\(change.package) (\(change.architecture)) in \(distribution): \(change.before ?? "absent") -> \(change.after ?? "absent")"
                 )
             }

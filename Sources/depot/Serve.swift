@@ -18,7 +18,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The address to listen on.", valueName: "HOST:PORT"))
     var listen = "127.0.0.1:8080"
 
-    @Option(help: ArgumentHelp("The largest .deb the API accepts: bytes, or with K, M or G.", valueName: "SIZE"))
+    // Unconditional, so that '-5' is read as the (refused) value rather than as an option.
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("The largest .deb the API accepts: bytes, or with K, M or G.", valueName: "SIZE"))
     var maxUploadSize = "2G"
 
     func validate() throws {
@@ -27,7 +30,7 @@ struct Serve: AsyncParsableCommand {
         }
         guard Self.size(maxUploadSize) != nil else {
             throw ValidationError(
-                "--max-upload-size takes a size such as 104857600, 512M or 2G, not '\(maxUploadSize)'")
+                "--max-upload-size takes a positive size such as 104857600, 512M or 2G, not '\(maxUploadSize)'")
         }
     }
 

@@ -18,16 +18,16 @@ struct Show: ParsableCommand {
         if json { return try printJSON(report) }
         for version in report.versions {
             let file = version.file
-            print("\(file.name) \(file.version) (\(file.architecture))")
-            print(
+            printLine("\(file.name) \(file.version) (\(file.architecture))")
+            printLine(
                 "  Listed in: \(version.distributions.isEmpty ? "(none)" : version.distributions.joined(separator: ", "))"
             )
-            print("  Filename: \(file.poolPath)")
-            print("  Size: \(file.checksums.size)")
-            print("  MD5sum: \(file.checksums.md5)")
-            print("  SHA1: \(file.checksums.sha1)")
-            print("  SHA256: \(file.checksums.sha256)")
-            print("  SHA512: \(file.checksums.sha512)")
+            printLine("  Filename: \(file.poolPath)")
+            printLine("  Size: \(file.checksums.size)")
+            printLine("  MD5sum: \(file.checksums.md5)")
+            printLine("  SHA1: \(file.checksums.sha1)")
+            printLine("  SHA256: \(file.checksums.sha256)")
+            printLine("  SHA512: \(file.checksums.sha512)")
         }
     }
 }

@@ -26,7 +26,7 @@ struct Token: ParsableCommand {
 
         func run() throws {
             let scopes = try allow.map { try Scope(parsing: $0) }
-            print(try repository.open().createToken(name: name, scopes: scopes, context: try .currentProcess()))
+            printLine(try repository.open().createToken(name: name, scopes: scopes, context: try .currentProcess()))
         }
     }
 
@@ -57,7 +57,7 @@ struct Token: ParsableCommand {
 
         func run() throws {
             try repository.open().revokeToken(name: name)
-            print("revoked token \(name)")
+            printLine("revoked token \(name)")
         }
     }
 }

@@ -15,10 +15,10 @@ struct Verify: ParsableCommand {
         if json {
             try printJSON(report)
         } else {
-            for note in report.notes { print("note: \(note)") }
-            print("checked \(report.poolFilesChecked) pool files and \(report.indicesChecked) index files")
+            for note in report.notes { printLine("note: \(note)") }
+            printLine("checked \(report.poolFilesChecked) pool files and \(report.indicesChecked) index files")
         }
         if !report.passed { throw DepotError.verificationFailed(report.problems) }
-        if !json { print("ok") }
+        if !json { printLine("ok") }
     }
 }

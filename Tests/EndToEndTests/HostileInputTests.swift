@@ -178,4 +178,50 @@ struct HostileInputTests {
             verify.standardError.contains("does not read back as one stanza naming this file"),
             "\(verify.standardError)")
     }
+
+    /// A note is the pusher's text: in `history` it may not recolour the operator's terminal,
+    /// set its title, or start a line that looks like another entry.
+    @Test func textOutputShowsControlCharactersAsEscapes() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let packages = PackageBuilder()
+        let note = "ok\u{1B}]0;owned\u{07}\u{1B}[2J\r\n#99 2026-01-01T00:00:00Z push production by admin\u{202E}"
+        let pushed = try repository.depot(["push", "development", try packages.make("hello", "1.0"), "--note", note])
+        try #require(pushed.status == 0, "\(pushed.standardError)")
+        let history = try repository.depot(["history"])
+        #expect(history.status == 0)
+        let bytes = [UInt8](history.standardOutput)
+        #expect(!bytes.contains { $0 < 0x20 && $0 != 0x0A && $0 != 0x09 }, "\(history.text.debugDescription)")
+        #expect(!history.text.contains("\u{202E}"))
+        #expect(history.text.split(separator: "\n").filter { $0.hasPrefix("#") }.count == 1, "\(history.text)")
+        #expect(history.text.contains(#"note: ok\u{1b}]0;owned\u{7}\u{1b}[2J\r\n#99"#), "\(history.text)")
+        // JSON keeps the note exactly.
+        let json = try repository.depot(["history", "--json"])
+        let entries = try JSONSerialization.jsonObject(with: json.standardOutput) as? [[String: Any]]
+        #expect(entries?.first?["note"] as? String == note)
+    }
+
+    @Test func messagesSayWhatIsWrong() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let folder = try TestSupport.makeTemporaryDirectory("crlf")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let crlf = try DebAssembler.write(
+            control: Array(Self.head.replacingOccurrences(of: "\n", with: "\r\n").utf8)
+                + Array("Description: x\r\n".utf8),
+            in: folder, name: "crlf.deb")
+        try expectRefusals(repository, [(["push", "development", crlf], "line 1: the line ends in CR LF")])
+        let size = try repository.depot(["serve", "--max-upload-size", "-5"])
+        #expect(size.standardError.contains("--max-upload-size takes a positive size"), "\(size.standardError)")
+
+        let server = try DepotServe(root: repository.root)
+        defer { server.stop() }
+        let port = server.url.split(separator: ":").last!.dropLast()
+        let taken = try repository.depot(["serve", "--listen", "127.0.0.1:\(port)"])
+        #expect(taken.status != 0)
+        #expect(
+            taken.standardError.contains("cannot listen on 127.0.0.1:\(port): Address already in use"),
+            "\(taken.standardError)")
+        #expect(!taken.standardError.contains("--help"), "\(taken.standardError)")
+    }
 }

@@ -66,4 +66,39 @@ import Testing
         #expect(again.status != 0)
         #expect(again.standardError.contains("already holds a repository"))
     }
+
+    /// What init once copied into Release (`Architectures: amd64 amd64`, each index listed
+    /// twice, a second line of Origin) is refused, and depot.conf's reader applies the same
+    /// rules.
+    @Test func initRefusesRepeatedNamesReservedArchitecturesAndLineBreaks() throws {
+        let cases: [([String], String)] = [
+            (["--architectures", "amd64,amd64"], "'amd64' is listed twice in Architectures"),
+            (["--components", "main,main"], "'main' is listed twice in Components"),
+            (["--architectures", "source"], "'source' names a distribution's source indices"),
+            (["--architectures", "all"], "'all' packages go into every architecture"),
+            (["--origin", "Example\nLabel: Evil"], "Origin must be one line"),
+            (["--label", "Example\nCorp"], "Label must be one line"),
+            (["--origin", "Example\u{1B}[31m"], "control character (ESC, 0x1B)"),
+        ]
+        for (arguments, message) in cases {
+            let root = try TestSupport.makeTemporaryDirectory("repo")
+            defer { try? FileManager.default.removeItem(at: root) }
+            let result = try TestSupport.run(TestSupport.depotExecutable, ["--root", root.path, "init"] + arguments)
+            #expect(result.status != 0, "\(arguments)")
+            #expect(result.standardError.hasPrefix("depot: error: "), "\(result.standardError)")
+            #expect(result.standardError.contains(message), "\(arguments): \(result.standardError)")
+            #expect(result.standardError.split(separator: "\n").count == 1, "\(result.standardError)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty, "\(arguments)")
+        }
+
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        try repository.editConfiguration(
+            replacing: "Architectures: amd64 arm64", with: "Architectures: amd64 arm64 amd64")
+        let list = try repository.depot(["list"])
+        #expect(list.status != 0)
+        #expect(
+            list.standardError.contains("depot.conf:3: 'amd64' is listed twice in Architectures"),
+            "\(list.standardError)")
+    }
 }
