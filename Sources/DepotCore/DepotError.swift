@@ -33,11 +33,16 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
     case signingKeyUnavailable(SigningError, keyring: String)
     case file(FileError)
     case verificationFailed([String])
+    /// Another writer held the repository for all of `waited` seconds (when known).
+    case lockTimeout(holder: String, waited: Double?)
 
     /// An error of the metadata store at `path`. SQLite says "database or disk is full" when
     /// the file system is, but only "disk I/O error" when its shared-memory file cannot grow.
     static func store(_ error: any Error, path: String) -> DepotError {
         let code = (error as? DatabaseError)?.resultCode
+        if code == .SQLITE_BUSY {
+            return .lockTimeout(holder: Repository.lockHolder(ofStoreAt: path), waited: nil)
+        }
         let full =
             code == .SQLITE_FULL
             || (code == .SQLITE_IOERR
@@ -117,6 +122,11 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
                 + " (.depot/ and public/ must be on one file system: files are moved from one to the other)"
         case .file(let error):
             return error.description
+        case .lockTimeout(let holder, let waited):
+            let time = waited.map { " for \(Int($0)) s" } ?? ""
+            return "gave up waiting\(time) for the repository, which \(holder) holds; "
+                + "if that process is stuck, stop it (a stopped change is undone, never half-done), "
+                + "or wait longer with --wait SECONDS"
         case .verificationFailed(let problems):
             return "verification found \(problems.count) problem\(problems.count == 1 ? "" : "s"):\n"
                 + problems.map { "  " + $0 }.joined(separator: "\n")

@@ -59,9 +59,9 @@ struct IndexRow: Sendable {
 final class MetadataStore: Sendable {
     let database: DatabaseQueue
 
-    init(path: String) throws {
+    init(path: String, busyTimeout: Double) throws {
         var configuration = GRDB.Configuration()
-        configuration.busyMode = .timeout(60)
+        configuration.busyMode = .timeout(busyTimeout)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }

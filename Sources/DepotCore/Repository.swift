@@ -14,6 +14,14 @@ public final class Repository: Sendable {
     public let configuration: Configuration
     let store: MetadataStore
     let signer: Signer
+    /// How long a change waits for another writer before giving up, in seconds.
+    let lockTimeout: Double
+    /// Told who holds the repository when a change has to wait for it.
+    let onLockWait: (@Sendable (String) -> Void)?
+
+    /// What a change waits for another writer by default: far longer than any change takes,
+    /// far shorter than forever behind a stopped process.
+    public static let defaultLockTimeout: Double = 120
 
     public var configurationPath: String { root + "/depot.conf" }
     var privateDirectory: String { root + "/.depot" }
@@ -21,8 +29,14 @@ public final class Repository: Sendable {
     var keyringDirectory: String { privateDirectory + "/gnupg" }
     var incomingDirectory: String { privateDirectory + "/incoming" }
 
-    /// Opens the repository at `root`.
-    public init(root: String) throws {
+    /// Opens the repository at `root`. A change waits at most `lockTimeout` seconds for
+    /// another writer, telling `onLockWait` who that is.
+    public init(
+        root: String, lockTimeout: Double = Repository.defaultLockTimeout,
+        onLockWait: (@Sendable (String) -> Void)? = nil
+    ) throws {
+        self.lockTimeout = lockTimeout
+        self.onLockWait = onLockWait
         let root = Self.absolute(root)
         let configurationPath = root + "/depot.conf"
         guard let data = FileManager.default.contents(atPath: configurationPath) else {
@@ -44,7 +58,7 @@ public final class Repository: Sendable {
         // empty over the real ones.
         guard FileManager.default.fileExists(atPath: storePath) else { throw DepotError.storeMissing(path: storePath) }
         do {
-            store = try MetadataStore(path: storePath)
+            store = try MetadataStore(path: storePath, busyTimeout: lockTimeout)
         } catch {
             throw DepotError.store(error, path: storePath)
         }
@@ -118,7 +132,7 @@ public final class Repository: Sendable {
             // The store, each distribution waiting for its first publish, exists before
             // depot.conf makes the folder a repository.
             do {
-                try MetadataStore(path: storePath).database.write { db in
+                try MetadataStore(path: storePath, busyTimeout: Self.defaultLockTimeout).database.write { db in
                     for distribution in configuration.distributions {
                         try MetadataStore.markUnpublished(db, distribution.name)
                     }
@@ -350,20 +364,61 @@ public final class Repository: Sendable {
     /// writers never interleave; waits for the current holder. Every holder may publish, so
     /// the signing key is found first: a change that could not be signed is refused before it
     /// is made.
+    ///
+    /// A holder writes its pid and command line into the lock file, so that a writer kept
+    /// waiting (by a stopped or slow process) can say for whom, and gives up after
+    /// `lockTimeout` seconds rather than wait forever in silence.
     func withLock<T>(_ body: () throws -> T) throws -> T {
         let path = privateDirectory + "/lock"
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw DepotError.file(FileError(path: path, operation: "open lock", code: errno)) }
         defer { close(descriptor) }
-        while flock(descriptor, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw DepotError.file(FileError(path: path, operation: "lock", code: errno)) }
+        if !(try tryLock(descriptor, path: path)) {
+            onLockWait?(Self.lockHolder(descriptor))
+            let deadline = ContinuousClock.now + .milliseconds(Int(lockTimeout * 1000))
+            var pause = 1_000
+            while !(try tryLock(descriptor, path: path)) {
+                guard ContinuousClock.now < deadline else {
+                    throw DepotError.lockTimeout(holder: Self.lockHolder(descriptor), waited: lockTimeout)
+                }
+                usleep(useconds_t(pause))
+                pause = min(pause * 2, 25_000)
+            }
         }
         defer { flock(descriptor, LOCK_UN) }
+        let holder = Array("pid \(getpid()) (\(CommandLine.arguments.joined(separator: " ")))".utf8)
+        _ = ftruncate(descriptor, 0)
+        _ = holder.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
         do {
             try signer.prepare()
         } catch {
             throw DepotError.signingKeyUnavailable(error, keyring: keyringDirectory)
         }
         return try body()
+    }
+
+    /// Takes the lock if no one holds it.
+    private func tryLock(_ descriptor: Int32, path: String) throws -> Bool {
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            if errno == EWOULDBLOCK { return false }
+            guard errno == EINTR else { throw DepotError.file(FileError(path: path, operation: "lock", code: errno)) }
+        }
+        return true
+    }
+
+    /// Who holds the lock, as the holder wrote it into the lock file.
+    static func lockHolder(_ descriptor: Int32) -> String {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 0) }
+        let text = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self)
+        return text.isEmpty ? "another process" : text
+    }
+
+    /// Who holds the lock of the repository whose store is at `storePath`.
+    static func lockHolder(ofStoreAt storePath: String) -> String {
+        let descriptor = open((storePath as NSString).deletingLastPathComponent + "/lock", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return "another process" }
+        defer { close(descriptor) }
+        return lockHolder(descriptor)
     }
 }

@@ -41,6 +41,12 @@ struct APIError: HTTPResponseError {
         case .tooLarge: self.init(.contentTooLarge, "too-large", detail)
         case .unknownComponent, .invalidSelector, .invalidArgument: self.init(.badRequest, "invalid-request", detail)
         case .poolPathTaken: self.init(.conflict, "conflict", detail)
+        case .lockTimeout:
+            // The holder's command line names the server's paths: the log has it.
+            self.init(
+                .serviceUnavailable, "busy",
+                "another change held the repository for too long, and this one was not made; try again")
+            serverDetail = detail
         default: self = .internalFailure(failure)
         }
     }
@@ -50,6 +56,7 @@ struct APIError: HTTPResponseError {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"depot\"" }
+        if status == .serviceUnavailable { headers[.retryAfter] = "5" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

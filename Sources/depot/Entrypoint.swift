@@ -28,7 +28,7 @@ struct DepotCommand: ParsableCommand {
         sigaddset(&stopSignals, SIGINT)
         pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
         do {
-            var command = try parseAsRoot(movingRootOption(Array(CommandLine.arguments.dropFirst())))
+            var command = try parseAsRoot(movingGlobalOptions(Array(CommandLine.arguments.dropFirst())))
             if var command = command as? any AsyncParsableCommand {
                 try await command.run()
             } else {
@@ -54,17 +54,23 @@ struct DepotCommand: ParsableCommand {
 }
 
 /// `depot --root DIR COMMAND ...` is how the manual writes it; the parser wants options after
-/// the (sub)command, so a leading `--root` moves behind the command's names:
-/// `depot --root DIR token create ci` is parsed as `depot token create --root DIR ci`.
-func movingRootOption(_ arguments: [String]) -> [String] {
+/// the (sub)command, so the options every command takes (`--root`, `--wait`), given before
+/// the command, move behind the command's names: `depot --root DIR token create ci` is parsed
+/// as `depot token create --root DIR ci`.
+func movingGlobalOptions(_ arguments: [String]) -> [String] {
+    let globalOptions = ["--root", "--wait"]
     var arguments = arguments
     var moved: [String] = []
-    if arguments.first == "--root", arguments.count >= 2 {
-        moved = Array(arguments[0...1])
-        arguments.removeFirst(2)
-    } else if let first = arguments.first, first.hasPrefix("--root=") {
-        moved = [first]
-        arguments.removeFirst()
+    while let first = arguments.first {
+        if globalOptions.contains(first), arguments.count >= 2 {
+            moved += arguments[0...1]
+            arguments.removeFirst(2)
+        } else if globalOptions.contains(where: { first.hasPrefix($0 + "=") }) {
+            moved.append(first)
+            arguments.removeFirst()
+        } else {
+            break
+        }
     }
     var command: ParsableCommand.Type = DepotCommand.self
     var position = 0
@@ -86,12 +92,24 @@ struct RepositoryOptions: ParsableArguments {
             "The repository directory (default: $DEPOT_ROOT, else the current directory).", valueName: "DIR"))
     var root: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "How long a change waits for another one to finish before giving up (default: \(Int(Repository.defaultLockTimeout))).",
+            valueName: "SECONDS"))
+    var wait: Double?
+
+    func validate() throws {
+        if let wait, !(wait >= 0) { throw ValidationError("--wait takes a number of seconds, 0 or more") }
+    }
+
     var resolvedRoot: String {
         root ?? ProcessInfo.processInfo.environment["DEPOT_ROOT"] ?? FileManager.default.currentDirectoryPath
     }
 
     func open() throws -> Repository {
-        try Repository(root: resolvedRoot)
+        try Repository(
+            root: resolvedRoot, lockTimeout: wait ?? Repository.defaultLockTimeout,
+            onLockWait: { holder in printError("depot: waiting for the repository, which \(holder) holds") })
     }
 }
 

@@ -224,4 +224,74 @@ struct HostileInputTests {
             "\(taken.standardError)")
         #expect(!taken.standardError.contains("--help"), "\(taken.standardError)")
     }
+
+    /// A writer stopped while it holds the repository used to keep every other writer waiting
+    /// forever in silence.
+    @Test func writersSayWhomTheyWaitForAndGiveUp() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let packages = PackageBuilder()
+        let hello = try packages.make("hello", "1.0")
+        let token = try repository.depot(["token", "create", "ci", "--allow", "push:*"]).text
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try DepotServe(root: repository.root, arguments: ["--wait", "1"])
+        defer { server.stop() }
+        // A stand-in for a stopped push: it holds the lock and a write transaction of the store.
+        let ready = repository.root.appendingPathComponent("holder-ready").path
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        holder.arguments = [
+            "-c",
+            """
+            import fcntl, os, sqlite3, sys, time
+            lock = open(sys.argv[1] + "/.depot/lock", "r+")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            lock.truncate(0); lock.write("pid %d (depot push stuck)" % os.getpid()); lock.flush()
+            db = sqlite3.connect(sys.argv[1] + "/.depot/depot.sqlite", isolation_level=None)
+            db.execute("BEGIN IMMEDIATE")
+            open(sys.argv[2], "w").close()
+            time.sleep(float(sys.argv[3]))
+            """,
+            repository.root.path, ready, "8",
+        ]
+        try holder.run()
+        defer { holder.terminate() }
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: ready) { usleep(20_000) }
+        try #require(FileManager.default.fileExists(atPath: ready))
+        let holderPID = holder.processIdentifier
+
+        let started = Date()
+        let push = try repository.depot(["--wait", "1", "push", "development", hello])
+        #expect(push.status != 0)
+        #expect(Date().timeIntervalSince(started) < 6)
+        let lines = push.standardError.split(separator: "\n")
+        #expect(lines.count == 2, "\(push.standardError)")
+        #expect(lines.first == "depot: waiting for the repository, which pid \(holderPID) (depot push stuck) holds")
+        #expect(
+            lines.last?.hasPrefix(
+                "depot: error: gave up waiting for 1 s for the repository, which pid \(holderPID) (depot push stuck) holds"
+            )
+                == true, "\(push.standardError)")
+
+        let tokenCreate = try repository.depot(["--wait", "1", "token", "create", "ops", "--allow", "read:*"])
+        #expect(tokenCreate.status != 0)
+        #expect(
+            tokenCreate.standardError.contains("which pid \(holderPID) (depot push stuck) holds"),
+            "\(tokenCreate.standardError)")
+
+        let answer = try HTTPAnswer(
+            server.curl(
+                "api/v1/distributions/development/packages",
+                ["-H", "Authorization: Bearer \(token)", "--data-binary", "@" + hello]))
+        #expect(answer.status == 503 && answer.error == "busy", "\(String(decoding: answer.body, as: UTF8.self))")
+        #expect(answer.headers["retry-after"] == "5")
+        #expect(!String(decoding: answer.body, as: UTF8.self).contains(repository.root.path))
+
+        // Once the holder is gone, nothing that gave up is done after all.
+        holder.terminate()
+        holder.waitUntilExit()
+        usleep(300_000)
+        #expect(try listed(repository, "development").isEmpty)
+        #expect(try repository.depot(["push", "development", hello]).status == 0)
+    }
 }
