@@ -29,6 +29,8 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
     case storage(String)
     case storeMissing(path: String)
     case publishing(PublishError)
+    /// Publishing what earlier changes recorded failed, so a new change was not made.
+    case earlierChangesUnpublished(PublishError)
     case signing(SigningError)
     case signingKeyUnavailable(SigningError, keyring: String)
     case file(FileError)
@@ -113,6 +115,9 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
                 + "(the repository's packages and history are recorded there, not in public/)"
         case .publishing(let error):
             return error.description
+        case .earlierChangesUnpublished(let error):
+            return "not changed: an earlier change is recorded but not yet published, and publishing it failed "
+                + "(\(error)); fix that, then run 'depot publish' and this command again"
         case .signing(let error):
             return error.description
         case .signingKeyUnavailable(let error, let keyring):

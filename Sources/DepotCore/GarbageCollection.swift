@@ -25,7 +25,7 @@ extension Repository {
     /// of any distribution. With `dryRun`, only says what it would delete.
     public func collectGarbage(dryRun: Bool = false) throws -> Collection {
         try withLock {
-            try publishPending()
+            try publishEarlierChanges()
             let unreferenced = try write(commit: !dryRun) { db in
                 let (retained, arguments) = try self.retainedJournal(db)
                 let files = try Row.fetchAll(

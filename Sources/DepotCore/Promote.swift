@@ -102,7 +102,7 @@ extension Repository {
         try requireDistribution(target)
         guard target != from else { throw DepotError.invalidArgument("cannot promote \(from) into itself") }
         return try withLock {
-            try publishPending()
+            try publishEarlierChanges()
             // A dry run does the same work in a transaction that is rolled back.
             let changes: [Change] = try write(commit: !dryRun) { db in
                 var changes: [Change] = []

@@ -96,8 +96,8 @@ extension Repository {
         // Files are written into the pool as they are read, so the lock is held from the
         // start: gc must not take them for a killed push's leftovers.
         return try withLock {
-            try publishPending()
-            let mover = PoolMover()
+            try publishEarlierChanges()
+            let mover = PoolMover(publicDirectory: publicDirectory)
             // Every file is read, hashed, checked and written on all cores; then all must be
             // acceptable.
             let counter = ProgressCounter(total: paths.count, report: progress)
@@ -123,10 +123,10 @@ extension Repository {
         let component = try checkPushTarget(distribution, component: component)
         let received = Result { try PreparedFile(try upload.received(), component: component) }
         return try withLock {
-            try publishPending()
+            try publishEarlierChanges()
             return try push(
                 [received], to: distribution, component: component, allowDowngrade: allowDowngrade,
-                context: context, mover: PoolMover())
+                context: context, mover: PoolMover(publicDirectory: publicDirectory))
         }
     }
 

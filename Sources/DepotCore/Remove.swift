@@ -34,7 +34,7 @@ extension Repository {
     {
         try requireDistribution(distribution)
         return try withLock {
-            try publishPending()
+            try publishEarlierChanges()
             let changes = try write { db in
                 var changes: [Change] = []
                 for selector in selectors {

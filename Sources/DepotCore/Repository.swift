@@ -245,6 +245,16 @@ public final class Repository: Sendable {
     /// Publishes every distribution a change (or an interrupted earlier run) left unpublished.
     /// Call with the lock held.
     /// `precompressed`: chunks compressed ahead of time for these indices (`Publisher.precompress`).
+    /// Publishes what earlier changes recorded but left unpublished, before a new change is
+    /// made: a failure here says that the new change was not made.
+    func publishEarlierChanges() throws {
+        do {
+            try publishPending()
+        } catch DepotError.publishing(let error) {
+            throw DepotError.earlierChangesUnpublished(error)
+        }
+    }
+
     func publishPending(precompressed: PrecompressedChunks = .init()) throws {
         let pending = try read { db in try String.fetchAll(db, sql: "SELECT distribution FROM unpublished") }
         guard !pending.isEmpty else { return }

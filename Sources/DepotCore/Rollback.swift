@@ -44,7 +44,7 @@ extension Repository {
         try requireDistribution(distribution)
         guard !packages.isEmpty else { throw DepotError.invalidArgument("name the packages to roll back, or --to ID") }
         return try withLock {
-            try publishPending()
+            try publishEarlierChanges()
             let rollback = try write { db in
                 var rows: [JournalRow] = []
                 var undone: [Int64] = []
@@ -80,7 +80,7 @@ extension Repository {
     public func rollback(_ distribution: String, to id: Int64, context: OperationContext) throws -> Rollback {
         try requireDistribution(distribution)
         return try withLock {
-            try publishPending()
+            try publishEarlierChanges()
             let rollback = try write { db in
                 guard
                     try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM history WHERE id = ?)", arguments: [id])

@@ -27,6 +27,7 @@ extension Repository {
                 Set(try String.fetchAll(db, sql: "SELECT distribution FROM unpublished"))
             )
         }
+        report.problems += symbolicLinks(inPoolPathsOf: files.map(\.file))
         for (file, stanza) in files {
             let path = publicDirectory + "/" + file.poolPath
             if !Self.stanzaDescribes(file, stanza) {
@@ -80,6 +81,26 @@ extension Repository {
                 distribution.name, expected: expected, checkingSignatures: keyAvailable, problems: &report.problems)
         }
         return report
+    }
+
+    /// The symbolic links on the way to each pool file, the file included: push refuses to
+    /// write through one, and whatever one points to is outside what Depot checks.
+    private func symbolicLinks(inPoolPathsOf files: [PackageFile]) -> [String] {
+        var paths = Set<String>()
+        for file in files {
+            var path = ""
+            for component in file.poolPath.split(separator: "/") {
+                path += (path.isEmpty ? "" : "/") + component
+                paths.insert(path)
+            }
+        }
+        return paths.sorted().compactMap { relative in
+            let path = publicDirectory + "/" + relative
+            var status = stat()
+            guard lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFLNK else { return nil }
+            return "\(path): a symbolic link in the pool, where Depot keeps real files and folders; "
+                + "replace it with what it points to, or remove it and push again"
+        }
     }
 
     /// Whether a stored index stanza parses as exactly one paragraph that names `file`, with

@@ -294,4 +294,65 @@ struct HostileInputTests {
         #expect(try listed(repository, "development").isEmpty)
         #expect(try repository.depot(["push", "development", hello]).status == 0)
     }
+
+    /// A `publishing:` error means the change was recorded; when publishing what an earlier
+    /// change left fails first, the new change is not made, and the message says so.
+    @Test func aFailedPublishSaysWhetherTheChangeWasRecorded() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let packages = PackageBuilder()
+        try #require(
+            try repository.depot([
+                "push", "development", try packages.make("hello", "1.0"), try packages.make("world", "1.0"),
+            ]).status == 0)
+        // dists/ made unwritable, even for root: a file where the folder was.
+        let dists = repository.publicDirectory + "/dists"
+        try FileManager.default.moveItem(atPath: dists, toPath: dists + ".away")
+        try #require(FileManager.default.createFile(atPath: dists, contents: nil))
+        let recorded = try repository.depot(["remove", "development", "hello"])
+        #expect(recorded.standardError.hasPrefix("depot: error: publishing: "), "\(recorded.standardError)")
+        let refused = try repository.depot(["remove", "development", "world"])
+        #expect(
+            refused.standardError.hasPrefix(
+                "depot: error: not changed: an earlier change is recorded but not yet published"),
+            "\(refused.standardError)")
+        let history = try repository.depot(["history", "--json"])
+        let entries = try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]] ?? []
+        #expect(entries.map { $0["operation"] as? String } == ["remove", "push"])
+
+        try FileManager.default.removeItem(atPath: dists)
+        try FileManager.default.moveItem(atPath: dists + ".away", toPath: dists)
+        #expect(try repository.depot(["publish"]).status == 0)
+        #expect(try listed(repository, "development") == ["world 1.0 amd64"])
+        #expect(try repository.depot(["verify"]).status == 0)
+    }
+
+    /// A link planted in the pool once had a push write its file outside the served tree.
+    @Test func pushRefusesToWriteThroughSymbolicLinksAndVerifyReportsThem() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let outside = try TestSupport.makeTemporaryDirectory("outside")
+        defer { try? FileManager.default.removeItem(at: outside) }
+        let packages = PackageBuilder()
+        let newt = try packages.make("newt", "1.0")
+        let pool = repository.publicDirectory + "/pool"
+        try FileManager.default.createDirectory(atPath: pool + "/main", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: pool + "/main/n", withDestinationPath: outside.path)
+        try expectRefusals(
+            repository,
+            [(["push", "development", newt], "\(pool)/main/n: cannot write into the pool: it is not a folder")])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path).isEmpty)
+
+        // A link that appears after the push: verify names it.
+        try FileManager.default.removeItem(atPath: pool + "/main/n")
+        try #require(try repository.depot(["push", "development", newt]).status == 0)
+        try FileManager.default.moveItem(atPath: pool + "/main/n/newt", toPath: outside.path + "/newt")
+        try FileManager.default.createSymbolicLink(
+            atPath: pool + "/main/n/newt", withDestinationPath: outside.path + "/newt")
+        let verify = try repository.depot(["verify"])
+        #expect(verify.status != 0)
+        #expect(
+            verify.standardError.contains("\(pool)/main/n/newt: a symbolic link in the pool"), "\(verify.standardError)"
+        )
+    }
 }
