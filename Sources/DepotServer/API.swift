@@ -2,6 +2,7 @@ import DepotCore
 import Dispatch
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// `/api/v1/`: the library's operations over HTTP, each behind a token scope (SPEC §5).
 struct API: Sendable {
@@ -33,8 +34,14 @@ struct API: Sendable {
         let upload = try run { try Upload(into: repository, name: "request body", limit: maximumUploadSize) }
         // The body goes to disk piece by piece as it arrives; a client that disconnects
         // midway ends the loop with an error and the upload is discarded.
-        for try await buffer in request.body {
-            try run { try buffer.withUnsafeReadableBytes { try upload.append($0) } }
+        do {
+            for try await buffer in request.body {
+                try run { try buffer.withUnsafeReadableBytes { try upload.append($0) } }
+            }
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError.clientClosedRequest
         }
         let outcomes = try await blocking {
             try repository.push(
@@ -194,6 +201,9 @@ struct API: Sendable {
 
     // MARK: - Helpers
 
+    /// The largest JSON body a call takes.
+    private static let maximumJSONSize = 1 << 20
+
     /// The token of the request, if it may do `action` on `distribution`; 401 without a valid
     /// token, 403 without the scope.
     private func authorize(_ request: Request, _ action: Scope.Action, on distribution: String) async throws
@@ -222,7 +232,15 @@ struct API: Sendable {
     }
 
     private func decode<T: RequestBody>(_ type: T.Type, _ request: Request) async throws -> T {
-        let body = try await request.body.collect(upTo: 1 << 20)
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: Self.maximumJSONSize)
+        } catch is NIOTooManyBytesError {
+            throw APIError(
+                .contentTooLarge, "too-large", "the request body is larger than \(Self.maximumJSONSize >> 20) MiB")
+        } catch {
+            throw APIError.clientClosedRequest
+        }
         return try T.decode(Data(buffer: body))
     }
 

@@ -17,6 +17,12 @@ struct APIError: HTTPResponseError {
         self.detail = detail
     }
 
+    /// The client went away before its request was read: nobody is left to answer, and it is
+    /// logged as nginx logs it, 499, not as a failure of the server.
+    static let clientClosedRequest = APIError(
+        HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request"), "client-closed",
+        "the client closed the connection before its request was read")
+
     /// A failure of the server itself, described to the client without its internals.
     static func internalFailure(_ failure: any Error) -> APIError {
         var error = APIError(

@@ -51,6 +51,12 @@ public struct Server: Sendable {
         let router = Router()
         router.add(middleware: AccessLog(logger: logger))
         router.get("healthz") { _, _ in "ok\n" }
+        router.head("healthz") { _, _ in "ok\n" }
+        router.head("/") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/html; charset=utf-8"
+            return Response(status: .ok, headers: headers)
+        }
         router.get("/") { _, _ in
             let html = try await Self.dashboard(repository)
             var headers = HTTPFields()

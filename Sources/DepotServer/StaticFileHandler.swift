@@ -45,9 +45,20 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head(let head):
+        case .head(var head):
             let start = ContinuousClock.now
-            if passedOnInFlight == 0, encoder != nil, let reply = reply(to: head) {
+            if head.method == .CONNECT {
+                // Not a proxy. Answered here, with a length and a close, so that no client
+                // waits for a tunnel or for the end of an unbounded answer.
+                passingOn = false
+                if passedOnInFlight == 0, encoder != nil {
+                    write(Self.methodNotAllowed, to: head, context: context, closing: true)
+                    AccessLogLine.write(
+                        logger, method: head.method.rawValue, path: head.uri, status: 405, length: "0", since: start)
+                } else {
+                    context.close(promise: nil)
+                }
+            } else if passedOnInFlight == 0, encoder != nil, let reply = reply(to: head) {
                 passingOn = false
                 write(reply, to: head, context: context)
                 unflushed = true
@@ -57,7 +68,13 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
             } else {
                 passingOn = true
                 passedOnInFlight += 1
-                context.fireChannelRead(data)
+                // Hummingbird's request types have no HTTP version: an HTTP/1.0 request
+                // without keep-alive says so in the header it understands, and its
+                // connection is closed after the answer.
+                if !head.isKeepAlive && !head.headers.contains(name: "connection") {
+                    head.headers.add(name: "Connection", value: "close")
+                }
+                context.fireChannelRead(wrapInboundOut(.head(head)))
             }
         case .body, .end:
             // The body of a GET answered here is read and dropped.
@@ -81,15 +98,18 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The reply for a request this handler answers: GET or HEAD of an existing file under
-    /// the paths apt fetches.
+    /// the paths apt fetches, and any other method there (405: the tree is read-only).
     private func reply(to head: HTTPRequestHead) -> StaticFiles.Reply? {
-        guard head.method == .GET || head.method == .HEAD else { return nil }
         let path = head.uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(head.uri[..<$0]) } ?? head.uri
         let bytes = path.utf8
         guard bytes.starts(with: "/dists/".utf8) || bytes.starts(with: "/pool/".utf8) || path == "/archive-key.asc"
         else { return nil }
+        guard head.method == .GET || head.method == .HEAD else { return Self.methodNotAllowed }
         return files.reply(isHead: head.method == .HEAD, path: path, conditions: Self.conditions(head.headers))
     }
+
+    private static let methodNotAllowed = StaticFiles.Reply(
+        status: .methodNotAllowed, headers: [("Allow", "GET, HEAD"), ("Content-Length", "0")])
 
     /// The conditional and range headers, found in one pass over the request's headers.
     private static func conditions(_ headers: HTTPHeaders) -> StaticFiles.Conditions {
@@ -112,7 +132,9 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Writes the response as bytes, head and small body in one buffer, from the HTTP
     /// encoder's context, so past it: the encoder would only turn the same headers into the same
     /// bytes, at a sixth of a request's cost. Hummingbird's responses still go through it.
-    private func write(_ reply: StaticFiles.Reply, to request: HTTPRequestHead, context: ChannelHandlerContext) {
+    private func write(
+        _ reply: StaticFiles.Reply, to request: HTTPRequestHead, context: ChannelHandlerContext, closing: Bool = false
+    ) {
         guard let encoder else { return }
         let smallBody = reply.body.flatMap { $0.part.count <= StaticFiles.chunkSize ? $0 : nil }
         var bytes = context.channel.allocator.buffer(capacity: 400 + (smallBody?.part.count ?? 0))
@@ -126,7 +148,7 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
             bytes.writeString(": ")
             bytes.writeString(value)
         }
-        let keepAlive = request.isKeepAlive
+        let keepAlive = request.isKeepAlive && !closing
         if !keepAlive {
             bytes.writeString("\r\nConnection: close")
         } else if request.version.minor == 0 {

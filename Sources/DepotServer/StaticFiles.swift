@@ -1,4 +1,5 @@
 import CSystemCalls
+import DebianFormat
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -122,7 +123,9 @@ struct StaticFiles: Sendable {
     /// empty, hidden segments (`.depot`, `..`, also percent-encoded) or NUL bytes.
     static func relativePath(_ requestPath: String) -> String? {
         if isPlain(requestPath) { return String(requestPath.utf8.dropFirst())! }
-        guard let decoded = percentDecoded(requestPath), !decoded.contains(0) else { return nil }
+        // A trailing slash names a folder, never the file without it.
+        guard let decoded = percentDecoded(requestPath), !decoded.contains(0), decoded.last != UInt8(ascii: "/")
+        else { return nil }
         let segments = decoded.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
         guard !segments.isEmpty, !segments.contains(where: { $0.first == UInt8(ascii: ".") }) else { return nil }
         return segments.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "/")
@@ -172,11 +175,18 @@ struct StaticFiles: Sendable {
         }
     }
 
+    /// `If-None-Match` compares entity tags weakly (RFC 9110 §13.1.2): `W/"x"` matches `"x"`.
+    /// An `If-Modified-Since` later than now is not a date the client can have seen: ignored.
     private static func isNotModified(_ conditions: Conditions, eTag: String, modified: Int) -> Bool {
         let matches = conditions.ifNoneMatch.flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .map { tag in
+                let trimmed = tag.trimmingCharacters(in: .whitespaces)
+                return trimmed.hasPrefix("W/") ? String(trimmed.dropFirst(2)) : trimmed
+            }
         if !matches.isEmpty { return matches.contains("*") || matches.contains(eTag) }
-        if let since = conditions.ifModifiedSince.flatMap(HTTPDate.parse) { return modified <= since }
+        if let since = conditions.ifModifiedSince.flatMap(HTTPDate.parse), since <= time(nil) {
+            return modified <= since
+        }
         return false
     }
 
@@ -237,7 +247,10 @@ final class OpenFile: Sendable {
 }
 
 /// A `Range` header against a file of `size` bytes (RFC 9110 §14): one range is served as a
-/// part; several, or a header that is not `bytes=`, get the whole file, as the RFC allows.
+/// part; several, or a header that is not `bytes=` or does not parse, get the whole file, as
+/// the RFC allows (a malformed range is ignored, not refused). A suffix longer than the file
+/// is the whole file; only a range that starts past the end, or an empty suffix, is
+/// unsatisfiable.
 enum ByteRange: Equatable {
     case whole
     case part(ClosedRange<Int>)
@@ -254,12 +267,16 @@ enum ByteRange: Equatable {
             self = .whole
             return
         }
-        let first = Int(bounds[0])
-        let last = Int(bounds[1])
+        let first = Self.position(bounds[0])
+        let last = Self.position(bounds[1])
         switch (bounds[0].isEmpty, bounds[1].isEmpty) {
         case (true, false):
             // The last N bytes.
-            guard let count = last, count > 0, size > 0 else {
+            guard let count = last else {
+                self = .whole
+                return
+            }
+            guard count > 0, size > 0 else {
                 self = .unsatisfiable
                 return
             }
@@ -277,5 +294,11 @@ enum ByteRange: Equatable {
         case (true, true):
             self = .whole
         }
+    }
+
+    /// A byte position: digits only, as large as they are (beyond `Int.max` is past any end).
+    private static func position(_ text: Substring) -> Int? {
+        guard !text.isEmpty, text.utf8.allSatisfy(isASCIIDigit) else { return nil }
+        return Int(text) ?? Int.max
     }
 }

@@ -1,0 +1,108 @@
+import DepotTestSupport
+import Foundation
+import Testing
+
+/// What a misbehaving or old client can send `depot serve`, and what it must answer.
+@Suite(.enabled(if: TestSupport.hasProgram("curl"), "needs curl"))
+struct ServerHardeningTests {
+    /// Sends raw requests on one connection each; what came back before the server closed it,
+    /// or nil for a connection still open after `wait` seconds.
+    static func raw(_ requests: [String], port: Int, wait: Double = 5) throws -> [String?] {
+        let script = """
+            import socket, sys, json
+            answers = []
+            for request in json.loads(sys.argv[2]):
+                connection = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+                connection.settimeout(float(sys.argv[3]))
+                connection.sendall(request.encode())
+                data = b''
+                try:
+                    while True:
+                        piece = connection.recv(65536)
+                        if not piece:
+                            break
+                        data += piece
+                    answers.append(data.decode('latin-1'))
+                except socket.timeout:
+                    answers.append(None)
+                connection.close()
+            print(json.dumps(answers))
+            """
+        let requests = String(decoding: try JSONSerialization.data(withJSONObject: requests), as: UTF8.self)
+        let result = try TestSupport.run("/usr/bin/python3", ["-c", script, String(port), requests, String(wait)])
+        guard result.status == 0 else { throw TestSupportError("python3: \(result.standardError)") }
+        return try JSONSerialization.jsonObject(with: result.standardOutput) as? [String?] ?? []
+    }
+
+    @Test func oddRequestsGetAnswersThatEndAndFollowRFC9110() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let token = try repository.depot(["token", "create", "ops", "--allow", "promote:*"]).text
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try DepotServe(root: repository.root)
+        defer { server.stop() }
+        let port = try #require(URL(string: server.url)?.port)
+
+        // HTTP/1.0 without keep-alive, and CONNECT: answered with an end, then closed.
+        let answers = try Self.raw(
+            [
+                "GET /healthz HTTP/1.0\r\n\r\n", "GET / HTTP/1.0\r\n\r\n", "GET /api/v1/history HTTP/1.0\r\n\r\n",
+                "GET /archive-key.asc HTTP/1.0\r\n\r\n",
+                "CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n",
+            ], port: port)
+        let statuses = answers.map { $0?.split(separator: "\r\n").first.map(String.init) }
+        #expect(
+            statuses == [
+                "HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 401 Unauthorized", "HTTP/1.0 200 OK",
+                "HTTP/1.1 405 Method Not Allowed",
+            ], "\(answers)")
+
+        func status(_ path: String, _ arguments: [String] = []) throws -> HTTPAnswer {
+            try HTTPAnswer(server.curl(path, arguments))
+        }
+        #expect(try status("", ["-I"]).status == 200)
+        for method in ["PUT", "DELETE", "TRACE", "POST"] {
+            let answer = try status("dists/development/Release", ["-X", method, "--data", "x"])
+            #expect(answer.status == 405 && answer.headers["allow"] == "GET, HEAD", "\(method): \(answer.status)")
+        }
+        #expect(try status("archive-key.asc/").status == 404)
+        let key = try #require(FileManager.default.contents(atPath: repository.archiveKey))
+        let huge = try status("archive-key.asc", ["-H", "Range: bytes=-99999999999999999999999"])
+        #expect(huge.status == 206 && huge.body == key)
+        for malformed in ["bytes=-abc", "bytes=1-x", "bytes=--5", "lines=1-2"] {
+            let answer = try status("archive-key.asc", ["-H", "Range: \(malformed)"])
+            #expect(answer.status == 200 && answer.body == key, "\(malformed): \(answer.status)")
+        }
+        let eTag = try #require(try status("archive-key.asc", ["-I"]).headers["etag"])
+        #expect(try status("archive-key.asc", ["-H", "If-None-Match: W/\(eTag)"]).status == 304)
+        #expect(
+            try status("archive-key.asc", ["-H", "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT"]).status == 200)
+
+        let large = repository.root.appendingPathComponent("large.json")
+        try Data(repeating: UInt8(ascii: "a"), count: 2 << 20).write(to: large)
+        let tooLarge = try status(
+            "api/v1/promotions", ["-H", "Authorization: Bearer \(token)", "--data-binary", "@" + large.path])
+        #expect(tooLarge.status == 413 && tooLarge.error == "too-large")
+    }
+
+    /// A client that hangs up mid-upload is not a failure of the server.
+    @Test func aClientThatHangsUpIsNotLoggedAsAServerError() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let token = try repository.depot(["token", "create", "ci", "--allow", "push:development"]).text
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try DepotServe(root: repository.root)
+        defer { server.stop() }
+        let port = try #require(URL(string: server.url)?.port)
+        _ = try Self.raw(
+            [
+                "POST /api/v1/distributions/development/packages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)"
+                    + "\r\nContent-Length: 20000\r\n\r\n!<arch>\n"
+            ], port: port, wait: 0.5)
+        for _ in 0..<100 where !server.logText.contains("POST /api/v1/distributions/development/packages") {
+            usleep(20_000)
+        }
+        let line = server.logText.split(separator: "\n").first { $0.contains("POST /api/v1/") } ?? ""
+        #expect(line.contains(" 499 "), "\(server.logText)")
+    }
+}
