@@ -15,10 +15,16 @@ public struct Server: Sendable {
     /// The largest `.deb` the API accepts, in bytes.
     public var maximumUploadSize: Int
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, maximumUploadSize: Int = 2 << 30) {
+    public var connectionLimits: ConnectionLimits
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, maximumUploadSize: Int = 2 << 30,
+        connectionLimits: ConnectionLimits = .standard()
+    ) {
         self.host = host
         self.port = port
         self.maximumUploadSize = maximumUploadSize
+        self.connectionLimits = connectionLimits
     }
 
     /// Serves until SIGTERM or SIGINT, then finishes the requests under way and returns.
@@ -27,10 +33,12 @@ public struct Server: Sendable {
         let logger = Logger(label: "depot.serve", factory: LineLogHandler.init)
         let files = try StaticFiles(publicDirectory: repository.publicDirectory)
         let router = makeRouter(repository: repository, files: files, logger: logger)
+        let connections = ConnectionTracker(limits: connectionLimits)
         let app = Application(
             router: router,
             server: HTTPServerBuilder { responder in
-                HTTP1ChannelWithStaticFiles(responder: responder, files: files, accessLogger: logger)
+                HTTP1ChannelWithStaticFiles(
+                    responder: responder, files: files, accessLogger: logger, connections: connections)
             },
             configuration: .init(address: .hostname(host, port: port), serverName: "Depot"),
             onServerRunning: { channel in
@@ -134,14 +142,16 @@ struct HTTP1ChannelWithStaticFiles: ServerChildChannel, HTTPChannelHandler {
     let responder: HTTPChannelHandler.Responder
     let files: StaticFiles
     let accessLogger: Logger
+    let connections: ConnectionTracker
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            guard connections.admit(channel) else { throw ChannelError.inputClosed }
             let pipeline = channel.pipeline.syncOperations
             // As Hummingbird's HTTP1Channel sets it up.
             try pipeline.configureHTTPServerPipeline(
                 withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
-            try pipeline.addHandler(StaticFileHandler(files: files, logger: accessLogger))
+            try pipeline.addHandler(StaticFileHandler(files: files, logger: accessLogger, connections: connections))
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
             return try NIOAsyncChannel(

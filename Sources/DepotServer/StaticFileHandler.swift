@@ -12,6 +12,10 @@ import NIOHTTP1
 ///
 /// Responses keep the order of requests: while a request passed on to Hummingbird has not
 /// been answered, later ones are passed on too.
+///
+/// It also keeps each connection to its time limits, since it sees every request and every
+/// answer: a request head must arrive whole within the request timeout of the connection
+/// opening or of the previous answer being written, and a request body may not pause longer.
 final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -20,6 +24,18 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let files: StaticFiles
     private let logger: Logger
+    private let connections: ConnectionTracker
+
+    private enum Phase {
+        case waitingForHead
+        case readingBody
+        case answering
+    }
+    private var phase = Phase.waitingForHead
+    /// Answers started and not yet written out: this handler's, and Hummingbird's.
+    private var answersUnwritten = 0
+    /// Closes the connection when the client keeps it waiting too long.
+    private var deadline: Scheduled<Void>?
     /// Requests passed on whose responses have not ended yet.
     private var passedOnInFlight = 0
     /// Whether the parts of the request being read go on to Hummingbird.
@@ -30,23 +46,55 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The HTTP encoder's context: writes made from it go straight to the socket.
     private var encoder: ChannelHandlerContext?
 
-    init(files: StaticFiles, logger: Logger) {
+    init(files: StaticFiles, logger: Logger, connections: ConnectionTracker) {
         self.files = files
         self.logger = logger
+        self.connections = connections
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         encoder = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+        startDeadline(context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         encoder = nil
+        deadline?.cancel()
+    }
+
+    /// Gives the client the request timeout from now, and then closes the connection.
+    private func startDeadline(_ context: ChannelHandlerContext) {
+        deadline?.cancel()
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: TimeAmount(connections.limits.requestTimeout)) {
+            channel.close(promise: nil)
+        }
+    }
+
+    /// Once the request is read and every answer written, the connection waits for the next.
+    private func becomeIdleIfDone(_ context: ChannelHandlerContext) {
+        guard phase == .answering, answersUnwritten == 0 else { return }
+        phase = .waitingForHead
+        connections.setWaiting(context.channel, true)
+        startDeadline(context)
+    }
+
+    /// Counts an answer until `written` completes.
+    private func track(_ written: EventLoopFuture<Void>, _ context: ChannelHandlerContext) {
+        answersUnwritten += 1
+        written.assumeIsolated().whenComplete { _ in
+            self.answersUnwritten -= 1
+            self.becomeIdleIfDone(context)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(var head):
             let start = ContinuousClock.now
+            phase = .readingBody
+            connections.setWaiting(context.channel, false)
+            startDeadline(context)
             if head.method == .CONNECT {
                 // Not a proxy. Answered here, with a length and a close, so that no client
                 // waits for a tunnel or for the end of an unbounded answer.
@@ -76,9 +124,15 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 }
                 context.fireChannelRead(wrapInboundOut(.head(head)))
             }
-        case .body, .end:
+        case .body:
+            startDeadline(context)
             // The body of a GET answered here is read and dropped.
             if passingOn { context.fireChannelRead(data) }
+        case .end:
+            deadline?.cancel()
+            phase = .answering
+            if passingOn { context.fireChannelRead(data) }
+            becomeIdleIfDone(context)
         }
     }
 
@@ -93,8 +147,15 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         // Never below zero: Hummingbird also answers a request it could not parse, which this
         // handler never passed on.
-        if case .end = unwrapOutboundIn(data) { passedOnInFlight = max(0, passedOnInFlight - 1) }
-        context.write(data, promise: promise)
+        guard case .end = unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
+        }
+        passedOnInFlight = max(0, passedOnInFlight - 1)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        track(written.futureResult, context)
+        written.futureResult.cascade(to: promise)
+        context.write(data, promise: written)
     }
 
     /// The reply for a request this handler answers: GET or HEAD of an existing file under
@@ -165,6 +226,7 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
             written = encoder.write(NIOAny(IOData.fileRegion(region)))
             written.whenComplete { _ in try? handle.close() }
         }
+        track(written, context)
         if !keepAlive {
             let channel = context.channel
             context.flush()

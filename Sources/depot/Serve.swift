@@ -24,7 +24,21 @@ struct Serve: AsyncParsableCommand {
         help: ArgumentHelp("The largest .deb the API accepts: bytes, or with K, M or G.", valueName: "SIZE"))
     var maxUploadSize = "2G"
 
+    @Option(
+        help: ArgumentHelp(
+            "Connections open at once (default: half of what the process may open). When all are taken, the one that has waited longest for a request is closed for the new one.",
+            valueName: "N"))
+    var maxConnections: Int?
+
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a connection may take to send a whole request head, after it opens or after an answer, and a request body may pause.",
+            valueName: "SECONDS"))
+    var requestTimeout: Double = 30
+
     func validate() throws {
+        if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be 1 or more") }
+        guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be more than 0 seconds") }
         guard Self.address(listen) != nil else {
             throw ValidationError("--listen takes HOST:PORT, such as 127.0.0.1:8080, not '\(listen)'")
         }
@@ -37,7 +51,11 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let (host, port) = Self.address(listen)!
         let repository = try repository.open()
-        let server = Server(host: host, port: port, maximumUploadSize: Self.size(maxUploadSize)!)
+        var limits = ConnectionLimits.standard()
+        if let maxConnections { limits.maximumConnections = maxConnections }
+        limits.requestTimeout = .milliseconds(Int(requestTimeout * 1000))
+        let server = Server(
+            host: host, port: port, maximumUploadSize: Self.size(maxUploadSize)!, connectionLimits: limits)
         try await server.run(repository: repository) { address in
             FileHandle.standardError.write(Data("depot: serving \(repository.root) on http://\(address)/\n".utf8))
         }

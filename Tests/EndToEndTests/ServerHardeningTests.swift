@@ -105,4 +105,54 @@ struct ServerHardeningTests {
         let line = server.logText.split(separator: "\n").first { $0.contains("POST /api/v1/") } ?? ""
         #expect(line.contains(" 499 "), "\(server.logText)")
     }
+
+    /// Connections that send part of a request head and wait used to hold the server until
+    /// it ran out of descriptors: now the idlest make room for new ones, and each is closed
+    /// once the request timeout has passed.
+    @Test func connectionsThatNeverSendARequestCannotShutOthersOut() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let server = try DepotServe(
+            root: repository.root, arguments: ["--max-connections", "20", "--request-timeout", "2"])
+        defer { server.stop() }
+        let port = try #require(URL(string: server.url)?.port)
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        let report = repository.root.appendingPathComponent("slow-report").path
+        holder.arguments = [
+            "-c",
+            """
+            import socket, sys, time
+            connections = []
+            for _ in range(60):
+                connection = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+                connection.sendall(b'GET /dists/development/Release HTTP/1.1\\r\\nHost: x\\r\\nX-Slow: ')
+                connections.append(connection)
+            start = time.time()
+            closed = 0
+            for connection in connections:
+                connection.settimeout(max(0.1, 10 - (time.time() - start)))
+                try:
+                    closed += connection.recv(1) == b''
+                except ConnectionResetError:
+                    closed += 1
+                except socket.timeout:
+                    pass
+            open(sys.argv[2], 'w').write('%d %.1f' % (closed, time.time() - start))
+            """,
+            String(port), report,
+        ]
+        try holder.run()
+        usleep(500_000)
+        // While 60 connections hang, requests are answered.
+        for _ in 0..<5 {
+            #expect(try HTTPAnswer(server.curl("healthz", ["-m", "5"])).status == 200)
+        }
+        holder.waitUntilExit()
+        let result = try String(contentsOfFile: report, encoding: .utf8).split(separator: " ")
+        // Every slow connection was closed by the server, none held until the script gave up.
+        #expect(result.first == "60", "\(result)")
+        #expect((Double(result.last ?? "") ?? 99) < 6, "\(result)")
+        #expect(try HTTPAnswer(server.curl("healthz")).status == 200)
+    }
 }
