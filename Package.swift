@@ -106,7 +106,7 @@ let package = Package(
             dependencies: ["DepotCore", "DepotTestSupport"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["depot", "DepotTestSupport"]),
+            dependencies: ["depot", "DepotTestSupport", "DebianFormat", "AptRepository"]),
         .testTarget(
             name: "SystemLibraryTests",
             dependencies: ["CArchive", "CGPGME", "CLZMA", "CBZip2", "CDeflate", "COpenSSLCrypto"]),
