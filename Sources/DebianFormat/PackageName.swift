@@ -54,3 +54,9 @@ public func isLowerAlphanumeric(_ byte: UInt8) -> Bool {
 public func isASCIIDigit(_ byte: UInt8) -> Bool {
     byte >= 0x30 && byte <= 0x39
 }
+
+/// ASCII 0–9, a–f or A–F.
+@inlinable
+public func isASCIIHexDigit(_ byte: UInt8) -> Bool {
+    isASCIIDigit(byte) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x66)
+}

@@ -211,6 +211,10 @@ private struct RelationshipScanner {
 
         if current == UInt8(ascii: ":") {
             position += 1
+            // Right after the colon, as dpkg and apt read it: `a: b` is not `a:b`.
+            guard let next = current, next != 0x20, next != 0x09, next != 0x0A, next != 0x0D else {
+                throw invalid("an architecture qualifier is missing after '\(package):'")
+            }
             let qualifier = word(endingAt: "(,|[<")
             guard !qualifier.isEmpty else { throw invalid("an architecture qualifier is missing after '\(package):'") }
             do {

@@ -127,6 +127,9 @@ import Testing
             ("Essential: maybe\nDescription: x\n", "invalid Essential field 'maybe'"),
             ("Multi-Arch: sometimes\nDescription: x\n", "invalid Multi-Arch field"),
             ("Installed-Size: 12k\nDescription: x\n", "invalid Installed-Size field"),
+            ("Description-md5: 8e537bb8a99f6ea999f43bf42d37d38\nDescription: x\n", "invalid Description-md5 field"),
+            ("Description: x\n\tlong\n", "invalid Description field"),
+            ("Suggests: gccgo-12-docflicts: golang-go (<< 2:1.3.3-1)\nDescription: x\n", "invalid Suggests field"),
         ]
         for (tail, message) in cases {
             let bytes = DebAssembler.package(control: Array((head + tail).utf8))

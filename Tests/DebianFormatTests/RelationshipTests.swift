@@ -49,7 +49,8 @@ import Testing
     /// What dpkg-deb refuses to build, or apt to parse, in a binary package's fields.
     @Test(arguments: [
         ("Depends", "epo (>= 9"), ("Depends", "epo (>= 9), ,, | zz, $$$"), ("Depends", "aa,"),
-        ("Depends", "aa [amd64]"), ("Depends", "aa <!nocheck>"), ("Depends", "aa:Any"), ("Depends", "aa (1.0)"),
+        ("Depends", "aa [amd64]"), ("Depends", "aa <!nocheck>"), ("Depends", "aa:Any"), ("Suggests", "aa: bb (<< 2)"),
+        ("Depends", "aa (1.0)"),
         ("Depends", "aa (>= 1.0 2)"), ("Depends", "aa (>= ${binary:Version})"), ("Conflicts", "aa | bb"),
         ("Breaks", "aa | bb"), ("Replaces", "aa | bb"), ("Provides", "aa | bb"), ("Provides", "aa (>= 1.0)"),
         ("Built-Using", "gcc-12 (>= 12.2)"),

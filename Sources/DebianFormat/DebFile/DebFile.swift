@@ -189,6 +189,17 @@ public struct DebFile: Sendable {
             } else if name == "installed-size", field.value.isEmpty || !field.value.utf8.allSatisfy(isASCIIDigit) {
                 throw InvalidFieldValue(
                     kind: "Installed-Size field", value: field.value, reason: "expected a size in KiB (digits only)")
+            } else if name == "description", field.value.contains("\n\t") {
+                // Policy §5.6.13; apt takes such a line for the end of the description.
+                throw InvalidFieldValue(
+                    kind: "Description field", value: field.value,
+                    reason: "each line of the long description starts with a space, not a tab")
+            } else if name == "description-md5",
+                field.value.utf8.count != 32 || !field.value.utf8.allSatisfy(isASCIIHexDigit)
+            {
+                throw InvalidFieldValue(
+                    kind: "Description-md5 field", value: field.value,
+                    reason: "expected the MD5 of the description: 32 hexadecimal digits")
             }
         }
     }
