@@ -129,6 +129,10 @@ import Testing
             ("Installed-Size: 12k\nDescription: x\n", "invalid Installed-Size field"),
             ("Description-md5: 8e537bb8a99f6ea999f43bf42d37d38\nDescription: x\n", "invalid Description-md5 field"),
             ("Description: x\n\tlong\n", "invalid Description field"),
+            ("Description:\n long\n", "the synopsis, is empty"),
+            ("Multi-Arch: Same\nDescription: x\n", "invalid Multi-Arch"),
+            ("Important: maybe\nDescription: x\n", "invalid Important field"),
+            ("Phased-Update-Percentage: 50\nDescription: x\n", "the archive phases an update"),
             ("Suggests: gccgo-12-docflicts: golang-go (<< 2:1.3.3-1)\nDescription: x\n", "invalid Suggests field"),
         ]
         for (tail, message) in cases {
@@ -144,6 +148,19 @@ import Testing
         let clean = DebAssembler.package(
             control: Array((head + "Essential: yes\nMulti-Arch: same\nInstalled-Size: 12\nDescription: x\n").utf8))
         #expect((try? DebFile.read(bytes: clean, name: "clean.deb")) != nil)
+    }
+
+    /// The rules hold no package Debian ships to a standard it does not meet.
+    @Test(
+        .enabled(if: TestSupport.debianIndexPath != nil, "no Debian index in /var/lib/apt/lists (run apt-get update)"))
+    func everyStanzaOfDebiansIndexPassesTheFieldChecks() throws {
+        let index = try #require(try TestSupport.debianIndex())
+        let document = try Deb822Document(parsing: [UInt8](index))
+        for paragraph in document.paragraphs {
+            #expect(throws: Never.self, "\(paragraph["Package"] ?? "?")") {
+                try DebFile.checkFieldsAptParses(of: paragraph)
+            }
+        }
     }
 
     @Test func errorMessagesSayWhatIsWrong() throws {

@@ -10,10 +10,12 @@ import Testing
 /// to exactly the accepted fields, and the real apt must parse the published index and show
 /// those fields for that package and no other.
 ///
-/// The suite runs a few hundred cases; `DEPOT_FUZZ_CASES=5000 swift test --filter
-/// ControlFuzzTests` runs more. The seed is fixed, so a failure can be replayed.
+/// The suite runs a few hundred cases; `DEPOT_FUZZ_CASES=50000 swift test --filter
+/// ControlFuzzTests` runs more, and `DEPOT_FUZZ_SEED=N` draws others. The seed is fixed
+/// otherwise, so a failure can be replayed.
 @Suite struct ControlFuzzTests {
     static let caseCount = ProcessInfo.processInfo.environment["DEPOT_FUZZ_CASES"].flatMap(Int.init) ?? 400
+    static let seed = ProcessInfo.processInfo.environment["DEPOT_FUZZ_SEED"].flatMap(UInt64.init) ?? 0x6675_7a7a
 
     /// What an index adds to a control file's fields.
     static let indexFields: Set<String> = ["filename", "size", "md5sum", "sha1", "sha256", "sha512"]
@@ -48,7 +50,10 @@ import Testing
         "Description: a\n \n b", "Description: a\n.\n", "Conflicts: z (<< 1)", "Recommends: q:any", "Recommends: q:Any",
         "Enhances: e (= 1:2)", " continuation", "#comment", "Package: other", "Built-Using: g (= 1)",
         "Depends: a (>= 1:)", "Depends: a (= ${binary:Version})", "Suggests: s (>>1.0)", "Replaces: r (<< 2~)",
-        "Phased-Update-Percentage: 10", "Tag: a::b, c::d",
+        "Phased-Update-Percentage: 10", "Phased-Update-Percentage: abc", "Phased-Update-Percentage: 200",
+        "Tag: a::b, c::d", "Important: maybe", "Important: yes", "Priority: weird", "Source: src (1.0 x)",
+        "Source: src (1:)", "Protected: no", "Multi-Arch: Same", "Essential: Yes", "Size: abc", "Section: a b",
+        "Depends: a (>= 1) | b:any (<< 2) [!amd64]", "Provides: v:any", "Depends: a:native (>= 1)",
     ]
 
     /// One to four edits of `text`, the lines of a control file after its identity.
@@ -98,15 +103,14 @@ import Testing
     /// checking that each stanza parses back to exactly its fields, alone and among the
     /// others.
     static func acceptedCases(_ count: Int) throws -> (accepted: [Accepted], refused: Int) {
-        var generator = SeededGenerator(seed: 0x6675_7a7a)
+        var generator = SeededGenerator(seed: seed)
         var accepted: [Accepted] = []
         var refused = 0
         for number in 0..<count {
             let name = "fuzz-\(number)"
-            let seed = seeds[number % seeds.count]
             let control =
                 Array("Package: \(name)\nVersion: 1.0-\(number)\nArchitecture: amd64\n".utf8)
-                + mutate(seed, using: &generator)
+                + mutate(seeds[number % seeds.count], using: &generator)
             let package = DebAssembler.package(control: control)
             guard let deb = try? DebFile.read(bytes: package, name: name) else {
                 refused += 1

@@ -161,7 +161,7 @@ public struct DebFile: Sendable {
         try checked { () throws(InvalidFieldValue) in try Architecture.validate(architecture) }
         let sourceField = control["Source"]
         source = try checked { () throws(InvalidFieldValue) in try Self.sourceName(sourceField) } ?? package
-        try checked { () throws(InvalidFieldValue) in try Self.checkFieldsAptParses(control) }
+        try checked { () throws(InvalidFieldValue) in try Self.checkFieldsAptParses(of: control) }
         self.package = package
         self.architecture = architecture
         self.control = control
@@ -173,7 +173,7 @@ public struct DebFile: Sendable {
     /// The fields apt parses rather than copies, held to the rules dpkg-deb builds by: a
     /// value apt cannot parse makes it drop the whole index, for every client of the
     /// distribution.
-    private static func checkFieldsAptParses(_ control: Deb822Paragraph) throws(InvalidFieldValue) {
+    public static func checkFieldsAptParses(of control: Deb822Paragraph) throws(InvalidFieldValue) {
         for field in control.fields {
             let name = field.name.lowercased()
             if let rules = RelationshipList.binaryPackageFields[name] {
@@ -182,7 +182,7 @@ public struct DebFile: Sendable {
                 } catch {
                     throw InvalidFieldValue(kind: "\(field.name) field", value: field.value, reason: error.reason)
                 }
-            } else if let allowed = enumeratedValues[name], !allowed.contains(field.value.lowercased()) {
+            } else if let allowed = enumeratedValues[name], !allowed.contains(field.value) {
                 throw InvalidFieldValue(
                     kind: "\(field.name) field", value: field.value,
                     reason: "expected one of " + allowed.sorted().joined(separator: ", "))
@@ -194,6 +194,14 @@ public struct DebFile: Sendable {
                 throw InvalidFieldValue(
                     kind: "Description field", value: field.value,
                     reason: "each line of the long description starts with a space, not a tab")
+            } else if name == "description", field.value.first == "\n" {
+                throw InvalidFieldValue(
+                    kind: "Description field", value: field.value,
+                    reason: "the first line, the synopsis, is empty (Policy §5.6.13)")
+            } else if name == "phased-update-percentage" {
+                throw InvalidFieldValue(
+                    kind: "Phased-Update-Percentage field", value: field.value,
+                    reason: "the archive phases an update, not the package: remove the field from the control file")
             } else if name == "description-md5",
                 field.value.utf8.count != 32 || !field.value.utf8.allSatisfy(isASCIIHexDigit)
             {
@@ -204,10 +212,11 @@ public struct DebFile: Sendable {
         }
     }
 
-    /// Fields whose value dpkg takes from a fixed set.
+    /// Fields whose value dpkg and apt take from a fixed set, spelt as apt expects it (apt
+    /// warns of `Same` and ignores the field).
     private static let enumeratedValues: [String: Set<String>] = [
-        "essential": ["yes", "no"], "protected": ["yes", "no"], "build-essential": ["yes", "no"],
-        "multi-arch": ["no", "same", "foreign", "allowed"],
+        "essential": ["yes", "no"], "protected": ["yes", "no"], "important": ["yes", "no"],
+        "build-essential": ["yes", "no"], "multi-arch": ["no", "same", "foreign", "allowed"],
     ]
 
     /// The name in a `Source: name (version)` field, checked like a package name because it
