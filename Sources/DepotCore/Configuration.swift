@@ -34,7 +34,17 @@ public struct Configuration: Sendable, Hashable {
     public var signWith: String?
     /// `Retain-History` of the repository stanza: the default of every distribution.
     public var retainHistory: Int
+    /// Who may see the dashboard at `/` of `depot serve`.
+    public var dashboard: DashboardAccess = .public
     public var distributions: [Distribution]
+
+    /// Whether `depot serve` shows its dashboard (listings, notes and users of the latest
+    /// changes) to anyone who reaches it, or to no one: the API, which asks for a token with
+    /// `read:*`, serves the same data.
+    public enum DashboardAccess: String, Sendable, Hashable, CaseIterable {
+        case `public`
+        case `private`
+    }
 
     /// Generous: a year of daily changes can be rolled back.
     public static let defaultRetainHistory = 500
@@ -57,7 +67,7 @@ public struct Configuration: Sendable, Hashable {
     }
 
     static let repositoryFields: Set<String> = [
-        "origin", "label", "architectures", "components", "sign-with", "retain-history",
+        "origin", "label", "architectures", "components", "sign-with", "retain-history", "dashboard",
     ]
     static let distributionFields: Set<String> = [
         "distribution", "promotes-to", "keep-versions", "retain-history", "valid-for", "description",
@@ -118,6 +128,14 @@ public struct Configuration: Sendable, Hashable {
                 problem: "invalid component '\(component)': use lower case letters, digits, '-' and '.'")
         }
         signWith = repository["Sign-With"]
+        if let access = repository["Dashboard"] {
+            guard let value = DashboardAccess(rawValue: access) else {
+                throw ConfigurationError(
+                    line: lines.line(of: "Dashboard", in: 0),
+                    problem: "Dashboard must be 'public' or 'private', not '\(access)'")
+            }
+            dashboard = value
+        }
         retainHistory =
             try Self.count(repository, "Retain-History", paragraph: 0, lines: lines) ?? Self.defaultRetainHistory
 
@@ -177,6 +195,7 @@ public struct Configuration: Sendable, Hashable {
         ])
         if let signWith { repository["Sign-With"] = signWith }
         if retainHistory != Self.defaultRetainHistory { repository["Retain-History"] = String(retainHistory) }
+        if dashboard != .public { repository["Dashboard"] = dashboard.rawValue }
         var document = Deb822Document([repository])
         for distribution in distributions {
             var paragraph = Deb822Paragraph(["Distribution": distribution.name])

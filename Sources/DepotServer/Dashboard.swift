@@ -5,6 +5,21 @@ import DepotCore
 /// cell the version listed there; a version newer than the next distribution's is marked, so
 /// a pending promotion stands out. Then the latest changes. Plain HTML, no script.
 enum Dashboard {
+    /// What `/` shows where depot.conf says `Dashboard: private`.
+    static let privatePage = """
+        <!DOCTYPE html>
+        <html lang="en">
+        <head><meta charset="utf-8"><title>Depot</title></head>
+        <body>
+        <h1>This dashboard is private</h1>
+        <p>The repository's configuration says <code>Dashboard: private</code>. Its listings and
+        history are served by the API under <code>/api/v1/</code> to a token with the scope
+        <code>read:*</code>.</p>
+        </body>
+        </html>
+
+        """
+
     static func render(
         distributions: [String], promotesTo: [String: String], listings: [Listing], history: [HistoryEntry],
         origin: String

@@ -60,16 +60,19 @@ public struct Server: Sendable {
         router.add(middleware: AccessLog(logger: logger))
         router.get("healthz") { _, _ in "ok\n" }
         router.head("healthz") { _, _ in "ok\n" }
+        let isPublic = repository.configuration.dashboard == .public
         router.head("/") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/html; charset=utf-8"
-            return Response(status: .ok, headers: headers)
+            return Response(status: isPublic ? .ok : .forbidden, headers: headers)
         }
         router.get("/") { _, _ in
-            let html = try await Self.dashboard(repository)
+            let html = isPublic ? try await Self.dashboard(repository) : Dashboard.privatePage
             var headers = HTTPFields()
             headers[.contentType] = "text/html; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+            return Response(
+                status: isPublic ? .ok : .forbidden, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html))
+            )
         }
         API(repository: repository, maximumUploadSize: maximumUploadSize).register(on: router)
         for path: RouterPath in ["dists/**", "pool/**", "archive-key.asc"] {

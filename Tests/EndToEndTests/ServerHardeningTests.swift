@@ -155,4 +155,31 @@ struct ServerHardeningTests {
         #expect((Double(result.last ?? "") ?? 99) < 6, "\(result)")
         #expect(try HTTPAnswer(server.curl("healthz")).status == 200)
     }
+
+    /// `Dashboard: private` keeps listings, notes and users off `/` for whoever reaches it.
+    @Test func aPrivateDashboardShowsNothing() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let packages = PackageBuilder()
+        try #require(
+            try repository.depot(["push", "development", try packages.make("secretive", "1.0"), "--note", "INC-9"])
+                .status == 0)
+        let open = try DepotServe(root: repository.root)
+        let shown = try HTTPAnswer(open.curl(""))
+        open.stop()
+        #expect(shown.status == 200 && String(decoding: shown.body, as: UTF8.self).contains("secretive"))
+
+        try repository.editConfiguration(replacing: "Components: main", with: "Components: main\nDashboard: private")
+        let closed = try DepotServe(root: repository.root)
+        defer { closed.stop() }
+        let refused = try HTTPAnswer(closed.curl(""))
+        let page = String(decoding: refused.body, as: UTF8.self)
+        #expect(refused.status == 403 && page.contains("This dashboard is private"))
+        #expect(!page.contains("secretive") && !page.contains("INC-9"))
+        #expect(try HTTPAnswer(closed.curl("", ["-I"])).status == 403)
+
+        try repository.editConfiguration(replacing: "Dashboard: private", with: "Dashboard: secret")
+        let invalid = try repository.depot(["list"])
+        #expect(invalid.standardError.contains("Dashboard must be 'public' or 'private', not 'secret'"))
+    }
 }

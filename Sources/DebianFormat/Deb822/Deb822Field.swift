@@ -69,21 +69,42 @@ public struct Deb822Field: Sendable, Hashable {
         else { throw refuse("the name is not printable ASCII without spaces or colons") }
         guard verbatimValue == nil else { return }  // as parsed, so it parses back
 
-        let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
-        if let control = value.utf8.first(where: { !isDeb822TextByte($0) }) {
-            throw refuse("the value holds a control character (\(Deb822Error.controlCharacterName(control)))")
-        }
-        let lines = value.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        if let first = lines[0].first, let last = lines[0].last, isSpace(first) || isSpace(last) {
-            throw refuse("the first line of the value starts or ends with whitespace")
-        }
-        for line in lines.dropFirst() {
-            guard let first = line.first, isSpace(first) else {
-                throw refuse("a line of the value is not indented, so it would be read as a field of its own")
+        // One pass, no allocation: this runs for every field of every pushed package.
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+        let newline = UInt8(ascii: "\n")
+        var onFirstLine = true
+        var atLineStart = false
+        var lineHasText = false
+        var previous: UInt8 = 0
+        for byte in value.utf8 {
+            guard isDeb822TextByte(byte) else {
+                throw refuse("the value holds a control character (\(Deb822Error.controlCharacterName(byte)))")
             }
-            guard line.contains(where: { !isSpace($0) }) else {
-                throw refuse("a line of the value is blank, so it would end the stanza")
+            if byte == newline {
+                if onFirstLine {
+                    guard !isSpace(previous) else { throw refuse("the first line of the value ends with whitespace") }
+                    onFirstLine = false
+                } else if !lineHasText {
+                    throw refuse("a line of the value is blank, so it would end the stanza")
+                }
+                atLineStart = true
+                lineHasText = false
+            } else if atLineStart {
+                guard isSpace(byte) else {
+                    throw refuse("a line of the value is not indented, so it would be read as a field of its own")
+                }
+                atLineStart = false
+            } else if onFirstLine && previous == 0 && isSpace(byte) {
+                throw refuse("the first line of the value starts with whitespace")
+            } else if !isSpace(byte) {
+                lineHasText = true
             }
+            previous = byte
+        }
+        if onFirstLine {
+            guard !isSpace(previous) else { throw refuse("the first line of the value ends with whitespace") }
+        } else if !lineHasText {
+            throw refuse("a line of the value is blank, so it would end the stanza")
         }
     }
 
