@@ -33,7 +33,8 @@ extension Repository {
             if !Self.stanzaDescribes(file, stanza) {
                 report.problems.append(
                     "\(path): its stanza in the metadata store does not read back as one stanza naming this file "
-                        + "(apt would read it into its neighbours); remove the package and push it again")
+                        + "(apt would read it into its neighbours); unlist it with 'depot remove' wherever it is listed, "
+                        + "and push a rebuilt package")
             }
             do {
                 let actual = try DebFile.read(path: path).checksums

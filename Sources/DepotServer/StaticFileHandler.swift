@@ -71,9 +71,11 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Once the request is read and every answer written, the connection waits for the next.
+    /// Once the request is read and every answer written, the connection waits for the next:
+    /// a request passed on may take Hummingbird long (a change waiting for the lock), and its
+    /// connection is not idle meanwhile.
     private func becomeIdleIfDone(_ context: ChannelHandlerContext) {
-        guard phase == .answering, answersUnwritten == 0 else { return }
+        guard phase == .answering, answersUnwritten == 0, passedOnInFlight == 0 else { return }
         phase = .waitingForHead
         connections.setWaiting(context.channel, true)
         startDeadline(context)

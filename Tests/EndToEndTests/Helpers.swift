@@ -55,4 +55,11 @@ extension ScratchRepository {
         try configuration.replacingOccurrences(of: text, with: replacement).write(
             to: path, atomically: true, encoding: .utf8)
     }
+
+    /// Makes an API token with these scopes and returns it.
+    func createToken(_ name: String, allowing scopes: [String]) throws -> String {
+        let result = try depot(["token", "create", name] + scopes.flatMap { ["--allow", $0] })
+        guard result.status == 0 else { throw TestSupportError("depot token create failed: \(result.standardError)") }
+        return result.text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 }

@@ -36,8 +36,7 @@ struct HostileInputTests {
         }
         try expectRefusals(repository, cases)
 
-        let token = try repository.depot(["token", "create", "ci", "--allow", "push:development"]).text
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try repository.createToken("ci", allowing: ["push:development"])
         let before = try repository.snapshot()
         let server = try DepotServe(root: repository.root)
         defer { server.stop() }
@@ -62,10 +61,7 @@ struct HostileInputTests {
         let packages = PackageBuilder()
         try #require(try repository.depot(["push", "development", try packages.make("hello", "1.0")]).status == 0)
         try #require(try repository.depot(["promote", "hello", "--from", "development"]).status == 0)
-        let token = try repository.depot([
-            "token", "create", "ops", "--allow", "promote:*", "--allow", "rollback:*", "--allow", "push:*",
-        ]).text
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try repository.createToken("ops", allowing: ["promote:*", "rollback:*", "push:*"])
         let server = try DepotServe(root: repository.root)
         defer { server.stop() }
         let before = try repository.snapshot()
@@ -136,8 +132,7 @@ struct HostileInputTests {
         let cli = try repository.depot(["push", "staging", second])
         #expect(!cli.standardError.contains("SQL"), "\(cli.standardError)")
 
-        let token = try repository.depot(["token", "create", "ci", "--allow", "push:*"]).text
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try repository.createToken("ci", allowing: ["push:*"])
         let server = try DepotServe(root: repository.root)
         defer { server.stop() }
         let answer = try HTTPAnswer(
@@ -232,8 +227,7 @@ struct HostileInputTests {
         defer { repository.remove() }
         let packages = PackageBuilder()
         let hello = try packages.make("hello", "1.0")
-        let token = try repository.depot(["token", "create", "ci", "--allow", "push:*"]).text
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try repository.createToken("ci", allowing: ["push:*"])
         let server = try DepotServe(root: repository.root, arguments: ["--wait", "1"])
         defer { server.stop() }
         // A stand-in for a stopped push: it holds the lock and a write transaction of the store.

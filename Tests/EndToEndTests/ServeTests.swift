@@ -128,14 +128,9 @@ struct ServeTests {
     @Test func theAPIChecksTokensAndScopesAndRefusesBadInputChangingNothing() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }
-        func token(_ name: String, _ scopes: [String]) throws -> String {
-            let result = try repository.depot(["token", "create", name] + scopes.flatMap { ["--allow", $0] })
-            try #require(result.status == 0, "\(result.standardError)")
-            return result.text.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        let ci = try token("ci", ["push:development", "read:*"])
-        let ops = try token("ops", ["promote:staging", "rollback:staging"])
-        let admin = try token("admin", ["push:*"])
+        let ci = try repository.createToken("ci", allowing: ["push:development", "read:*"])
+        let ops = try repository.createToken("ops", allowing: ["promote:staging", "rollback:staging"])
+        let admin = try repository.createToken("admin", allowing: ["push:*"])
         let server = try DepotServe(root: repository.root, arguments: ["--max-upload-size", "30K"])
         defer { server.stop() }
         func call(_ path: String, _ token: String?, _ arguments: [String] = []) throws -> HTTPAnswer {
@@ -238,8 +233,7 @@ struct ServeTests {
     @Test func aTruncatedUploadLeavesNothingBehind() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }
-        let token = try repository.depot(["token", "create", "ci", "--allow", "push:development"]).text
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try repository.createToken("ci", allowing: ["push:development"])
         let server = try DepotServe(root: repository.root)
         defer { server.stop() }
         let before = try repository.snapshot()
@@ -268,8 +262,7 @@ struct ServeTests {
         let repository = try ScratchRepository()
         defer { repository.remove() }
         try #require(try repository.depot(["push", "development"] + TestSupport.fixtures(in: "good")).status == 0)
-        let token = try repository.depot(["token", "create", "ci", "--allow", "push:development"]).text
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try repository.createToken("ci", allowing: ["push:development"])
         let packages = PackageBuilder()
         let builds = try (1...8).map { try packages.make("burst\($0)", "1.0-1") }
         let server = try DepotServe(root: repository.root)

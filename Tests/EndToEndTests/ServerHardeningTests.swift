@@ -37,8 +37,7 @@ struct ServerHardeningTests {
     @Test func oddRequestsGetAnswersThatEndAndFollowRFC9110() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }
-        let token = try repository.depot(["token", "create", "ops", "--allow", "promote:*"]).text
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try repository.createToken("ops", allowing: ["promote:*"])
         let server = try DepotServe(root: repository.root)
         defer { server.stop() }
         let port = try #require(URL(string: server.url)?.port)
@@ -89,8 +88,7 @@ struct ServerHardeningTests {
     @Test func aClientThatHangsUpIsNotLoggedAsAServerError() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }
-        let token = try repository.depot(["token", "create", "ci", "--allow", "push:development"]).text
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try repository.createToken("ci", allowing: ["push:development"])
         let server = try DepotServe(root: repository.root)
         defer { server.stop() }
         let port = try #require(URL(string: server.url)?.port)
@@ -181,5 +179,28 @@ struct ServerHardeningTests {
         try repository.editConfiguration(replacing: "Dashboard: private", with: "Dashboard: secret")
         let invalid = try repository.depot(["list"])
         #expect(invalid.standardError.contains("Dashboard must be 'public' or 'private', not 'secret'"))
+    }
+
+    /// The request timeout bounds what the client takes, never what the server takes to
+    /// answer: an API push waiting for the lock longer than it is still answered.
+    @Test func aSlowAnswerIsNotCutShortByTheRequestTimeout() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let packages = PackageBuilder()
+        let hello = try packages.make("hello", "1.0")
+        let token = try repository.createToken("ci", allowing: ["push:development"])
+        let server = try DepotServe(root: repository.root, arguments: ["--request-timeout", "1"])
+        defer { server.stop() }
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = [repository.root.appendingPathComponent(".depot/lock").path, "sleep", "3"]
+        try holder.run()
+        defer { holder.waitUntilExit() }
+        usleep(300_000)
+        let answer = try HTTPAnswer(
+            server.curl(
+                "api/v1/distributions/development/packages",
+                ["-H", "Authorization: Bearer \(token)", "--data-binary", "@" + hello]))
+        #expect(answer.status == 201, "\(String(decoding: answer.body, as: UTF8.self))")
     }
 }
