@@ -40,6 +40,9 @@ struct RepositoryBenchmark: ParsableCommand {
             try? FileManager.default.removeItem(atPath: directory)
             print("\(contender): importing \(count) packages, promoting them, pushing and promoting one more...")
             rows.append((contender, try run(contender, in: directory, corpus: corpus, key: key, depot: depot)))
+            // Depot's repository has a keyring of its own, whose agent would keep the work
+            // folder's file system busy.
+            _ = try? shell("gpgconf --homedir '\(directory)/.depot/gnupg' --kill gpg-agent")
         }
         _ = try? shell("gpgconf --homedir '\(key.home)' --kill gpg-agent")
 
