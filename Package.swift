@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // System libraries: module maps and shim headers only.
@@ -81,6 +82,15 @@ let package = Package(
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),
+        // An S3 client (AWS Signature Version 4) that knows nothing of Depot.
+        .target(
+            name: "S3Client",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         .executableTarget(
             name: "depot",
             dependencies: [
@@ -107,6 +117,9 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["depot", "DepotTestSupport", "DebianFormat", "AptRepository"]),
+        .testTarget(
+            name: "S3ClientTests",
+            dependencies: ["S3Client", "DepotTestSupport"]),
         .testTarget(
             name: "SystemLibraryTests",
             dependencies: ["CArchive", "CGPGME", "CLZMA", "CBZip2", "CDeflate", "COpenSSLCrypto"]),

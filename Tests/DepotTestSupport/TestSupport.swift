@@ -188,3 +188,10 @@ extension TestSupport {
         return packageRoot.appendingPathComponent(".build/debug/depot").path
     }()
 }
+
+extension TestSupport {
+    /// Whether the `python3` on PATH can import a module (from PyPI, as `.ci/run` installs it).
+    public static func pythonHas(_ module: String) -> Bool {
+        (try? run("python3", ["-c", "import \(module)"]).status) == 0
+    }
+}
