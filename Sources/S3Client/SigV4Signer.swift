@@ -3,7 +3,7 @@ import Foundation
 
 /// A request as AWS Signature Version 4 sees it: the method, the host, the path and query
 /// as plain (unencoded) text, and the headers to sign.
-public struct SignableRequest: Sendable, Hashable {
+public struct SignableRequest: Sendable {
     public var method: String
     public var host: String
     /// The path, starting with `/`, not yet encoded: `/bucket/pool/main/a+b.deb`.
@@ -26,18 +26,6 @@ public struct SignableRequest: Sendable, Hashable {
         self.query = query
         self.headers = headers
         self.payloadHash = payloadHash
-    }
-
-    public static func == (lhs: SignableRequest, rhs: SignableRequest) -> Bool {
-        lhs.method == rhs.method && lhs.host == rhs.host && lhs.path == rhs.path
-            && lhs.query.elementsEqual(rhs.query, by: ==) && lhs.headers.elementsEqual(rhs.headers, by: ==)
-            && lhs.payloadHash == rhs.payloadHash
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(method)
-        hasher.combine(path)
-        hasher.combine(payloadHash)
     }
 
     /// The path as it goes on the wire and into the canonical request: each segment
