@@ -395,7 +395,12 @@ public final class Repository: Sendable {
                 pause = min(pause * 2, 25_000)
             }
         }
-        defer { flock(descriptor, LOCK_UN) }
+        // Emptied before the lock is let go, so that a later holder that does not say who it
+        // is (a backup script's flock) is not taken for this process.
+        defer {
+            _ = ftruncate(descriptor, 0)
+            flock(descriptor, LOCK_UN)
+        }
         let holder = Array("pid \(getpid()) (\(CommandLine.arguments.joined(separator: " ")))".utf8)
         _ = ftruncate(descriptor, 0)
         _ = holder.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }

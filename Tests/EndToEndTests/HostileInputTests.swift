@@ -287,6 +287,16 @@ struct HostileInputTests {
         usleep(300_000)
         #expect(try listed(repository, "development").isEmpty)
         #expect(try repository.depot(["push", "development", hello]).status == 0)
+
+        // A holder that does not say who it is is not taken for the last Depot process.
+        let silent = Process()
+        silent.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        silent.arguments = [repository.root.appendingPathComponent(".depot/lock").path, "sleep", "2"]
+        try silent.run()
+        defer { silent.waitUntilExit() }
+        usleep(300_000)
+        let waited = try repository.depot(["--wait", "0.5", "remove", "development", "hello"])
+        #expect(waited.standardError.contains("which another process holds"), "\(waited.standardError)")
     }
 
     /// A `publishing:` error means the change was recorded; when publishing what an earlier
