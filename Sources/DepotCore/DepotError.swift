@@ -35,6 +35,8 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
     case signingKeyUnavailable(SigningError, keyring: String)
     case file(FileError)
     case verificationFailed([String])
+    /// Whoever asked for the change went away before it could be made; it was not made.
+    case cancelled
     /// Another writer held the repository for all of `waited` seconds (when known).
     case lockTimeout(holder: String, waited: Double?)
 
@@ -127,6 +129,8 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
                 + " (.depot/ and public/ must be on one file system: files are moved from one to the other)"
         case .file(let error):
             return error.description
+        case .cancelled:
+            return "not changed: the client went away while the change waited for the repository"
         case .lockTimeout(let holder, let waited):
             let time = waited.map { " for \(Int($0)) s" } ?? ""
             return "gave up waiting\(time) for the repository, which \(holder) holds; "

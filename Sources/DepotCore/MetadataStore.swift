@@ -342,6 +342,9 @@ public struct OperationContext: Sendable {
     public var note: String?
     /// When the operation started, ISO 8601 in UTC: what history and the pool record.
     public var timestamp: String
+    /// Whether whoever asked for the change has gone away (an API client that hung up): a
+    /// change that waits for the repository is then not made at all.
+    public var isCancelled: @Sendable () -> Bool = { false }
 
     /// Refuses a note with a NUL: the store would keep only the text before it.
     public init(user: String, command: String, note: String? = nil, date: Date = Date()) throws(DepotError) {

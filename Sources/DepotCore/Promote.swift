@@ -101,7 +101,7 @@ extension Repository {
         }
         try requireDistribution(target)
         guard target != from else { throw DepotError.invalidArgument("cannot promote \(from) into itself") }
-        return try withLock {
+        return try withLock(cancelled: context.isCancelled) {
             try publishEarlierChanges()
             // A dry run does the same work in a transaction that is rolled back.
             let changes: [Change] = try write(commit: !dryRun) { db in

@@ -95,7 +95,7 @@ extension Repository {
         }
         // Files are written into the pool as they are read, so the lock is held from the
         // start: gc must not take them for a killed push's leftovers.
-        return try withLock {
+        return try withLock(cancelled: context.isCancelled) {
             try publishEarlierChanges()
             let mover = PoolMover(publicDirectory: publicDirectory)
             // Every file is read, hashed, checked and written on all cores; then all must be
@@ -122,7 +122,7 @@ extension Repository {
     ) throws -> [PushOutcome] {
         let component = try checkPushTarget(distribution, component: component)
         let received = Result { try PreparedFile(try upload.received(), component: component) }
-        return try withLock {
+        return try withLock(cancelled: context.isCancelled) {
             try publishEarlierChanges()
             return try push(
                 [received], to: distribution, component: component, allowDowngrade: allowDowngrade,

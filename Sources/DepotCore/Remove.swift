@@ -33,7 +33,7 @@ extension Repository {
         -> [Change]
     {
         try requireDistribution(distribution)
-        return try withLock {
+        return try withLock(cancelled: context.isCancelled) {
             try publishEarlierChanges()
             let changes = try write { db in
                 var changes: [Change] = []

@@ -378,7 +378,7 @@ public final class Repository: Sendable {
     /// A holder writes its pid and command line into the lock file, so that a writer kept
     /// waiting (by a stopped or slow process) can say for whom, and gives up after
     /// `lockTimeout` seconds rather than wait forever in silence.
-    func withLock<T>(_ body: () throws -> T) throws -> T {
+    func withLock<T>(cancelled: () -> Bool = { false }, _ body: () throws -> T) throws -> T {
         let path = privateDirectory + "/lock"
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw DepotError.file(FileError(path: path, operation: "open lock", code: errno)) }
@@ -391,6 +391,7 @@ public final class Repository: Sendable {
                 guard ContinuousClock.now < deadline else {
                     throw DepotError.lockTimeout(holder: Self.lockHolder(descriptor), waited: lockTimeout)
                 }
+                if cancelled() { throw DepotError.cancelled }
                 usleep(useconds_t(pause))
                 pause = min(pause * 2, 25_000)
             }
@@ -401,6 +402,8 @@ public final class Repository: Sendable {
             _ = ftruncate(descriptor, 0)
             flock(descriptor, LOCK_UN)
         }
+        // Whoever asked may have left while this waited: then nothing is done for them.
+        if cancelled() { throw DepotError.cancelled }
         let holder = Array("pid \(getpid()) (\(CommandLine.arguments.joined(separator: " ")))".utf8)
         _ = ftruncate(descriptor, 0)
         _ = holder.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }

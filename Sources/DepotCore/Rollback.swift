@@ -43,7 +43,7 @@ extension Repository {
     public func rollback(_ packages: [String], in distribution: String, context: OperationContext) throws -> Rollback {
         try requireDistribution(distribution)
         guard !packages.isEmpty else { throw DepotError.invalidArgument("name the packages to roll back, or --to ID") }
-        return try withLock {
+        return try withLock(cancelled: context.isCancelled) {
             try publishEarlierChanges()
             let rollback = try write { db in
                 var rows: [JournalRow] = []
@@ -79,7 +79,7 @@ extension Repository {
     /// undoing every later change to it, newest first.
     public func rollback(_ distribution: String, to id: Int64, context: OperationContext) throws -> Rollback {
         try requireDistribution(distribution)
-        return try withLock {
+        return try withLock(cancelled: context.isCancelled) {
             try publishEarlierChanges()
             let rollback = try write { db in
                 guard

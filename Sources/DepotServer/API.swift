@@ -8,8 +8,11 @@ import NIOCore
 struct API: Sendable {
     let repository: Repository
     let maximumUploadSize: Int
+    /// Tells whether a request's client is still there, so that a change that waited for
+    /// the repository is not made for a client that gave up.
+    let connections: ConnectionTracker
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<DepotRequestContext>) {
         let api = router.group("api/v1")
         api.post("distributions/:dist/packages") { request, context in try await push(request, context) }
         api.get("distributions/:dist/packages") { request, context in try await list(request, context) }
@@ -23,7 +26,7 @@ struct API: Sendable {
 
     // MARK: - Calls
 
-    private func push(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func push(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
         let distribution = try context.parameters.require("dist")
         let token = try await authorize(request, .push, on: distribution)
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maximumUploadSize {
@@ -47,7 +50,7 @@ struct API: Sendable {
             try repository.push(
                 upload, to: distribution, component: query["component"],
                 allowDowngrade: allowDowngrade,
-                context: try operationContext(token, request, note: query["note"]))
+                context: try operationContext(token, request, context, note: query["note"]))
         }
         return try json(outcomes, status: outcomes.contains { $0.status == .added } ? .created : .ok)
     }
@@ -68,7 +71,7 @@ struct API: Sendable {
         typealias Keys = CodingKeys
     }
 
-    private func promote(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func promote(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
         let body = try await decode(PromotionRequest.self, request)
         guard let target = body.to ?? repository.configuration.distribution(body.from)?.promotesTo else {
             throw APIError(.badRequest, "invalid-request", "\(body.from) promotes to no distribution: give \"to\"")
@@ -92,25 +95,26 @@ struct API: Sendable {
             try repository.promote(
                 try packages.map { try PackageSelector(parsing: $0) }, all: body.all ?? false, from: body.from,
                 to: target, dryRun: body.dryRun ?? false, allowDowngrade: body.allowDowngrade ?? false,
-                withDependencies: body.withDeps ?? false, context: try operationContext(token, request, note: body.note)
+                withDependencies: body.withDeps ?? false,
+                context: try operationContext(token, request, context, note: body.note)
             )
         }
         return try json(promotion)
     }
 
-    private func list(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func list(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
         let distribution = try context.parameters.require("dist")
         _ = try await authorize(request, .read, on: distribution)
         return try json(try await blocking { try repository.list(distribution: distribution) })
     }
 
-    private func show(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func show(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
         let name = try context.parameters.require("name")
         _ = try await authorize(request, .read, on: "*")
         return try json(try await blocking { try repository.show(package: name) })
     }
 
-    private func diff(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func diff(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
         let query = try queryParameters(request, accepting: ["from", "to"])
         guard let from = query["from"], let to = query["to"] else {
             throw APIError(.badRequest, "invalid-request", "give both ?from=DIST&to=DIST")
@@ -120,7 +124,7 @@ struct API: Sendable {
         return try json(try await blocking { try repository.diff(from: from, to: to) })
     }
 
-    private func history(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func history(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
         let query = try queryParameters(request, accepting: ["dist", "limit"])
         let distribution = query["dist"]
         _ = try await authorize(request, .read, on: distribution ?? "*")
@@ -135,7 +139,7 @@ struct API: Sendable {
         return try json(try await blocking { try repository.history(distribution: distribution, limit: count) })
     }
 
-    private func remove(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func remove(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
         let distribution = try context.parameters.require("dist")
         let name = try context.parameters.require("name")
         let token = try await authorize(request, .remove, on: distribution)
@@ -144,7 +148,7 @@ struct API: Sendable {
         let changes = try await blocking {
             try repository.remove(
                 [try PackageSelector(parsing: selector)], from: distribution,
-                context: try operationContext(token, request, note: query["note"]))
+                context: try operationContext(token, request, context, note: query["note"]))
         }
         return try json(changes)
     }
@@ -175,7 +179,7 @@ struct API: Sendable {
         }
     }
 
-    private func rollback(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func rollback(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
         let distribution = try context.parameters.require("dist")
         let token = try await authorize(request, .rollback, on: distribution)
         let body = try await decode(RollbackRequest.self, request)
@@ -191,7 +195,7 @@ struct API: Sendable {
                     ? "give \"packages\" (the names to roll back) or \"to\" (the id of a history entry)"
                     : "give \"packages\" or \"to\", not both")
         }
-        let operation = try operationContext(token, request, note: body.note)
+        let operation = try operationContext(token, request, context, note: body.note)
         let rollback = try await blocking {
             if let entry = body.to { return try repository.rollback(distribution, to: entry, context: operation) }
             return try repository.rollback(packages, in: distribution, context: operation)
@@ -227,8 +231,14 @@ struct API: Sendable {
                 + "(it has: \(token.scopes.map(\.description).joined(separator: " ")))")
     }
 
-    private func operationContext(_ token: TokenRecord, _ request: Request, note: String?) throws -> OperationContext {
-        try OperationContext(user: token.name, command: "\(request.method) \(request.uri.path)", note: note)
+    private func operationContext(
+        _ token: TokenRecord, _ request: Request, _ context: DepotRequestContext, note: String?
+    ) throws -> OperationContext {
+        var operation = try OperationContext(
+            user: token.name, command: "\(request.method) \(request.uri.path)", note: note)
+        let channel = context.channel
+        operation.isCancelled = { [connections] in connections.isClientGone(channel) }
+        return operation
     }
 
     private func decode<T: RequestBody>(_ type: T.Type, _ request: Request) async throws -> T {

@@ -47,6 +47,7 @@ struct APIError: HTTPResponseError {
         case .tooLarge: self.init(.contentTooLarge, "too-large", detail)
         case .unknownComponent, .invalidSelector, .invalidArgument: self.init(.badRequest, "invalid-request", detail)
         case .poolPathTaken: self.init(.conflict, "conflict", detail)
+        case .cancelled: self = .clientClosedRequest
         case .lockTimeout:
             // The holder's command line names the server's paths: the log has it.
             self.init(

@@ -43,6 +43,8 @@ final class ConnectionTracker: Sendable {
         let channel: any Channel
         /// When it started waiting for a request head; nil while a request is under way.
         var waitingSince: NIODeadline?
+        /// Whether the client closed its side: it will read no answer (nginx's 499).
+        var clientClosed = false
     }
 
     private let entries = Mutex<[ObjectIdentifier: Entry]>([:])
@@ -73,6 +75,16 @@ final class ConnectionTracker: Sendable {
             channel.closeFuture.whenComplete { _ in self.entries.withLock { _ = $0.removeValue(forKey: key) } }
         }
         return admitted
+    }
+
+    /// Records that the client of `channel` closed its side of the connection.
+    func setClientClosed(_ channel: any Channel) {
+        entries.withLock { $0[ObjectIdentifier(channel)]?.clientClosed = true }
+    }
+
+    /// Whether the client of `channel` is gone: it closed its side, or the connection ended.
+    func isClientGone(_ channel: any Channel) -> Bool {
+        entries.withLock { $0[ObjectIdentifier(channel)]?.clientClosed ?? true }
     }
 
     /// Records that `channel` waits for a request (or, with false, that one is under way).

@@ -32,8 +32,8 @@ public struct Server: Sendable {
     public func run(repository: Repository, onListening: @escaping @Sendable (String) -> Void) async throws {
         let logger = Logger(label: "depot.serve", factory: LineLogHandler.init)
         let files = try StaticFiles(publicDirectory: repository.publicDirectory)
-        let router = makeRouter(repository: repository, files: files, logger: logger)
         let connections = ConnectionTracker(limits: connectionLimits)
+        let router = makeRouter(repository: repository, files: files, connections: connections, logger: logger)
         let app = Application(
             router: router,
             server: HTTPServerBuilder { responder in
@@ -55,8 +55,10 @@ public struct Server: Sendable {
         }
     }
 
-    func makeRouter(repository: Repository, files: StaticFiles, logger: Logger) -> Router<BasicRequestContext> {
-        let router = Router()
+    func makeRouter(repository: Repository, files: StaticFiles, connections: ConnectionTracker, logger: Logger)
+        -> Router<DepotRequestContext>
+    {
+        let router = Router(context: DepotRequestContext.self)
         router.add(middleware: AccessLog(logger: logger))
         router.get("healthz") { _, _ in "ok\n" }
         router.head("healthz") { _, _ in "ok\n" }
@@ -74,7 +76,7 @@ public struct Server: Sendable {
                 status: isPublic ? .ok : .forbidden, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html))
             )
         }
-        API(repository: repository, maximumUploadSize: maximumUploadSize).register(on: router)
+        API(repository: repository, maximumUploadSize: maximumUploadSize, connections: connections).register(on: router)
         for path: RouterPath in ["dists/**", "pool/**", "archive-key.asc"] {
             router.get(path) { request, context in try await files.respond(to: request, context: context) }
             router.head(path) { request, context in try await files.respond(to: request, context: context) }

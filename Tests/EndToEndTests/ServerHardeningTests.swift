@@ -203,4 +203,29 @@ struct ServerHardeningTests {
                 ["-H", "Authorization: Bearer \(token)", "--data-binary", "@" + hello]))
         #expect(answer.status == 201, "\(String(decoding: answer.body, as: UTF8.self))")
     }
+
+    /// A change that waits for the repository is not made once its client has hung up: the
+    /// client was told nothing, so it would push again, or think the push failed.
+    @Test func aChangeWhoseClientGaveUpIsNotMadeLater() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let packages = PackageBuilder()
+        let hello = try packages.make("hello", "1.0")
+        let token = try repository.createToken("ci", allowing: ["push:development"])
+        let server = try DepotServe(root: repository.root)
+        defer { server.stop() }
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = [repository.root.appendingPathComponent(".depot/lock").path, "sleep", "3"]
+        try holder.run()
+        usleep(300_000)
+        let gaveUp = try server.curl(
+            "api/v1/distributions/development/packages",
+            ["-m", "1", "-H", "Authorization: Bearer \(token)", "--data-binary", "@" + hello])
+        #expect(gaveUp.status == 28, "curl should have timed out: \(gaveUp.standardError)")
+        holder.waitUntilExit()
+        usleep(500_000)
+        #expect(try listed(repository, "development").isEmpty)
+        #expect(server.logText.contains("POST /api/v1/distributions/development/packages 499"), "\(server.logText)")
+    }
 }
