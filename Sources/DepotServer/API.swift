@@ -68,7 +68,6 @@ struct API: Sendable {
         enum CodingKeys: String, CodingKey, CaseIterable {
             case packages, all, from, to, dryRun, allowDowngrade, withDeps, note
         }
-        typealias Keys = CodingKeys
     }
 
     private func promote(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
@@ -161,7 +160,6 @@ struct API: Sendable {
         enum CodingKeys: String, CodingKey, CaseIterable {
             case packages, to, note
         }
-        typealias Keys = CodingKeys
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)

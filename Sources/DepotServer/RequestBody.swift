@@ -4,11 +4,12 @@ import Foundation
 /// key given twice, is refused rather than ignored, so that a misspelt `"dryrun"` never
 /// turns a dry run into a real promotion.
 protocol RequestBody: Decodable {
-    associatedtype Keys: CodingKey & CaseIterable
+    /// Every key the call takes: declared, so that the decoder and the check share them.
+    associatedtype CodingKeys: CodingKey & CaseIterable
 }
 
 extension RequestBody {
-    static var acceptedKeys: [String] { Keys.allCases.map(\.stringValue) }
+    static var acceptedKeys: [String] { CodingKeys.allCases.map(\.stringValue) }
 
     /// Decodes `data`, refusing unknown and repeated keys and explaining type errors by key.
     static func decode(_ data: Data) throws(APIError) -> Self {

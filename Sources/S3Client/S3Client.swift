@@ -331,33 +331,35 @@ struct FileChunks: AsyncSequence, Sendable {
     let offset: Int
     let count: Int
 
-    struct AsyncIterator: AsyncIteratorProtocol {
+    /// The file stays open as long as the iterator, however the upload ends.
+    final class OpenFile {
         let descriptor: Int32
+        init(_ path: String) { descriptor = open(path, O_RDONLY | O_CLOEXEC) }
+        deinit { if descriptor >= 0 { close(descriptor) } }
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let file: OpenFile
         var position: Int
         let end: Int
 
         mutating func next() async throws -> ByteBuffer? {
-            guard position < end, descriptor >= 0 else {
-                if descriptor >= 0 { close(descriptor) }
-                guard descriptor >= 0 || position >= end else { throw S3FileError(code: errno) }
-                return nil
-            }
+            guard position < end else { return nil }
+            guard file.descriptor >= 0 else { throw S3FileError(code: errno) }
             let wanted = Swift.min(1 << 20, end - position)
             var buffer = ByteBuffer()
             let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) { target in
-                Swift.max(0, pread(descriptor, target.baseAddress, wanted, off_t(position)))
+                Swift.max(0, pread(file.descriptor, target.baseAddress, wanted, off_t(position)))
             }
-            guard read > 0 else {
-                close(descriptor)
-                throw S3FileError(code: EIO)
-            }
+            // The file shrank since it was hashed: the upload must fail, not send less.
+            guard read > 0 else { throw S3FileError(code: EIO) }
             position += read
             return buffer
         }
     }
 
     func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(descriptor: open(path, O_RDONLY | O_CLOEXEC), position: offset, end: offset + count)
+        AsyncIterator(file: OpenFile(path), position: offset, end: offset + count)
     }
 }
 
