@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "DepotCore",
             dependencies: [
-                "DebianFormat", "AptRepository",
+                "DebianFormat", "AptRepository", "S3Client",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),

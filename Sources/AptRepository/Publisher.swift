@@ -72,12 +72,49 @@ public struct Publisher: Sendable {
         "\(distsDirectory)/.generations/\(distribution)"
     }
 
-    /// Publishes one distribution; returns the generation now live.
+    /// Renders one distribution: its compressed indices, `Release` and both signatures, in
+    /// memory, for a storage to write.
+    public func render(
+        _ release: ReleaseInfo, indices: [PackagesIndex], date: Int, precompressed: PrecompressedChunks = .init()
+    ) throws(PublishError) -> RenderedDistribution {
+        do {
+            let chunks = ChunkStore(directory: chunkCacheDirectory, precompressed: precompressed)
+            var files: [RenderedDistribution.IndexFile] = []
+            for index in indices {
+                files += try renderIndex(index, chunks: chunks)
+            }
+            let releaseText = Array(
+                ReleaseFile.render(
+                    release, entries: files.map { ReleaseEntry(path: $0.path, checksums: $0.checksums) }, date: date
+                ).utf8)
+            let signed = try signer.signRelease(releaseText)
+            return RenderedDistribution(
+                distribution: release.distribution, indexFiles: files, release: releaseText,
+                releaseGPG: signed.releaseGPG, inRelease: signed.inRelease)
+        } catch let error as FileError {
+            throw .file(error)
+        } catch let error as SigningError {
+            throw .signing(error)
+        } catch let error as CompressionError {
+            throw .compression(error)
+        } catch {
+            throw .file(FileError(path: chunkCacheDirectory, operation: "publish", code: EIO, detail: "\(error)"))
+        }
+    }
+
+    /// Renders and publishes one distribution to the local tree; returns the generation now
+    /// live.
     @discardableResult
     public func publish(
         _ release: ReleaseInfo, indices: [PackagesIndex], date: Int, precompressed: PrecompressedChunks = .init()
     ) throws(PublishError) -> Int {
-        let distribution = release.distribution
+        try publish(try render(release, indices: indices, date: date, precompressed: precompressed))
+    }
+
+    /// Publishes a rendered distribution to the local tree; returns the generation now live.
+    @discardableResult
+    public func publish(_ rendered: RenderedDistribution) throws(PublishError) -> Int {
+        let distribution = rendered.distribution
         let generations = generationsDirectory(distribution)
         let live = liveGeneration(distribution)
         let existing = generationNumbers(distribution)
@@ -94,32 +131,21 @@ public struct Publisher: Sendable {
         let directory = "\(generations)/\(number)"
         do {
             try DurableFiles.makeDirectory(directory)
-            let chunks = ChunkStore(directory: chunkCacheDirectory, precompressed: precompressed)
-            var entries: [ReleaseEntry] = []
-            for index in indices {
-                entries += try writeIndex(index, into: directory, chunks: chunks)
+            for file in rendered.indexFiles {
+                try writeIndexFile(file, into: directory)
             }
             try carryOverByHash(
                 from: existing.filter { $0 <= (live ?? 0) }.suffix(keptGenerations - 1), into: directory)
-
-            let releaseText = Array(ReleaseFile.render(release, entries: entries, date: date).utf8)
-            try DurableFiles.writeUnsynced(releaseText, to: directory + "/Release")
-            let signed = try signer.signRelease(releaseText)
-            try DurableFiles.writeUnsynced(signed.releaseGPG, to: directory + "/Release.gpg")
-            try DurableFiles.writeUnsynced(signed.inRelease, to: directory + "/InRelease")
+            try DurableFiles.writeUnsynced(rendered.release, to: directory + "/Release")
+            try DurableFiles.writeUnsynced(rendered.releaseGPG, to: directory + "/Release.gpg")
+            try DurableFiles.writeUnsynced(rendered.inRelease, to: directory + "/InRelease")
             // The whole generation (and the chunk cache) reaches the disk before it goes live.
             try DurableFiles.syncFileSystem(containing: directory)
 
             try DurableFiles.switchSymbolicLink(
                 "\(distsDirectory)/\(distribution)", to: ".generations/\(distribution)/\(number)")
-        } catch let error as FileError {
-            throw .file(error)
-        } catch let error as SigningError {
-            throw .signing(error)
-        } catch let error as CompressionError {
-            throw .compression(error)
         } catch {
-            throw .file(FileError(path: directory, operation: "publish", code: EIO, detail: "\(error)"))
+            throw .file(error)
         }
         for old in existing where old <= number - keptGenerations {
             try? FileManager.default.removeItem(atPath: "\(generations)/\(old)")
@@ -138,12 +164,9 @@ public struct Publisher: Sendable {
         return names.compactMap(Int.init).sorted()
     }
 
-    /// Writes `Packages`, `Packages.gz` and `Packages.xz` and their by-hash names; returns
-    /// what `Release` lists for them.
-    private func writeIndex(_ index: PackagesIndex, into directory: String, chunks: ChunkStore) throws -> [ReleaseEntry]
-    {
-        let folder = directory + "/" + index.directory
-        try DurableFiles.makeDirectory(folder)
+    /// `Packages`, `Packages.gz` and `Packages.xz` of one index, with what `Release` lists
+    /// for them.
+    private func renderIndex(_ index: PackagesIndex, chunks: ChunkStore) throws -> [RenderedDistribution.IndexFile] {
         let pieces = Self.chunk(index.entries)
         let compressed = try chunks.compressed(pieces)
 
@@ -157,26 +180,29 @@ public struct Publisher: Sendable {
             // An empty index still needs a valid, empty gzip file.
             gzip = try Compression.gzipMember([])
         }
-
-        var entries: [ReleaseEntry] = []
-        for (name, bytes) in [("Packages", plain), ("Packages.gz", gzip), ("Packages.xz", xz)] {
-            let checksums = Checksums(of: bytes)
-            let path = folder + "/" + name
-            try DurableFiles.writeUnsynced(bytes, to: path)
-            for algorithm in HashAlgorithm.allCases {
-                let hashFolder = folder + "/by-hash/" + algorithm.rawValue
-                try DurableFiles.makeDirectory(hashFolder)
-                let hashPath = hashFolder + "/" + algorithm.digest(of: checksums)
-                if !DurableFiles.exists(hashPath) { link(path, hashPath) }
-            }
-            entries.append(ReleaseEntry(path: index.directory + "/" + name, checksums: checksums))
+        return [("Packages", plain), ("Packages.gz", gzip), ("Packages.xz", xz)].map { name, bytes in
+            RenderedDistribution.IndexFile(
+                path: index.directory + "/" + name, bytes: bytes, checksums: Checksums(of: bytes))
         }
-        return entries
+    }
+
+    /// Writes one index file into a generation, and links it at its by-hash names.
+    private func writeIndexFile(_ file: RenderedDistribution.IndexFile, into directory: String) throws(FileError) {
+        let path = directory + "/" + file.path
+        let folder = (path as NSString).deletingLastPathComponent
+        try DurableFiles.makeDirectory(folder)
+        try DurableFiles.writeUnsynced(file.bytes, to: path)
+        for algorithm in HashAlgorithm.allCases {
+            let hashFolder = folder + "/by-hash/" + algorithm.rawValue
+            try DurableFiles.makeDirectory(hashFolder)
+            let hashPath = hashFolder + "/" + algorithm.digest(of: file.checksums)
+            if !DurableFiles.exists(hashPath) { link(path, hashPath) }
+        }
     }
 
     /// Links into the new generation the by-hash files that earlier generations' `Release`
     /// files named.
-    private func carryOverByHash(from generations: ArraySlice<Int>, into directory: String) throws {
+    private func carryOverByHash(from generations: ArraySlice<Int>, into directory: String) throws(FileError) {
         let distribution = (directory as NSString).deletingLastPathComponent
         for generation in generations {
             let old = "\(distribution)/\(generation)"
@@ -235,6 +261,22 @@ public struct Publisher: Sendable {
         for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return hash
     }
+}
+
+/// A distribution rendered for publishing: every index file (its path below
+/// `dists/<dist>/`, bytes and checksums), `Release` and its two signatures.
+public struct RenderedDistribution: Sendable {
+    public struct IndexFile: Sendable {
+        public var path: String
+        public var bytes: [UInt8]
+        public var checksums: Checksums
+    }
+
+    public var distribution: String
+    public var indexFiles: [IndexFile]
+    public var release: [UInt8]
+    public var releaseGPG: [UInt8]
+    public var inRelease: [UInt8]
 }
 
 /// Chunks compressed ahead of a publish (`Publisher.precompress`), by the SHA-256 of their
@@ -362,9 +404,12 @@ public enum PublishError: Error, Sendable, CustomStringConvertible {
     case file(FileError)
     case signing(SigningError)
     case compression(CompressionError)
+    /// Writing to the storage failed (an object store's answer, for one).
+    case storage(any Error & Sendable)
 
     public var description: String {
         switch self {
+        case .storage(let error): "publishing: \(error)"
         case .file(let error): "publishing: \(error)"
         case .signing(let error): "publishing: \(error)"
         case .compression(let error): "publishing: \(error)"

@@ -69,6 +69,17 @@ public enum ReleaseFile {
         return paragraph.rendered()
     }
 
+    /// The text an `InRelease` signs (its signature not checked): the `Release` within, dash
+    /// escapes (RFC 4880, 7.1) undone. Nil when it is not a clearsigned message.
+    public static func signedText(ofClearsigned text: String) -> String? {
+        guard text.hasPrefix("-----BEGIN PGP SIGNED MESSAGE-----\n"),
+            let headersEnd = text.range(of: "\n\n"),
+            let signature = text.range(of: "\n-----BEGIN PGP SIGNATURE-----", range: headersEnd.upperBound..<text.endIndex)
+        else { return nil }
+        return text[headersEnd.upperBound..<signature.lowerBound].split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix("- ") ? $0.dropFirst(2) : $0 }.joined(separator: "\n") + "\n"
+    }
+
     /// The entries of a rendered `Release`, read back: what by-hash files it promises.
     public static func entries(of text: String) -> [(algorithm: HashAlgorithm, hash: String, size: Int64, path: String)]
     {

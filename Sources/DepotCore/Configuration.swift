@@ -36,6 +36,8 @@ public struct Configuration: Sendable, Hashable {
     public var retainHistory: Int
     /// Who may see the dashboard at `/` of `depot serve`.
     public var dashboard: DashboardAccess = .public
+    /// The bucket that holds the served tree; nil for `public/` under the root.
+    public var objectStorage: ObjectStorageConfiguration?
     public var distributions: [Distribution]
 
     /// Whether `depot serve` shows its dashboard (listings, notes and users of the latest
@@ -68,6 +70,7 @@ public struct Configuration: Sendable, Hashable {
 
     static let repositoryFields: Set<String> = [
         "origin", "label", "architectures", "components", "sign-with", "retain-history", "dashboard",
+        "storage", "s3-endpoint", "s3-region", "s3-addressing", "s3-acl", "public-url", "gc-grace",
     ]
     static let distributionFields: Set<String> = [
         "distribution", "promotes-to", "keep-versions", "retain-history", "valid-for", "description",
@@ -138,6 +141,7 @@ public struct Configuration: Sendable, Hashable {
         }
         retainHistory =
             try Self.count(repository, "Retain-History", paragraph: 0, lines: lines) ?? Self.defaultRetainHistory
+        objectStorage = try Self.objectStorage(repository, lines: lines)
 
         var distributions: [Distribution] = []
         for (position, paragraph) in document.paragraphs.enumerated().dropFirst() {
@@ -196,6 +200,17 @@ public struct Configuration: Sendable, Hashable {
         if let signWith { repository["Sign-With"] = signWith }
         if retainHistory != Self.defaultRetainHistory { repository["Retain-History"] = String(retainHistory) }
         if dashboard != .public { repository["Dashboard"] = dashboard.rawValue }
+        if let storage = objectStorage {
+            repository["Storage"] = storage.url
+            if let endpoint = storage.endpoint { repository["S3-Endpoint"] = endpoint }
+            if storage.region != ObjectStorageConfiguration.defaultRegion { repository["S3-Region"] = storage.region }
+            if let addressing = storage.addressing { repository["S3-Addressing"] = addressing.rawValue }
+            if let acl = storage.acl { repository["S3-ACL"] = acl }
+            if let url = storage.publicURL { repository["Public-URL"] = url }
+            if storage.gcGrace != ObjectStorageConfiguration.defaultGCGrace {
+                repository["GC-Grace"] = String(storage.gcGrace)
+            }
+        }
         var document = Deb822Document([repository])
         for distribution in distributions {
             var paragraph = Deb822Paragraph(["Distribution": distribution.name])
@@ -209,6 +224,69 @@ public struct Configuration: Sendable, Hashable {
             document.paragraphs.append(paragraph)
         }
         return document.rendered()
+    }
+
+    /// The repository stanza's object storage fields; nil without `Storage`.
+    private static func objectStorage(_ paragraph: Deb822Paragraph, lines: LineLocator) throws(ConfigurationError)
+        -> ObjectStorageConfiguration?
+    {
+        func fail(_ field: String, _ problem: String) -> ConfigurationError {
+            ConfigurationError(line: lines.line(of: field, in: 0), problem: problem)
+        }
+        let dependent = ["S3-Endpoint", "S3-Region", "S3-Addressing", "S3-ACL", "Public-URL", "GC-Grace"]
+        guard let storage = paragraph["Storage"] else {
+            if let field = dependent.first(where: { paragraph[$0] != nil }) {
+                throw fail(field, "\(field) applies to a bucket: set Storage: s3://BUCKET/PREFIX too, or remove it")
+            }
+            return nil
+        }
+        let location: (bucket: String, prefix: String)
+        switch ObjectStorageConfiguration.parseStorage(storage) {
+        case .success(let parsed): location = parsed
+        case .failure(let error): throw fail("Storage", error.problem)
+        }
+        var configuration = ObjectStorageConfiguration(bucket: location.bucket, prefix: location.prefix)
+        if let endpoint = paragraph["S3-Endpoint"] {
+            guard ObjectStorageConfiguration.isHTTPURL(endpoint), !endpoint.dropFirst(8).contains("/") else {
+                throw fail("S3-Endpoint", "S3-Endpoint must be 'http://HOST[:PORT]' or 'https://HOST[:PORT]', not '\(endpoint)'")
+            }
+            configuration.endpoint = endpoint
+        }
+        if let region = paragraph["S3-Region"] {
+            guard !region.isEmpty,
+                region.utf8.allSatisfy({ isASCIIDigit($0) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || $0 == UInt8(ascii: "-") })
+            else {
+                throw fail("S3-Region", "S3-Region must be a region name such as 'eu-central-1', not '\(region)'")
+            }
+            configuration.region = region
+        }
+        if let addressing = paragraph["S3-Addressing"] {
+            guard let value = ObjectStorageConfiguration.Addressing(rawValue: addressing) else {
+                throw fail("S3-Addressing", "S3-Addressing must be 'path' or 'virtual', not '\(addressing)'")
+            }
+            configuration.addressing = value
+        }
+        if let acl = paragraph["S3-ACL"] {
+            guard ObjectStorageConfiguration.cannedACLs.contains(acl) else {
+                throw fail(
+                    "S3-ACL",
+                    "S3-ACL must be a canned ACL (\(ObjectStorageConfiguration.cannedACLs.sorted().joined(separator: ", "))), not '\(acl)'")
+            }
+            configuration.acl = acl
+        }
+        if let url = paragraph["Public-URL"] {
+            guard ObjectStorageConfiguration.isHTTPURL(url), !url.contains("?"), !url.contains("#") else {
+                throw fail("Public-URL", "Public-URL must be an http or https URL such as 'https://apt.example.com/depot', not '\(url)'")
+            }
+            configuration.publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+        }
+        if let grace = paragraph["GC-Grace"] {
+            guard let seconds = grace == "0" ? 0 : Self.duration(grace) else {
+                throw fail("GC-Grace", "GC-Grace must be a duration such as '24h', '2d' or '0', not '\(grace)'")
+            }
+            configuration.gcGrace = seconds
+        }
+        return configuration
     }
 
     /// Fields copied into `Release`, where each is one line.

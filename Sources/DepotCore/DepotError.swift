@@ -28,6 +28,11 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
     case invalidArgument(String)
     case storage(String)
     case storeMissing(path: String)
+    /// A request to the bucket of `Storage:` failed; the text names the bucket and what to do.
+    case objectStorage(String)
+    /// The pool object a push needs holds a file removed less than `grace` seconds ago, which
+    /// gc keeps for clients that may still fetch it.
+    case poolObjectKept(location: String, grace: Int)
     case publishing(PublishError)
     /// Publishing what earlier changes recorded failed, so a new change was not made.
     case earlierChangesUnpublished(PublishError)
@@ -115,6 +120,12 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
         case .storeMissing(let path):
             return "\(path): the metadata store is missing; restore it from a backup "
                 + "(the repository's packages and history are recorded there, not in public/)"
+        case .objectStorage(let detail):
+            return detail
+        case .poolObjectKept(let location, let grace):
+            return "\(location) holds a removed file of this name and version with other content, which clients may "
+                + "still fetch for up to \(grace >= 3600 ? "\(grace / 3600) h" : "\(grace) s") after gc found it unreferenced (GC-Grace); "
+                + "build it with a new version, or push it again after that time and 'depot gc'"
         case .publishing(let error):
             return error.description
         case .earlierChangesUnpublished(let error):

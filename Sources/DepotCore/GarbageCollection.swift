@@ -9,6 +9,11 @@ extension Repository {
         /// Pool files the store does not know: left by a push that was killed before it
         /// committed.
         public var orphaned: [String]
+        /// Index files of the bucket (`by-hash/`) no distribution's `Release` names any more.
+        public var superseded: [String]
+        /// Files of the tree nothing references, kept until their grace period (`GC-Grace`)
+        /// has passed: clients and caches may still fetch them. A later gc deletes them.
+        public var kept: [String]
         /// Files in `.depot/incoming/` of pushes that are no longer running.
         public var incoming: [String]
         /// Compressed index chunks in `.depot/cache/` that no published index is made of.
@@ -22,11 +27,15 @@ extension Repository {
 
     /// Deletes the pool files that nothing references any more: not listed by any
     /// distribution, and not restorable by any of the latest `Retain-History` history entries
-    /// of any distribution. With `dryRun`, only says what it would delete.
+    /// of any distribution; with a bucket, also the `by-hash/` indices no `Release` names, and
+    /// each only once nothing has referenced it for the storage's grace period. With
+    /// `dryRun`, only says what it would delete.
     public func collectGarbage(dryRun: Bool = false) throws -> Collection {
         try withLock {
             try publishEarlierChanges()
-            let unreferenced = try write(commit: !dryRun) { db in
+            let now = Int(Date().timeIntervalSince1970)
+            let grace = storage.gcGrace
+            let (due, kept) = try write(commit: !dryRun) { db in
                 let (retained, arguments) = try self.retainedJournal(db)
                 let files = try Row.fetchAll(
                     db,
@@ -37,33 +46,51 @@ extension Repository {
                     arguments: arguments)
                 for row in files {
                     try db.execute(sql: "DELETE FROM package_files WHERE id = ?", arguments: [row[0] as Int64])
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO storage_garbage (path, since) VALUES (?, ?)",
+                        arguments: [row[1] as String, now])
                 }
-                return files.map { $0[1] as String }
+                // A file pushed again since it became garbage is referenced again.
+                try db.execute(
+                    sql: "DELETE FROM storage_garbage WHERE path IN (SELECT pool_path FROM package_files)")
+                let due = try String.fetchAll(
+                    db, sql: "SELECT path FROM storage_garbage WHERE since <= ? ORDER BY path", arguments: [now - grace])
+                let kept = try String.fetchAll(
+                    db, sql: "SELECT path FROM storage_garbage WHERE since > ? ORDER BY path", arguments: [now - grace])
+                try db.execute(sql: "DELETE FROM storage_garbage WHERE since <= ?", arguments: [now - grace])
+                return (due, kept)
             }
             let known = try read { db in Set(try String.fetchAll(db, sql: "SELECT pool_path FROM package_files")) }
-            let deleted = Set(unreferenced)
-            let orphaned = poolFiles().filter { !known.contains($0) && !deleted.contains($0) }
+            let pool = try storage.poolFiles()
+            let sizes = Dictionary(pool.map { ($0.path, $0.size) }, uniquingKeysWith: { a, _ in a })
+            let accounted = Set(due).union(kept)
+            // A file no change recorded was put there by a push that never committed, or one
+            // running on another node: it too is given the grace period, from when it was written.
+            let orphaned = pool.filter { !known.contains($0.path) && !accounted.contains($0.path) && $0.age >= grace }
+                .map(\.path)
             let incoming = abandonedIncomingFiles()
             let indices = try read { db in
                 try self.configuration.distributions.flatMap { try self.indices(db, for: $0) }
             }
             let cache = publisher.pruneChunkCache(keeping: indices, dryRun: dryRun)
-            let paths =
-                (unreferenced + orphaned).map { publicDirectory + "/" + $0 }
-                + incoming.map { incomingDirectory + "/" + $0 }
-            let bytes = paths.reduce(cache.bytes) { total, path in
-                var status = stat()
-                return total + (stat(path, &status) == 0 ? Int64(status.st_size) : 0)
-            }
+            let duePool = due.filter { $0.hasPrefix("pool/") }
+            let superseded = due.filter { !$0.hasPrefix("pool/") }
+            let bytes = (duePool + orphaned).reduce(cache.bytes) { $0 + (sizes[$1] ?? 0) }
+                + incoming.reduce(0) { total, name in
+                    var status = stat()
+                    return total + (stat(incomingDirectory + "/" + name, &status) == 0 ? Int64(status.st_size) : 0)
+                }
             if !dryRun {
                 // The store no longer references these files (committed above): deleting them
-                // now can only leave orphans, which the next gc finds, never a dangling row.
-                for path in paths { unlink(path) }
-                removeEmptyDirectories(under: publicDirectory + "/pool")
+                // now can only leave orphans, which a later gc finds, never a dangling row.
+                try storage.delete(due + orphaned)
+                for name in incoming { unlink(incomingDirectory + "/" + name) }
             }
             return Collection(
-                unreferenced: unreferenced.sorted(), orphaned: orphaned.sorted(), incoming: incoming.sorted(),
-                cachedChunks: cache.paths.count, cachedChunkBytes: cache.bytes, bytes: bytes, dryRun: dryRun)
+                unreferenced: duePool,
+                orphaned: orphaned.sorted(), superseded: superseded.sorted(), kept: kept.sorted(),
+                incoming: incoming.sorted(), cachedChunks: cache.paths.count, cachedChunkBytes: cache.bytes,
+                bytes: bytes, dryRun: dryRun)
         }
     }
 
@@ -91,17 +118,6 @@ extension Repository {
         )
     }
 
-    /// Every `.deb` under `public/pool/`, relative to `public/`.
-    private func poolFiles() -> [String] {
-        let pool = publicDirectory + "/pool"
-        guard let walker = FileManager.default.enumerator(atPath: pool) else { return [] }
-        var files: [String] = []
-        while let path = walker.nextObject() as? String {
-            if walker.fileAttributes?[.type] as? FileAttributeType == .typeRegular { files.append("pool/" + path) }
-        }
-        return files
-    }
-
     /// Files in `.depot/incoming/` whose push (the process named in the file name) has ended.
     private func abandonedIncomingFiles() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: incomingDirectory)) ?? []
@@ -109,15 +125,5 @@ extension Repository {
             guard let pid = IncomingPackage.processID(fromFileName: name) else { return true }
             return kill(pid, 0) != 0 && errno == ESRCH
         }
-    }
-
-    /// Removes directories of the pool that gc emptied, deepest first.
-    private func removeEmptyDirectories(under root: String) {
-        guard let walker = FileManager.default.enumerator(atPath: root) else { return }
-        var directories: [String] = []
-        while let path = walker.nextObject() as? String {
-            if walker.fileAttributes?[.type] as? FileAttributeType == .typeDirectory { directories.append(path) }
-        }
-        for directory in directories.sorted(by: { $0.count > $1.count }) { rmdir(root + "/" + directory) }
     }
 }

@@ -189,7 +189,24 @@ final class MetadataStore: Sendable {
                 try recordProvides(db, fileID: row[0], provides: paragraph["Provides"])
             }
         }
+        // Files of the tree that nothing references any more, kept for the grace period of
+        // the storage (clients and caches may still fetch them), from when gc or a publish
+        // found them unreferenced.
+        migrator.registerMigration("v6: storage garbage") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE storage_garbage (
+                        path TEXT PRIMARY KEY,
+                        since INTEGER NOT NULL
+                    );
+                    """)
+        }
         return migrator
+    }
+
+    /// Whether gc keeps the file of the tree at `path` for clients that may still fetch it.
+    static func isKeptForClients(_ db: Database, path: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT 1 FROM storage_garbage WHERE path = ?", arguments: [path]) ?? false
     }
 
     /// Records the names a file's `Provides` field gives (nothing when it has none, or when

@@ -1,4 +1,5 @@
 import AptRepository
+import DebianFormat
 import Dispatch
 import Foundation
 import Synchronization
@@ -9,7 +10,7 @@ import Synchronization
 /// Files read by the push itself are named at their pool paths as they are read, on every
 /// core (`place`); the others (an upload, or a file whose pool path was taken) are moved on a
 /// thread of its own while the transaction writes rows (`move`).
-final class PoolMover: @unchecked Sendable {
+final class PoolMover: PoolWriter, @unchecked Sendable {
     /// `public/`, where the pool is: nothing below it is written through a symbolic link.
     private let publicDirectory: String
     private let queue = DispatchQueue(label: "depot.pool-mover")
@@ -51,8 +52,10 @@ final class PoolMover: @unchecked Sendable {
         return try DurableFiles.makeDirectory(directory)
     }
 
-    /// Queues the move of `temporaryPath` to `destination`, creating its directory.
-    func move(_ temporaryPath: String, to destination: String) {
+    /// Queues the move of `temporaryPath` to `poolPath`, creating its directory. A name in
+    /// the pool is never taken here: the push found no record of it.
+    func move(_ temporaryPath: String, to poolPath: String, checksums: Checksums, replaceable: Bool) {
+        let destination = publicDirectory + "/" + poolPath
         queue.async {
             guard self.failure == nil else { return }
             do throws(FileError) {
@@ -70,7 +73,8 @@ final class PoolMover: @unchecked Sendable {
 
     /// Names the written file `descriptor` `destination`, making its directory, unless that
     /// name is taken: then returns false and leaves the file unnamed.
-    func place(_ descriptor: Int32, at destination: String) throws(FileError) -> Bool {
+    func place(_ descriptor: Int32, at poolPath: String) throws(FileError) -> Bool {
+        let destination = publicDirectory + "/" + poolPath
         let created = try makeDirectory(of: destination)
         if !created.isEmpty { queue.sync { createdDirectories += created } }
         guard try DurableFiles.link(descriptor, to: destination) else { return false }
@@ -78,9 +82,27 @@ final class PoolMover: @unchecked Sendable {
         return true
     }
 
-    /// Waits for the queued moves; throws the first that failed.
-    func finish() throws(FileError) {
-        if let failure = queue.sync(execute: { self.failure }) { throw failure }
+    /// Files named in the pool while reading start on their way to the disk while the
+    /// transaction writes rows: a flush of the file system rather than an fsync per file.
+    func flushPlaced() -> BackgroundTask<Void>? {
+        queue.sync { !moved.isEmpty } ? flushFileSystem() : nil
+    }
+
+    /// Waits for the queued moves; throws the first that failed. The files moved reach the
+    /// disk (the flush returned) before the transaction that references them commits.
+    func finish() throws -> BackgroundTask<Void>? {
+        let (failure, renamed) = queue.sync { (self.failure, self.renamed) }
+        if let failure { throw DepotError.file(failure) }
+        return renamed ? flushFileSystem() : nil
+    }
+
+    /// Flushes the file system of `public/` on another thread.
+    private func flushFileSystem() -> BackgroundTask<Void> {
+        BackgroundTask { [publicDirectory] in
+            try Result { () throws(FileError) in
+                try DurableFiles.syncFileSystem(containing: publicDirectory)
+            }.mapError(DepotError.file).get()
+        }
     }
 
     /// Waits for the queued moves and deletes the files they put into the pool and the
@@ -91,10 +113,4 @@ final class PoolMover: @unchecked Sendable {
         // Deepest first: directories made on several threads are recorded in no useful order.
         for path in directories.sorted(by: { $0.utf8.count > $1.utf8.count }) { rmdir(path) }
     }
-
-    /// Whether any file was put into the pool.
-    var wroteAny: Bool { queue.sync { !moved.isEmpty } }
-
-    /// Whether any file was moved into the pool (`move`) rather than named there as it was read.
-    var movedAny: Bool { queue.sync { renamed } }
 }

@@ -97,7 +97,7 @@ extension Repository {
         // start: gc must not take them for a killed push's leftovers.
         return try withLock(cancelled: context.isCancelled) {
             try publishEarlierChanges()
-            let mover = PoolMover(publicDirectory: publicDirectory)
+            let mover = storage.poolWriter()
             // Every file is read, hashed, checked and written on all cores; then all must be
             // acceptable.
             let counter = ProgressCounter(total: paths.count, report: progress)
@@ -108,7 +108,7 @@ extension Repository {
             // The files named in the pool while reading start on their way to the disk now,
             // while the transaction writes rows and the index is compressed.
             let readAll = received.allSatisfy { if case .success = $0 { true } else { false } }
-            let flush = readAll && mover.wroteAny ? flushFileSystem() : nil
+            let flush = readAll ? mover.flushPlaced() : nil
             return try push(
                 received, to: distribution, component: component, allowDowngrade: allowDowngrade, context: context,
                 mover: mover, flushing: flush)
@@ -126,7 +126,7 @@ extension Repository {
             try publishEarlierChanges()
             return try push(
                 [received], to: distribution, component: component, allowDowngrade: allowDowngrade,
-                context: context, mover: PoolMover(publicDirectory: publicDirectory))
+                context: context, mover: storage.poolWriter())
         }
     }
 
@@ -145,7 +145,8 @@ extension Repository {
     /// `flushing` is the flush of the files named in the pool while reading, if one was started.
     private func push(
         _ received: [Result<PreparedFile, any Error>], to distribution: String, component: String,
-        allowDowngrade: Bool, context: OperationContext, mover: PoolMover, flushing placed: BackgroundTask<Void>? = nil
+        allowDowngrade: Bool, context: OperationContext, mover: any PoolWriter,
+        flushing placed: BackgroundTask<Void>? = nil
     ) throws -> [PushOutcome] {
         let prepared = received.compactMap { try? $0.get() }
         let outcomes: [PushOutcome]
@@ -165,16 +166,9 @@ extension Repository {
                 let (outcomes, changes) = try self.list(
                     prepared, in: distribution, component: component, allowDowngrade: allowDowngrade,
                     timestamp: context.timestamp, mover: mover, db)
-                // Pool files reach the disk before the transaction that references them
-                // commits: a flush of the file system rather than two fsyncs per package, one
-                // for the files named while reading (started when reading ended) and one for
-                // those moved in since, made while the history is written.
-                do throws(FileError) {
-                    try mover.finish()
-                } catch {
-                    throw DepotError.file(error)
-                }
-                let flush = mover.movedAny ? flushFileSystem() : nil
+                // Pool files are stored for good before the transaction that references them
+                // commits; on a local disk by flushes made while the history is written.
+                let flush = try mover.finish()
                 if !changes.isEmpty {
                     _ = try MetadataStore.recordHistory(
                         db, operation: "push", distribution: distribution, context: context, changes: changes)
@@ -194,15 +188,6 @@ extension Repository {
         let precompressed = (try? precompression?.value()) ?? PrecompressedChunks()
         try publishPending(precompressed: precompressed)
         return outcomes
-    }
-
-    /// Flushes the file system of `public/` on another thread.
-    private func flushFileSystem() -> BackgroundTask<Void> {
-        BackgroundTask { [publicDirectory] in
-            try Result { () throws(FileError) in
-                try DurableFiles.syncFileSystem(containing: publicDirectory)
-            }.mapError(DepotError.file).get()
-        }
     }
 
     /// Compresses, on the cores the rest of the push leaves idle, the index chunks this push
@@ -271,7 +256,7 @@ extension Repository {
     /// The copy is written as a file with no name, then named: nobody sees it half written
     /// and a crash leaves nothing behind. (File systems that cannot do that get a temporary
     /// name in `.depot/incoming/`.)
-    func receive(_ path: String, component: String, mover: PoolMover) throws -> PreparedFile {
+    func receive(_ path: String, component: String, mover: any PoolWriter) throws -> PreparedFile {
         let unnamed: Int32?
         do {
             unnamed = try DurableFiles.openUnnamed(in: incomingDirectory)
@@ -304,7 +289,7 @@ extension Repository {
             IncomingPackage(name: path, location: .incoming(temporary), deb: deb), component: component)
         if unnamed != nil {
             do throws(FileError) {
-                if try mover.place(output, at: publicDirectory + "/" + prepared.poolPath) {
+                if try mover.place(output, at: prepared.poolPath) {
                     prepared.incoming.location = .pool
                 } else {
                     guard try DurableFiles.link(output, to: temporary) else {
@@ -324,7 +309,7 @@ extension Repository {
     /// meanwhile.
     private func list(
         _ prepared: [PreparedFile], in distribution: String, component: String, allowDowngrade: Bool,
-        timestamp: String, mover: PoolMover, _ db: Database
+        timestamp: String, mover: any PoolWriter, _ db: Database
     ) throws -> ([PushOutcome], [Change]) {
         // What the store has for these names, read in two queries rather than two per file,
         // and kept up to date as the files are recorded and listed.
@@ -359,7 +344,7 @@ extension Repository {
     /// architecture) and deletes the copy. The same name, version and architecture with other
     /// bytes is a conflict.
     private func storeFile(
-        _ record: PreparedFile, known: inout [PackageFile], mover: PoolMover, timestamp: String, _ db: Database
+        _ record: PreparedFile, known: inout [PackageFile], mover: any PoolWriter, timestamp: String, _ db: Database
     ) throws -> PackageFile {
         let package = record.incoming
         let deb = package.deb
@@ -406,7 +391,9 @@ extension Repository {
             source: deb.source, poolPath: poolPath, checksums: deb.checksums)
         known.append(file)
         if case .incoming(let temporary) = package.location {
-            mover.move(temporary, to: publicDirectory + "/" + poolPath)
+            mover.move(
+                temporary, to: poolPath, checksums: deb.checksums,
+                replaceable: !(try MetadataStore.isKeptForClients(db, path: poolPath)))
         }
         return file
     }

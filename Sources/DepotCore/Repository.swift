@@ -14,6 +14,8 @@ public final class Repository: Sendable {
     public let configuration: Configuration
     let store: MetadataStore
     let signer: Signer
+    /// Where the served tree lives: `public/`, or the bucket of `Storage:`.
+    let storage: any PublishedStorage
     /// How long a change waits for another writer before giving up, in seconds.
     let lockTimeout: Double
     /// Told who holds the repository when a change has to wait for it.
@@ -63,7 +65,24 @@ public final class Repository: Sendable {
             throw DepotError.store(error, path: storePath)
         }
         signer = Signer(homeDirectory: root + "/.depot/gnupg", fingerprint: fingerprint)
+        storage = Self.storage(
+            configuration.objectStorage, publicDirectory: root + "/public",
+            publisher: Self.publisher(root: root, signer: signer))
     }
+
+    private static func storage(
+        _ objectStorage: ObjectStorageConfiguration?, publicDirectory: String, publisher: Publisher
+    ) -> any PublishedStorage {
+        if let objectStorage { return BucketTree(objectStorage) }
+        return LocalTree(publicDirectory: publicDirectory, publisher: publisher)
+    }
+
+    /// Where `depot serve` sends clients for `/dists/`, `/pool/` and `/archive-key.asc`
+    /// (the bucket's URL, or `Public-URL:`); nil when it serves `public/` itself.
+    public var treeRedirectBase: String? { storage.redirectBase }
+
+    /// How messages name a path of the served tree.
+    public func treeLocation(of path: String) -> String { storage.location(of: path) }
 
     public struct InitOptions: Sendable {
         public var origin: String = "Depot"
@@ -74,6 +93,8 @@ public final class Repository: Sendable {
         public var signWith: String?
         /// Where the key named by `signWith` is; it is copied into the repository's keyring.
         public var gnupgHome: String?
+        /// The bucket for the served tree; nil for `public/` under the root.
+        public var objectStorage: ObjectStorageConfiguration?
 
         public init() {}
     }
@@ -93,6 +114,7 @@ public final class Repository: Sendable {
         var configuration = Configuration(
             origin: options.origin, label: options.label ?? options.origin, architectures: options.architectures,
             components: options.components, signWith: nil, distributions: distributions)
+        configuration.objectStorage = options.objectStorage
         // Check the options the way a hand-written depot.conf is checked, before touching disk;
         // a line break in a value would otherwise come back as a field of its own.
         for (field, value) in [("Origin", options.origin), ("Label", options.label ?? options.origin)] {
@@ -105,6 +127,9 @@ public final class Repository: Sendable {
         } catch {
             throw DepotError.invalidArgument("invalid init options: \(error.problem)")
         }
+        // A bucket that cannot be reached, or holds another tree, is found before anything
+        // is made.
+        if let objectStorage = options.objectStorage { try BucketTree(objectStorage).checkEmpty() }
         let keyring = root + "/.depot/gnupg"
         let storePath = root + "/.depot/depot.sqlite"
         let fileManager = FileManager.default
@@ -114,8 +139,10 @@ public final class Repository: Sendable {
         do {
             try DurableFiles.makeDirectory(keyring)
             try DurableFiles.makeDirectory(root + "/.depot/incoming")
-            try DurableFiles.makeDirectory(root + "/public/dists")
-            try DurableFiles.makeDirectory(root + "/public/pool")
+            if options.objectStorage == nil {
+                try DurableFiles.makeDirectory(root + "/public/dists")
+                try DurableFiles.makeDirectory(root + "/public/pool")
+            }
             chmod(root + "/.depot", 0o700)
             chmod(keyring, 0o700)
             let signer: Signer
@@ -258,7 +285,7 @@ public final class Repository: Sendable {
     func publishPending(precompressed: PrecompressedChunks = .init()) throws {
         let pending = try read { db in try String.fetchAll(db, sql: "SELECT distribution FROM unpublished") }
         guard !pending.isEmpty else { return }
-        try writeArchiveKey()
+        try storage.writeArchiveKeyIfMissing { Array(try exportKey().utf8) }
         for name in pending {
             guard let distribution = configuration.distribution(name) else { continue }
             let indices = try read { db in try self.indices(db, for: distribution) }
@@ -266,13 +293,26 @@ public final class Repository: Sendable {
                 origin: configuration.origin, label: configuration.label, distribution: name,
                 description: distribution.description, architectures: configuration.architectures,
                 components: configuration.components, validFor: distribution.validFor)
+            let now = Int(Date().timeIntervalSince1970)
+            let published: PublishedObjects
             do {
-                try publisher.publish(
-                    release, indices: indices, date: Int(Date().timeIntervalSince1970), precompressed: precompressed)
+                published = try storage.publish(
+                    try publisher.render(release, indices: indices, date: now, precompressed: precompressed))
             } catch {
                 throw DepotError.publishing(error)
             }
-            try write { db in try db.execute(sql: "DELETE FROM unpublished WHERE distribution = ?", arguments: [name]) }
+            try write { db in
+                try db.execute(sql: "DELETE FROM unpublished WHERE distribution = ?", arguments: [name])
+                // What the new Release names is no longer garbage; what the old one named alone
+                // is, from now on, kept for the grace period.
+                for path in published.named {
+                    try db.execute(sql: "DELETE FROM storage_garbage WHERE path = ?", arguments: [path])
+                }
+                for path in published.superseded {
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO storage_garbage (path, since) VALUES (?, ?)", arguments: [path, now])
+                }
+            }
         }
     }
 
@@ -311,23 +351,11 @@ public final class Repository: Sendable {
         return indices
     }
 
-    var publisher: Publisher {
-        Publisher(
-            publicDirectory: publicDirectory, signer: signer, chunkCacheDirectory: privateDirectory + "/cache/chunks")
-    }
+    var publisher: Publisher { Self.publisher(root: root, signer: signer) }
 
-    /// Writes `public/archive-key.asc` when it is missing. The key of a repository never
-    /// changes, so an existing file is left alone (exporting costs a gpg run per publish);
-    /// `verify` reports one that no longer matches.
-    private func writeArchiveKey() throws {
-        let path = publicDirectory + "/archive-key.asc"
-        guard !FileManager.default.fileExists(atPath: path) else { return }
-        let key = Array(try exportKey().utf8)
-        do {
-            try DurableFiles.replace(path, with: key)
-        } catch {
-            throw DepotError.file(error)
-        }
+    /// Renders indices (with the chunk cache in `.depot/cache/`), and writes them to `public/`.
+    private static func publisher(root: String, signer: Signer) -> Publisher {
+        Publisher(publicDirectory: root + "/public", signer: signer, chunkCacheDirectory: root + "/.depot/cache/chunks")
     }
 
     // MARK: - Helpers

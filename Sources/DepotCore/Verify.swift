@@ -17,7 +17,9 @@ extension Repository {
 
     /// Checks pool files against their recorded checksums, each distribution's signatures
     /// against the key, its index files against `Release`, and the indices against the store.
-    public func verify() throws -> VerifyReport {
+    /// In a bucket, pool objects are checked by their size, and with `deep` by their bytes
+    /// (on a local disk their bytes are always read).
+    public func verify(deep: Bool = false) throws -> VerifyReport {
         var report = VerifyReport(problems: [], notes: [], poolFilesChecked: 0, indicesChecked: 0)
         let (files, unpublished) = try read { db in
             (
@@ -27,27 +29,14 @@ extension Repository {
                 Set(try String.fetchAll(db, sql: "SELECT distribution FROM unpublished"))
             )
         }
-        report.problems += symbolicLinks(inPoolPathsOf: files.map(\.file))
-        for (file, stanza) in files {
-            let path = publicDirectory + "/" + file.poolPath
-            if !Self.stanzaDescribes(file, stanza) {
-                report.problems.append(
-                    "\(path): its stanza in the metadata store does not read back as one stanza naming this file "
-                        + "(apt would read it into its neighbours); unlist it with 'depot remove' wherever it is listed, "
-                        + "and push a rebuilt package")
-            }
-            do {
-                let actual = try DebFile.read(path: path).checksums
-                if actual != file.checksums {
-                    report.problems.append(
-                        "\(path): content differs from what was pushed (SHA256 \(actual.sha256), recorded \(file.checksums.sha256))"
-                    )
-                }
-            } catch {
-                report.problems.append("\(error)")
-            }
-            report.poolFilesChecked += 1
+        for (file, stanza) in files where !Self.stanzaDescribes(file, stanza) {
+            report.problems.append(
+                "\(storage.location(of: file.poolPath)): its stanza in the metadata store does not read back as one "
+                    + "stanza naming this file (apt would read it into its neighbours); unlist it with 'depot remove' "
+                    + "wherever it is listed, and push a rebuilt package")
         }
+        report.problems += storage.checkPoolFiles(files.map(\.file), deep: deep)
+        report.poolFilesChecked = files.count
 
         // Without the signing key nothing can be signed, nor the signatures checked: that is
         // the one problem to report about them.
@@ -59,12 +48,12 @@ extension Repository {
             report.problems.append("\(DepotError.signingKeyUnavailable(error, keyring: keyringDirectory))")
             keyAvailable = false
         }
-        let keyPath = publicDirectory + "/archive-key.asc"
+        let keyPath = "archive-key.asc"
         if keyAvailable,
-            FileManager.default.contents(atPath: keyPath).map({ String(decoding: $0, as: UTF8.self) })
+            (try? storage.contents(of: keyPath)).flatMap({ $0 }).map({ String(decoding: $0, as: UTF8.self) })
                 != (try? exportKey())
         {
-            report.problems.append("\(keyPath): missing or not the repository's signing key")
+            report.problems.append("\(storage.location(of: keyPath)): missing or not the repository's signing key")
         }
 
         for distribution in configuration.distributions {
@@ -84,26 +73,6 @@ extension Repository {
         return report
     }
 
-    /// The symbolic links on the way to each pool file, the file included: push refuses to
-    /// write through one, and whatever one points to is outside what Depot checks.
-    private func symbolicLinks(inPoolPathsOf files: [PackageFile]) -> [String] {
-        var paths = Set<String>()
-        for file in files {
-            var path = ""
-            for component in file.poolPath.split(separator: "/") {
-                path += (path.isEmpty ? "" : "/") + component
-                paths.insert(path)
-            }
-        }
-        return paths.sorted().compactMap { relative in
-            let path = publicDirectory + "/" + relative
-            var status = stat()
-            guard lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFLNK else { return nil }
-            return "\(path): a symbolic link in the pool, where Depot keeps real files and folders; "
-                + "replace it with what it points to, or remove it and push again"
-        }
-    }
-
     /// Whether a stored index stanza parses as exactly one paragraph that names `file`, with
     /// its size and checksum.
     static func stanzaDescribes(_ file: PackageFile, _ stanza: String) -> Bool {
@@ -117,10 +86,17 @@ extension Repository {
     private func verifyPublished(
         _ distribution: String, expected: [PackagesIndex]?, checkingSignatures: Bool, problems: inout [String]
     ) -> Int {
-        let directory = publicDirectory + "/dists/" + distribution
+        let directory = storage.location(of: "dists/" + distribution)
+        var unreadable: String?
         func contents(_ name: String) -> [UInt8]? {
-            FileManager.default.contents(atPath: directory + "/" + name).map { [UInt8]($0) }
+            do {
+                return try storage.contents(of: "dists/\(distribution)/\(name)")
+            } catch {
+                unreadable = unreadable ?? "\(error)"
+                return nil
+            }
         }
+        defer { if let unreadable { problems.append(unreadable) } }
         guard let inRelease = contents("InRelease"), let release = contents("Release"),
             let detached = contents("Release.gpg")
         else {

@@ -31,7 +31,8 @@ public struct Server: Sendable {
     /// `onListening` is told the address once the port is open (its port, when 0 was asked).
     public func run(repository: Repository, onListening: @escaping @Sendable (String) -> Void) async throws {
         let logger = Logger(label: "depot.serve", factory: LineLogHandler.init)
-        let files = try StaticFiles(publicDirectory: repository.publicDirectory)
+        let files = try repository.treeRedirectBase.map(StaticFiles.init(redirectingTo:))
+            ?? StaticFiles(publicDirectory: repository.publicDirectory)
         let connections = ConnectionTracker(limits: connectionLimits)
         let router = makeRouter(repository: repository, files: files, connections: connections, logger: logger)
         let app = Application(

@@ -12,15 +12,25 @@ import Hummingbird
 /// `..` and symbolic links that lead out, and the response is read from that open file: a
 /// publish switches `dists/<dist>` to a new generation at any moment, and a response must not
 /// take its length from one generation and its bytes from the next.
+///
+/// When the tree lives in a bucket, every request for it is redirected there instead.
 struct StaticFiles: Sendable {
-    /// `public/`, open for lookups below it for as long as the server runs.
+    /// `public/`, open for lookups below it for as long as the server runs; -1 with a bucket.
     let root: Int32
+    /// Where the tree is, when it is not `public/`: requests go there, path appended.
+    let redirectBase: String?
 
     init(publicDirectory: String) throws {
         root = open(publicDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard root >= 0 else {
             throw HTTPError(.internalServerError, message: "\(publicDirectory): \(String(cString: strerror(errno)))")
         }
+        redirectBase = nil
+    }
+
+    init(redirectingTo base: String) {
+        root = -1
+        redirectBase = base
     }
 
     /// How a request for a file is answered, before a framework writes it out: the status, the
@@ -46,6 +56,13 @@ struct StaticFiles: Sendable {
     /// The reply to a GET or HEAD of `path`; nil when `path` names no file below `public/`
     /// (a 404).
     func reply(isHead: Bool, path: String, conditions: Conditions) -> Reply? {
+        if let redirectBase {
+            // Found, not Moved Permanently: the tree may move back, and nothing should
+            // remember this answer beyond the request.
+            return Reply(
+                status: .found,
+                headers: [("Location", redirectBase + path), ("Content-Length", "0"), ("Cache-Control", "no-cache")])
+        }
         guard let relative = Self.relativePath(path) else { return nil }
         let descriptor = depot_open_beneath(root, relative)
         guard descriptor >= 0 else { return nil }

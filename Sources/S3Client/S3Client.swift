@@ -84,15 +84,15 @@ public final class S3Client: Sendable {
 
     /// Writes an object; returns its ETag. `sha256` is the hex SHA-256 of the body, which the
     /// caller has already computed (Depot hashes every byte once): it is the signed payload
-    /// hash, so the server checks the body against it.
+    /// hash, so the server checks the body against it. `acl` is a canned ACL (`x-amz-acl`),
+    /// for servers that grant anonymous reads object by object.
     @discardableResult
     public func put(
         _ key: String, body: Body, sha256: String, contentType: String? = nil, cacheControl: String? = nil,
-        condition: Condition? = nil
+        acl: String? = nil, condition: Condition? = nil
     ) async throws(S3Error) -> String {
         var headers: [(name: String, value: String)] = [("Content-Length", String(body.count))]
-        if let contentType { headers.append(("Content-Type", contentType)) }
-        if let cacheControl { headers.append(("Cache-Control", cacheControl)) }
+        headers += Self.objectHeaders(contentType: contentType, cacheControl: cacheControl, acl: acl)
         switch condition {
         case .absent: headers.append(("If-None-Match", "*"))
         case .matches(let eTag): headers.append(("If-Match", eTag))
@@ -126,11 +126,37 @@ public final class S3Client: Sendable {
 
     /// An object's bytes, or nil when there is none.
     public func get(_ key: String) async throws(S3Error) -> [UInt8]? {
+        try await getWithETag(key)?.body
+    }
+
+    /// An object's bytes and ETag, or nil when there is none: the ETag to make a later write
+    /// conditional on the object being still this one.
+    public func getWithETag(_ key: String) async throws(S3Error) -> (body: [UInt8], eTag: String)? {
         do {
-            return try await send("GET", key: key).body
+            let answer = try await send("GET", key: key)
+            return (answer.body, answer.headers.first(name: "etag") ?? "")
         } catch let error where error.isNotFound {
             return nil
         }
+    }
+
+    /// The unsigned URL of an object: where an anonymous client reads it, when the bucket
+    /// allows that.
+    public func url(of key: String) -> String {
+        let (host, path) = target(key)
+        let encoded = SignableRequest(method: "GET", host: host, path: path, query: [], headers: [], payloadHash: "")
+            .encodedPath
+        return "\(scheme)://\(host)\(encoded)"
+    }
+
+    private static func objectHeaders(contentType: String?, cacheControl: String?, acl: String?) -> [(
+        name: String, value: String
+    )] {
+        var headers: [(name: String, value: String)] = []
+        if let contentType { headers.append(("Content-Type", contentType)) }
+        if let cacheControl { headers.append(("Cache-Control", cacheControl)) }
+        if let acl { headers.append(("x-amz-acl", acl)) }
+        return headers
     }
 
     /// Deletes an object; deleting one that does not exist succeeds, as in S3.
@@ -147,11 +173,16 @@ public final class S3Client: Sendable {
     }
 
     /// Every object whose key starts with `prefix`, page after page (ListObjectsV2), at most
-    /// `pageSize` a page (the server's own limit, 1,000 on S3, when nil).
-    public func list(prefix: String, pageSize: Int? = nil) async throws(S3Error) -> [ListedObject] {
+    /// `pageSize` a page (the server's own limit, 1,000 on S3, when nil), and at most
+    /// `maxPages` pages.
+    public func list(prefix: String, pageSize: Int? = nil, maxPages: Int = .max) async throws(S3Error)
+        -> [ListedObject]
+    {
         var objects: [ListedObject] = []
         var continuation: String?
+        var pages = 0
         repeat {
+            pages += 1
             var query = [(name: "list-type", value: "2"), (name: "prefix", value: prefix)]
             if let pageSize { query.append((name: "max-keys", value: String(pageSize))) }
             if let continuation { query.append((name: "continuation-token", value: continuation)) }
@@ -166,7 +197,7 @@ public final class S3Client: Sendable {
             }
             let truncated = XMLText.elements("IsTruncated", in: text).first == "true"
             continuation = truncated ? XMLText.elements("NextContinuationToken", in: text).first : nil
-        } while continuation != nil
+        } while continuation != nil && pages < maxPages
         return objects
     }
 
@@ -178,11 +209,9 @@ public final class S3Client: Sendable {
     @discardableResult
     public func putInParts(
         _ key: String, path: String, count: Int, partSize: Int = 16 << 20, concurrency: Int = 4,
-        contentType: String? = nil, cacheControl: String? = nil, condition: Condition? = nil
+        contentType: String? = nil, cacheControl: String? = nil, acl: String? = nil, condition: Condition? = nil
     ) async throws(S3Error) -> String {
-        var headers: [(name: String, value: String)] = []
-        if let contentType { headers.append(("Content-Type", contentType)) }
-        if let cacheControl { headers.append(("Cache-Control", cacheControl)) }
+        let headers = Self.objectHeaders(contentType: contentType, cacheControl: cacheControl, acl: acl)
         let created = try await send(
             "POST", key: key, query: [(name: "uploads", value: "")], headers: headers)
         guard let uploadID = XMLText.elements("UploadId", in: String(decoding: created.body, as: UTF8.self)).first

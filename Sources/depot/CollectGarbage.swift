@@ -6,7 +6,7 @@ struct CollectGarbage: ParsableCommand {
         commandName: "gc",
         abstract: "Delete pool files that no distribution lists and no retained history entry can restore.",
         discussion: """
-            A file stays while a distribution lists it or one of the latest Retain-History history entries of any distribution (depot.conf(5)) listed or unlisted it. gc also deletes pool files a killed push left unrecorded, incoming files of pushes that are no longer running, and cached compressed index chunks that no published index is made of.
+            A file stays while a distribution lists it or one of the latest Retain-History history entries of any distribution (depot.conf(5)) listed or unlisted it. gc also deletes pool files a killed push left unrecorded, incoming files of pushes that are no longer running, and cached compressed index chunks that no published index is made of. With Storage: s3://..., it deletes too the by-hash/ indices no Release names any more, and each file of the bucket only once nothing has referenced it for GC-Grace (24 hours by default): clients and caches may still fetch it.
             Example:
               depot gc --dry-run
             """)
@@ -25,13 +25,15 @@ struct CollectGarbage: ParsableCommand {
         let verb = dryRun ? "would delete" : "deleted"
         for path in collection.unreferenced { printLine("\(verb) \(path)") }
         for path in collection.orphaned { printLine("\(verb) \(path) (not recorded in the store)") }
+        for path in collection.superseded { printLine("\(verb) \(path) (no Release names it)") }
+        for path in collection.kept { printLine("kept \(path) (unreferenced for less than GC-Grace)") }
         for name in collection.incoming { printLine("\(verb) .depot/incoming/\(name) (left by an ended push)") }
         if collection.cachedChunks > 0 {
             printLine("\(verb) \(collection.cachedChunks) cached index chunks no published index uses")
         }
         let count =
-            collection.unreferenced.count + collection.orphaned.count + collection.incoming.count
-            + collection.cachedChunks
+            collection.unreferenced.count + collection.orphaned.count + collection.superseded.count
+            + collection.incoming.count + collection.cachedChunks
         printLine(
             "\(dryRun ? "would free" : "freed") \(collection.bytes) bytes in \(count) file\(count == 1 ? "" : "s")")
     }

@@ -7,11 +7,14 @@ struct Verify: ParsableCommand {
 
     @OptionGroup var repository: RepositoryOptions
 
+    @Flag(help: "With Storage: s3://..., download every pool object and check its checksums, not only its size.")
+    var deep = false
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
     func run() throws {
-        let report = try repository.open().verify()
+        let report = try repository.open().verify(deep: deep)
         if json {
             try printJSON(report)
         } else {

@@ -41,6 +41,36 @@ import Testing
         #expect(try Configuration(parsing: configuration.rendered()) == configuration)
     }
 
+    @Test func readsTheBucketOfTheServedTree() throws {
+        let text = """
+            Architectures: amd64
+            Storage: s3://example-apt/depot/main
+            S3-Endpoint: http://127.0.0.1:9000
+            S3-Region: eu-central-1
+            S3-Addressing: path
+            S3-ACL: public-read
+            Public-URL: https://apt.example.com/depot/
+            GC-Grace: 2h
+
+            Distribution: a
+
+            """
+        let configuration = try Configuration(parsing: text)
+        let storage = try #require(configuration.objectStorage)
+        #expect(storage.bucket == "example-apt" && storage.prefix == "depot/main")
+        #expect(storage.effectiveEndpoint == "http://127.0.0.1:9000" && storage.region == "eu-central-1")
+        #expect(storage.effectiveAddressing == .path && storage.acl == "public-read")
+        #expect(storage.publicURL == "https://apt.example.com/depot" && storage.gcGrace == 7200)
+        // Written back as read.
+        #expect(try Configuration(parsing: configuration.rendered()) == configuration)
+
+        let aws = try #require(
+            try Configuration(parsing: "Architectures: amd64\nStorage: s3://b-1\n\nDistribution: a\n").objectStorage)
+        #expect(aws.prefix == "" && aws.effectiveEndpoint == "https://s3.us-east-1.amazonaws.com")
+        #expect(aws.effectiveAddressing == .virtual && aws.gcGrace == 24 * 3600 && aws.acl == nil)
+        #expect(try Configuration(parsing: Self.valid).objectStorage == nil)
+    }
+
     @Test(arguments: [
         ("Origin: X\nArchitectures: amd64\nColour: blue\n\nDistribution: a\n", 3, "unknown field 'Colour'"),
         ("Origin: X\nArchitectures: amd64\n\nDistribution: a\nPromotes-To: b\nKeep: 2\n", 6, "unknown field 'Keep'"),
@@ -68,6 +98,23 @@ import Testing
         ("Origin: X\nArchitectures: amd64\n\nPromotes-To: b\n", 4, "needs a 'Distribution' field"),
         ("Origin: X\nOrigin: Y\n", 2, "appears twice"),
         ("Origin X\n", 1, "without a colon"),
+        ("Architectures: amd64\nStorage: /srv/apt\n\nDistribution: a\n", 2, "Storage must be 's3://BUCKET/PREFIX'"),
+        ("Architectures: amd64\nStorage: s3://ab/x\n\nDistribution: a\n", 2, "'ab' in Storage is not a bucket name"),
+        ("Architectures: amd64\nStorage: s3://apt/../x\n\nDistribution: a\n", 2, "may not contain '..'"),
+        ("Architectures: amd64\nS3-Region: eu-west-1\n\nDistribution: a\n", 2, "S3-Region applies to a bucket"),
+        (
+            "Architectures: amd64\nStorage: s3://apt\nS3-Endpoint: ftp://x\n\nDistribution: a\n", 3,
+            "S3-Endpoint must be"
+        ),
+        (
+            "Architectures: amd64\nStorage: s3://apt\nS3-Endpoint: http://h:9000/path\n\nDistribution: a\n", 3,
+            "S3-Endpoint must be"
+        ),
+        ("Architectures: amd64\nStorage: s3://apt\nS3-Region: EU 1\n\nDistribution: a\n", 3, "S3-Region must be"),
+        ("Architectures: amd64\nStorage: s3://apt\nS3-Addressing: dns\n\nDistribution: a\n", 3, "'path' or 'virtual'"),
+        ("Architectures: amd64\nStorage: s3://apt\nS3-ACL: public\n\nDistribution: a\n", 3, "canned ACL"),
+        ("Architectures: amd64\nStorage: s3://apt\nPublic-URL: cdn.example\n\nDistribution: a\n", 3, "Public-URL must be"),
+        ("Architectures: amd64\nStorage: s3://apt\nGC-Grace: soon\n\nDistribution: a\n", 3, "GC-Grace must be"),
     ])
     func reportsEveryMistakeWithItsLine(text: String, line: Int, problem: String) {
         do {

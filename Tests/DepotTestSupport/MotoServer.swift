@@ -48,6 +48,29 @@ public final class MotoServer: @unchecked Sendable {
         }
     }
 
+    /// The request lines the server logged so far (`"PUT /bucket/key HTTP/1.1" 200`), oldest
+    /// first.
+    public func requestLines() -> [String] {
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            guard let start = line.firstIndex(of: "\""), let end = line[line.index(after: start)...].firstIndex(of: "\"")
+            else { return nil }
+            return String(line[line.index(after: start)..<end])
+        }
+    }
+
+    /// The environment of a process that uses this server's buckets: moto's test credentials
+    /// in the standard variables, and no shared credentials file.
+    public static var clientEnvironment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["AWS_ACCESS_KEY_ID"] = "testing"
+        environment["AWS_SECRET_ACCESS_KEY"] = "testing"
+        environment["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent"
+        environment.removeValue(forKey: "AWS_SESSION_TOKEN")
+        environment.removeValue(forKey: "AWS_PROFILE")
+        return environment
+    }
+
     public func stop() {
         if process.isRunning {
             // It ignores SIGTERM.

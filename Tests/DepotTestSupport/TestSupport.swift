@@ -104,15 +104,18 @@ public enum TestSupport {
 /// gpg-agent stopped) by `remove()`.
 public struct ScratchRepository {
     public let root: URL
+    /// The environment every `depot` command of this repository runs in (nil: the tests').
+    public let environment: [String: String]?
 
     /// Runs `depot init` with the given extra options.
-    public init(_ initArguments: [String] = []) throws {
-        try self.init(at: try TestSupport.makeTemporaryDirectory("repo"), initArguments)
+    public init(_ initArguments: [String] = [], environment: [String: String]? = nil) throws {
+        try self.init(at: try TestSupport.makeTemporaryDirectory("repo"), initArguments, environment: environment)
     }
 
     /// Runs `depot init` in `root`, an empty or missing folder, with the given extra options.
-    public init(at root: URL, _ initArguments: [String] = []) throws {
+    public init(at root: URL, _ initArguments: [String] = [], environment: [String: String]? = nil) throws {
         self.root = root
+        self.environment = environment
         let result = try depot(["init"] + initArguments)
         guard result.status == 0 else { throw TestSupportError("depot init failed: \(result.standardError)") }
     }
@@ -138,7 +141,7 @@ public struct ScratchRepository {
     /// Runs `depot --root ROOT ARGUMENTS...`.
     @discardableResult
     public func depot(_ arguments: [String]) throws -> TestSupport.ProcessResult {
-        try TestSupport.run(TestSupport.depotExecutable, ["--root", root.path] + arguments)
+        try TestSupport.run(TestSupport.depotExecutable, ["--root", root.path] + arguments, environment: environment)
     }
 
     /// The content of every file below the root (symbolic links by their target, folders by

@@ -1,0 +1,146 @@
+import AptRepository
+import DebianFormat
+import Foundation
+import Synchronization
+
+/// Where the tree apt reads lives: the pool, each distribution's signed indices and the
+/// archive key. The operations write and read that tree only through this, so they do not
+/// know whether it is `public/` under the root (`LocalTree`) or a bucket (`BucketTree`).
+///
+/// Paths are relative to the tree's top: `pool/main/h/hello/hello_1.0-1_amd64.deb`,
+/// `dists/staging/InRelease`, `archive-key.asc`.
+protocol PublishedStorage: Sendable {
+    /// How messages name a path of the tree: a file's path, or an `s3://` URL.
+    func location(of path: String) -> String
+
+    /// Seconds gc leaves a pool file or index that nothing references any more before it
+    /// deletes it: for clients (and caches) that may still fetch it.
+    var gcGrace: Int { get }
+
+    /// Where `depot serve` sends clients for the tree; nil when it serves the tree itself.
+    var redirectBase: String? { get }
+
+    /// Starts putting one change's new files into the pool.
+    func poolWriter() -> any PoolWriter
+
+    /// Makes a rendered distribution what clients see, in an order that never shows them a
+    /// tree that names what is not there. Returns what it stopped naming that only gc may
+    /// delete (once `gcGrace` has passed), and what it names.
+    func publish(_ rendered: RenderedDistribution) throws(PublishError) -> PublishedObjects
+
+    /// Writes `archive-key.asc` when it is missing: a repository's key never changes, and
+    /// exporting it costs a gpg run.
+    func writeArchiveKeyIfMissing(_ key: () throws -> [UInt8]) throws
+
+    /// A file of the tree, or nil when there is none.
+    func contents(of path: String) throws -> [UInt8]?
+
+    /// What is wrong with the pool files of these records: missing, another size, and (with
+    /// `deep`, or where reading is as cheap as asking) other bytes. One line per problem.
+    func checkPoolFiles(_ files: [PackageFile], deep: Bool) -> [String]
+
+    /// Every file under `pool/`, with how long ago it was written.
+    func poolFiles() throws -> [StoredFile]
+
+    /// Deletes these files of the tree; deleting one that is gone succeeds.
+    func delete(_ paths: [String]) throws
+}
+
+/// A file of the tree as a listing shows it.
+struct StoredFile: Sendable, Hashable {
+    var path: String
+    var size: Int64
+    /// Seconds since it was written.
+    var age: Int
+}
+
+/// What a publish named and what it stopped naming, as paths of the tree.
+struct PublishedObjects: Sendable {
+    var named: [String] = []
+    var superseded: [String] = []
+}
+
+/// Puts the new files of one change (a push) into the pool, and takes them out again if the
+/// change fails: every file a change lists is in the pool before the change commits.
+protocol PoolWriter: AnyObject, Sendable {
+    /// Names the written file `descriptor` at `poolPath` if the storage can do that as the
+    /// file is read; returns false when it cannot or the name is taken (the caller then keeps
+    /// the file in `.depot/incoming/` and hands it to `move`).
+    func place(_ descriptor: Int32, at poolPath: String) throws(FileError) -> Bool
+
+    /// Starts putting the file at `temporaryPath` into the pool at `poolPath`, taking it from
+    /// `.depot/incoming/`. `replaceable`: whatever may hold that name already is a leftover no
+    /// client can have been told about (not a file gc is still keeping for clients).
+    func move(_ temporaryPath: String, to poolPath: String, checksums: Checksums, replaceable: Bool)
+
+    /// Starts making the files `place` named durable, when the storage needs that.
+    func flushPlaced() -> BackgroundTask<Void>?
+
+    /// Waits for every `move`, throwing the first failure; returns the work that makes the
+    /// moved files durable, when it is still going on.
+    func finish() throws -> BackgroundTask<Void>?
+
+    /// Takes out of the pool everything this writer put there.
+    func undo()
+}
+
+/// Content types and cache lifetimes of the tree's files, for storages that send them.
+enum TreeFile {
+    /// The type of the file at `path`; a by-hash copy has its original's type.
+    static func contentType(of path: String) -> String {
+        let name = (path as NSString).lastPathComponent
+        if name.hasSuffix(".deb") { return "application/vnd.debian.binary-package" }
+        if name == "archive-key.asc" { return "application/pgp-keys" }
+        if name == "Release.gpg" { return "application/pgp-signature" }
+        if name.hasSuffix(".gz") { return "application/gzip" }
+        if name.hasSuffix(".xz") { return "application/x-xz" }
+        return "text/plain; charset=utf-8"
+    }
+
+    /// Files whose name never names other bytes: the pool and by-hash.
+    static let immutable = "public, max-age=31536000, immutable"
+    /// Files a publish replaces: InRelease, Release, Release.gpg, plain-named indices, the key.
+    static let revalidated = "no-cache"
+}
+
+/// Runs async work to its end from synchronous code. The operations run on threads of their
+/// own (the CLI's, or `depot serve`'s Dispatch threads for blocking work), never on Swift
+/// concurrency's pool, which a wait here would starve.
+func waitFor<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+    let done = DispatchSemaphore(value: 0)
+    let outcome = Mutex<Result<T, any Error>?>(nil)
+    Task {
+        let result: Result<T, any Error>
+        do {
+            result = .success(try await work())
+        } catch {
+            result = .failure(error)
+        }
+        outcome.withLock { $0 = result }
+        done.signal()
+    }
+    done.wait()
+    return try outcome.withLock { $0! }.get()
+}
+
+/// Runs `body` for every item, at most `width` at a time; throws the first failure once the
+/// running ones have ended.
+func forEachConcurrently<Item: Sendable>(
+    _ items: [Item], width: Int, _ body: @escaping @Sendable (Item) async throws -> Void
+) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        var next = 0
+        while next < min(width, items.count) {
+            let item = items[next]
+            group.addTask { try await body(item) }
+            next += 1
+        }
+        while try await group.next() != nil {
+            if next < items.count {
+                let item = items[next]
+                group.addTask { try await body(item) }
+                next += 1
+            }
+        }
+    }
+}
