@@ -307,11 +307,11 @@ struct ObjectStorageConsistencyTests {
         let updates = DispatchGroup()
         for client in clients {
             DispatchQueue.global().async(group: updates) {
-                while stop.isEmpty {
+                while stop.all.isEmpty {
                     guard let update = try? client.run(["update"]) else { continue }
                     let messages = update.text + update.standardError
                     if update.status != 0 || messages.contains("W:") || messages.contains("E:") {
-                        failures.append(messages)
+                        failures.add(messages)
                     }
                 }
             }
@@ -339,10 +339,10 @@ struct ObjectStorageConsistencyTests {
             }
             process.waitUntilExit()
         }
-        stop.append("stop")
+        stop.add("stop")
         updates.wait()
         #expect(killed > 0)
-        #expect(failures.isEmpty, "apt-get update failed while changes were killed: \(failures.all.prefix(3))")
+        #expect(failures.all.isEmpty, "apt-get update failed while changes were killed: \(failures.all.prefix(3))")
 
         let publish = try repository.depot(["publish"])
         #expect(publish.status == 0, "\(publish.standardError)")
@@ -357,14 +357,4 @@ struct ObjectStorageConsistencyTests {
             }
         }
     }
-}
-
-/// Messages collected from several threads.
-final class Failures: @unchecked Sendable {
-    private let lock = NSLock()
-    private var messages: [String] = []
-
-    func append(_ message: String) { lock.withLock { messages.append(message) } }
-    var isEmpty: Bool { lock.withLock { messages.isEmpty } }
-    var all: [String] { lock.withLock { messages } }
 }
