@@ -15,11 +15,48 @@ public final class S3Client: Sendable {
         case virtual
     }
 
-    public let bucket: String
-    let scheme: String
-    let endpointHost: String
-    let port: Int?
-    let addressing: Addressing
+    /// Where a bucket's objects are: the endpoint, the bucket and how requests name it.
+    public struct Location: Sendable, Hashable {
+        public let bucket: String
+        let scheme: String
+        let host: String
+        let port: Int?
+        let addressing: Addressing
+
+        /// `endpoint` is `scheme://host[:port]`, as `S3-Endpoint:` gives it.
+        public init(endpoint: String, bucket: String, addressing: Addressing) throws(S3Error) {
+            guard let url = URL(string: endpoint), let scheme = url.scheme, scheme == "http" || scheme == "https",
+                let host = url.host, !host.isEmpty
+            else {
+                throw S3Error(bucket: bucket, key: nil, problem: .invalidEndpoint(endpoint))
+            }
+            self.scheme = scheme
+            self.host = host
+            self.port = url.port
+            self.bucket = bucket
+            self.addressing = addressing
+        }
+
+        /// Where a request for `key` (or the bucket, for nil) goes: its host and unencoded path.
+        func target(_ key: String?) -> (host: String, path: String) {
+            let hostWithPort = host + (port.map { ":\($0)" } ?? "")
+            switch addressing {
+            case .path: return (hostWithPort, "/\(bucket)" + (key.map { "/" + $0 } ?? "/"))
+            case .virtual: return ("\(bucket).\(hostWithPort)", "/" + (key ?? ""))
+            }
+        }
+
+        /// The unsigned URL of an object: where an anonymous client reads it, when the
+        /// bucket allows that.
+        public func url(of key: String) -> String {
+            let (host, path) = target(key)
+            let encoded = SignableRequest(method: "GET", host: host, path: path, payloadHash: "").encodedPath
+            return "\(scheme)://\(host)\(encoded)"
+        }
+    }
+
+    public let location: Location
+    public var bucket: String { location.bucket }
     let signer: SigV4Signer
     let http: HTTPClient
     /// Attempts of a request that failed for a reason that may pass (5xx, a dropped
@@ -32,16 +69,7 @@ public final class S3Client: Sendable {
         endpoint: String, region: String, bucket: String, addressing: Addressing, credentials: AWSCredentials,
         httpClient: HTTPClient = S3Client.sharedHTTPClient, attempts: Int = 4, timeout: TimeAmount = .seconds(600)
     ) throws(S3Error) {
-        guard let url = URL(string: endpoint), let scheme = url.scheme, scheme == "http" || scheme == "https",
-            let host = url.host, !host.isEmpty
-        else {
-            throw S3Error(bucket: bucket, key: nil, problem: .invalidEndpoint(endpoint))
-        }
-        self.scheme = scheme
-        self.endpointHost = host
-        self.port = url.port
-        self.bucket = bucket
-        self.addressing = addressing
+        location = try Location(endpoint: endpoint, bucket: bucket, addressing: addressing)
         self.signer = SigV4Signer(credentials: credentials, region: region)
         self.http = httpClient
         self.attempts = max(1, attempts)
@@ -138,15 +166,6 @@ public final class S3Client: Sendable {
         } catch let error where error.isNotFound {
             return nil
         }
-    }
-
-    /// The unsigned URL of an object: where an anonymous client reads it, when the bucket
-    /// allows that.
-    public func url(of key: String) -> String {
-        let (host, path) = target(key)
-        let encoded = SignableRequest(method: "GET", host: host, path: path, query: [], headers: [], payloadHash: "")
-            .encodedPath
-        return "\(scheme)://\(host)\(encoded)"
     }
 
     private static func objectHeaders(contentType: String?, cacheControl: String?, acl: String?) -> [(
@@ -292,15 +311,6 @@ public final class S3Client: Sendable {
         var body: [UInt8]
     }
 
-    /// Where a request for `key` (or the bucket, for nil) goes: its host and unencoded path.
-    func target(_ key: String?) -> (host: String, path: String) {
-        let hostWithPort = endpointHost + (port.map { ":\($0)" } ?? "")
-        switch addressing {
-        case .path: return (hostWithPort, "/\(bucket)" + (key.map { "/" + $0 } ?? "/"))
-        case .virtual: return ("\(bucket).\(hostWithPort)", "/" + (key ?? ""))
-        }
-    }
-
     /// Signs and sends one request, again after a failure that may pass; throws for any
     /// answer but 2xx, and for an `<Error>` in a 200 answer (S3 sends one when a long
     /// request fails after its status line was sent).
@@ -309,12 +319,12 @@ public final class S3Client: Sendable {
         headers: [(name: String, value: String)] = [], body: Body? = nil,
         payloadHash: String = SigV4Signer.emptyPayloadHash
     ) async throws(S3Error) -> Answer {
-        let (host, path) = target(key)
+        let (host, path) = location.target(key)
         let signable = SignableRequest(
             method: method, host: host, path: path, query: query,
             headers: headers.filter { $0.name.lowercased() != "content-length" }, payloadHash: payloadHash)
         let query = signable.encodedQuery
-        let url = "\(scheme)://\(host)\(signable.encodedPath)" + (query.isEmpty ? "" : "?" + query)
+        let url = "\(location.scheme)://\(host)\(signable.encodedPath)" + (query.isEmpty ? "" : "?" + query)
         var delay: UInt64 = 200_000_000
         for attempt in 1...attempts {
             var request = HTTPClientRequest(url: url)

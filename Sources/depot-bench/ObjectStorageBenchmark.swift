@@ -9,7 +9,7 @@ struct ObjectStorageBenchmark: ParsableCommand {
         abstract: "Import N packages into a bucket, promote them, push and promote one more: Depot and aptly.",
         discussion: """
             Needs aptly, GNU time and moto's server: apt-get install aptly time; pip install 'moto[server]'
-            Both publish to one moto server started for the run, each below a prefix of its own in one bucket.
+            Each contender publishes to a moto server of its own, started empty for it; then curl PUTs the corpus alone, the server's floor.
             The corpus is the one `depot-bench repository` makes, kept in --work.
             """)
 
@@ -31,20 +31,29 @@ struct ObjectStorageBenchmark: ParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: depot) else {
             throw BenchmarkError("no depot binary beside depot-bench: swift build -c release --static-swift-stdlib first")
         }
-        let server = try Moto(log: "\(work)/moto.log")
-        defer { server.stop() }
-        try shell("curl -sf -X PUT \(server.endpoint)/bench >/dev/null")
+        // A fresh server for each contender: moto slows down as it fills.
+        func freshServer() throws -> Moto {
+            let server = try Moto(log: "\(work)/moto.log")
+            try shell("curl -sf -X PUT \(server.endpoint)/bench >/dev/null")
+            return server
+        }
 
         var rows: [(String, [Step])] = []
         for contender in contenders.split(separator: ",").map(String.init) {
             let directory = "\(work)/\(contender)-bucket-\(count)"
             try? FileManager.default.removeItem(atPath: directory)
             print("\(contender): importing \(count) packages into the bucket, promoting them, pushing and promoting one more...")
+            let server = try freshServer()
+            defer { server.stop() }
             rows.append(
                 (contender, try run(contender, in: directory, corpus: corpus, key: key, depot: depot, server: server)))
             _ = try? shell("gpgconf --homedir '\(directory)/.depot/gnupg' --kill gpg-agent")
         }
         _ = try? shell("gpgconf --homedir '\(key.home)' --kill gpg-agent")
+        print("the server's floor: \(count) bare PUTs of the corpus by curl, 8 at a time...")
+        let floorServer = try freshServer()
+        defer { floorServer.stop() }
+        let floor = try uploadFloor(corpus: corpus, server: floorServer)
 
         print("")
         print("N = \(count), to moto's S3 server on 127.0.0.1; wall, CPU, peak RSS, requests")
@@ -61,12 +70,30 @@ struct ObjectStorageBenchmark: ParsableCommand {
                 print("  " + name.padding(toLength: 10, withPad: " ", startingAt: 0) + step.timed.columns
                     + String(format: " %7d requests", step.requests))
             }
+            if position == 0 {
+                print("  " + "curl".padding(toLength: 10, withPad: " ", startingAt: 0) + floor.timed.columns
+                    + String(format: " %7d requests (the PUTs alone: no client can import faster)", floor.requests))
+            }
             if let depotSteps = rows.first(where: { $0.0 == "depot" })?.1 {
                 for (name, steps) in rows where name != "depot" {
                     print(String(format: "  depot is %.1fx faster than %@", steps[position].timed.wall / depotSteps[position].timed.wall, name))
                 }
             }
         }
+    }
+
+    /// The corpus PUT, unsigned (moto takes that), by the leanest client there is: what the
+    /// server itself takes to store N objects.
+    private func uploadFloor(corpus: Corpus, server: Moto) throws -> Step {
+        let files = try FileManager.default.contentsOfDirectory(atPath: corpus.directory).filter { $0.hasSuffix(".deb") }
+        let configuration = files.map { name in
+            "upload-file = \"\(corpus.directory)/\(name)\"\nurl = \"\(server.endpoint)/bench/floor/\(name)\"\noutput = \"/dev/null\"\n"
+        }.joined()
+        let path = "\(work)/floor.curl"
+        try configuration.write(toFile: path, atomically: true, encoding: .utf8)
+        let before = server.requestCount()
+        let timed = try Timed.run("curl -s -Z --parallel-max 8 -K '\(path)' >/dev/null 2>&1")
+        return Step(timed: timed, requests: server.requestCount() - before)
     }
 
     struct Step {
@@ -130,26 +157,30 @@ struct ObjectStorageBenchmark: ParsableCommand {
 
 /// moto's S3 server on a free port of 127.0.0.1, logging every request line to a file.
 final class Moto {
-    let process = Process()
+    private var process = Process()
     let log: String
-    let endpoint: String
+    private(set) var endpoint = ""
 
     init(log: String) throws {
         self.log = log
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let port = Int.random(in: 20_000..<60_000)
-        endpoint = "http://127.0.0.1:\(port)"
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["moto_server", "-H", "127.0.0.1", "-p", String(port)]
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        for _ in 0..<200 {
-            if (try? shell("curl -s -o /dev/null \(endpoint)/")) != nil { return }
-            usleep(50_000)
+        // A random port may be taken (by another server, or a client's ephemeral port): a few tries.
+        for _ in 0..<5 {
+            FileManager.default.createFile(atPath: log, contents: nil)
+            let port = Int.random(in: 20_000..<32_000)
+            endpoint = "http://127.0.0.1:\(port)"
+            process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["moto_server", "-H", "127.0.0.1", "-p", String(port)]
+            let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            for _ in 0..<200 where process.isRunning {
+                if (try? shell("curl -s -o /dev/null \(endpoint)/")) != nil { return }
+                usleep(50_000)
+            }
+            stop()
         }
-        stop()
         throw BenchmarkError("moto_server did not start (pip install 'moto[server]'); see \(log)")
     }
 

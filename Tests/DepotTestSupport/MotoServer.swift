@@ -9,7 +9,10 @@ public final class MotoServer: @unchecked Sendable {
     /// `http://127.0.0.1:PORT`.
     public var endpoint: String { "http://127.0.0.1:\(port)" }
 
-    public init() throws {
+    /// `settings` go into the server's environment: `INITIAL_NO_AUTH_ACTION_COUNT=N` has it
+    /// check credentials from the N+1st request on (it knows none, so refuses every key); the
+    /// one request that finds the server up is the first.
+    public init(settings: [String: String] = [:]) throws {
         guard TestSupport.hasProgram("moto_server") else {
             throw TestSupportError("moto_server is missing: pip install -r Scripts/python-packages")
         }
@@ -17,10 +20,12 @@ public final class MotoServer: @unchecked Sendable {
         FileManager.default.createFile(atPath: log.path, contents: nil)
         var lastError = ""
         for _ in 0..<5 {
-            let port = Int.random(in: 20_000..<60_000)
+            // Below the kernel's ephemeral ports (32768 and up), which clients take.
+            let port = Int.random(in: 20_000..<32_000)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["moto_server", "-H", "127.0.0.1", "-p", String(port)]
+            process.environment = ProcessInfo.processInfo.environment.merging(settings) { $1 }
             let output = try FileHandle(forWritingTo: log)
             process.standardOutput = output
             process.standardError = output

@@ -132,6 +132,19 @@ struct ObjectStorageTests {
         #expect(update.status == 0, "\(update.text)\(update.standardError)")
         let download = try apt.run(["download", "hello"], in: apt.downloads)
         #expect(download.status == 0, "\(download.standardError)")
+        server.stop()
+
+        // With Public-URL (a CDN), there; no credentials are needed to know where.
+        try bucket.repository.editConfiguration(
+            replacing: "Origin:", with: "Public-URL: https://apt.example.com/depot/\nOrigin:")
+        let credentialless = ProcessInfo.processInfo.environment.merging(
+            ["AWS_ACCESS_KEY_ID": "", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"]) { $1 }
+        let cdn = try DepotServe(root: bucket.repository.root, environment: credentialless)
+        defer { cdn.stop() }
+        let redirected = try cdn.curl("pool/main/h/hello/hello_2.10-3_amd64.deb", ["-I"])
+        #expect(
+            redirected.text.contains("Location: https://apt.example.com/depot/pool/main/h/hello/hello_2.10-3_amd64.deb\r\n"),
+            "\(redirected.text)")
     }
 
     @Test func gcKeepsWhatNothingReferencesForTheGracePeriod() throws {
@@ -248,6 +261,26 @@ struct ObjectStorageTests {
         #expect(second.standardError.contains("already holds objects"), "\(second.standardError)")
         _ = try? TestSupport.run(
             "gpgconf", ["--homedir", root.appendingPathComponent(".depot/gnupg").path, "--kill", "gpg-agent"])
+    }
+
+    @Test func refusedCredentialsAreOneLineNamingTheBucket() throws {
+        // This server takes two requests without credentials (the check that it is up, and
+        // making the bucket), then knows no access key at all.
+        let moto = try MotoServer(settings: ["INITIAL_NO_AUTH_ACTION_COUNT": "2"])
+        defer { moto.stop() }
+        try moto.createBucket("locked")
+        let root = try TestSupport.makeTemporaryDirectory("repo")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let result = try TestSupport.run(
+            TestSupport.depotExecutable,
+            ["--root", root.path, "init", "--storage", "s3://locked/depot", "--s3-endpoint", moto.endpoint],
+            environment: MotoServer.clientEnvironment)
+        #expect(result.status != 0)
+        #expect(result.standardError.hasPrefix("depot: error: bucket 'locked'"), "\(result.standardError)")
+        #expect(result.standardError.contains("InvalidAccessKeyId"), "\(result.standardError)")
+        #expect(result.standardError.contains("check the AWS credentials"), "\(result.standardError)")
+        #expect(result.standardError.split(separator: "\n").count == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty)
     }
 }
 

@@ -58,11 +58,15 @@ final class BucketTree: PublishedStorage {
 
     var gcGrace: Int { configuration.gcGrace }
 
+    /// `Public-URL`, else the bucket's own URL of the prefix (known without credentials).
     var redirectBase: String? {
         if let url = configuration.publicURL { return url }
-        guard let client = try? connection() else { return nil }
+        guard let location = try? S3Client.Location(
+            endpoint: configuration.effectiveEndpoint, bucket: configuration.bucket,
+            addressing: configuration.effectiveAddressing == .path ? .path : .virtual)
+        else { return nil }
         let marker = "archive-key.asc"
-        return String(client.url(of: key(marker)).dropLast(marker.count + 1))
+        return String(location.url(of: key(marker)).dropLast(marker.count + 1))
     }
 
     func poolWriter() -> any PoolWriter { BucketPoolWriter(tree: self) }
@@ -351,52 +355,91 @@ struct BucketRaceError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// Puts a push's files into the bucket while its transaction writes rows; takes out the ones
-/// it created if the push fails.
+/// Puts a push's files into the bucket while its transaction writes rows, `BucketTree.width`
+/// at a time; takes out the ones it created if the push fails.
 final class BucketPoolWriter: PoolWriter, @unchecked Sendable {
+    private struct Job: Sendable {
+        var temporaryPath: String
+        var poolPath: String
+        var checksums: Checksums
+        var replaceable: Bool
+    }
+
+    private struct State {
+        var queue: [Job] = []
+        var next = 0
+        var running = 0
+        /// Every worker started, for `finish` and `undo` to wait for.
+        var workers: [Task<Void, Never>] = []
+        var created: [String] = []
+        var failure: (any Error)?
+    }
+
     private let tree: BucketTree
-    private let uploads = Mutex<[Task<Void, any Error>]>([])
-    private let created = Mutex<[String]>([])
+    private let state = Mutex(State())
 
     init(tree: BucketTree) { self.tree = tree }
 
     /// A bucket has no name to give an open file: every file goes up from `.depot/incoming/`.
     func place(_ descriptor: Int32, at poolPath: String) throws(FileError) -> Bool { false }
 
+    /// Queues the upload; a worker takes it (one is started while fewer than the width run):
+    /// a push of thousands of files keeps a few requests in flight, not thousands of tasks.
     func move(_ temporaryPath: String, to poolPath: String, checksums: Checksums, replaceable: Bool) {
-        let task = Task { [tree] in
-            defer { unlink(temporaryPath) }
-            if try await tree.uploadPoolFile(
-                temporaryPath, to: poolPath, checksums: checksums, replaceable: replaceable)
-            {
-                self.created.withLock { $0.append(poolPath) }
+        state.withLock { state in
+            state.queue.append(
+                Job(temporaryPath: temporaryPath, poolPath: poolPath, checksums: checksums, replaceable: replaceable))
+            guard state.running < BucketTree.width else { return }
+            state.running += 1
+            state.workers.append(Task { await self.work() })
+        }
+    }
+
+    /// Uploads queued files until none is left; after a failure, only discards them.
+    private func work() async {
+        while let (job, failed) = state.withLock({ state -> (Job, Bool)? in
+            guard state.next < state.queue.count else {
+                state.running -= 1
+                return nil
+            }
+            state.next += 1
+            return (state.queue[state.next - 1], state.failure != nil)
+        }) {
+            defer { unlink(job.temporaryPath) }
+            guard !failed else { continue }
+            do {
+                if try await tree.uploadPoolFile(
+                    job.temporaryPath, to: job.poolPath, checksums: job.checksums, replaceable: job.replaceable)
+                {
+                    state.withLock { $0.created.append(job.poolPath) }
+                }
+            } catch {
+                state.withLock { $0.failure = $0.failure ?? error }
             }
         }
-        uploads.withLock { $0.append(task) }
     }
 
     func flushPlaced() -> BackgroundTask<Void>? { nil }
 
+    private func waitForWorkers() {
+        let workers = state.withLock { $0.workers }
+        _ = try? waitFor {
+            for worker in workers { await worker.value }
+        }
+    }
+
     /// An object the server acknowledged is stored: nothing is left to flush.
     func finish() throws -> BackgroundTask<Void>? {
-        let tasks = uploads.withLock { $0 }
-        do {
-            try waitFor {
-                for task in tasks { try await task.value }
-            }
-        } catch let error as DepotError {
-            throw error
-        } catch {
-            throw DepotError.objectStorage("\(error)")
+        waitForWorkers()
+        switch state.withLock({ $0.failure }) {
+        case nil: return nil
+        case let error as DepotError: throw error
+        case let error?: throw DepotError.objectStorage("\(error)")
         }
-        return nil
     }
 
     func undo() {
-        let tasks = uploads.withLock { $0 }
-        _ = try? waitFor {
-            for task in tasks { _ = try? await task.value }
-        }
-        try? tree.delete(created.withLock { $0 })
+        waitForWorkers()
+        try? tree.delete(state.withLock { $0.created })
     }
 }
