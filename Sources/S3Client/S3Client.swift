@@ -157,6 +157,20 @@ public final class S3Client: Sendable {
         try await getWithETag(key)?.body
     }
 
+    /// Reads an object a buffer at a time as it arrives, keeping none of it: for objects of
+    /// any size. False when there is none.
+    public func read(_ key: String, _ consume: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void)
+        async throws(S3Error)
+        -> Bool
+    {
+        do {
+            _ = try await send("GET", key: key, consume: consume)
+            return true
+        } catch let error where error.isNotFound {
+            return false
+        }
+    }
+
     /// An object's bytes and ETag, or nil when there is none: the ETag to make a later write
     /// conditional on the object being still this one.
     public func getWithETag(_ key: String) async throws(S3Error) -> (body: [UInt8], eTag: String)? {
@@ -314,10 +328,14 @@ public final class S3Client: Sendable {
     /// Signs and sends one request, again after a failure that may pass; throws for any
     /// answer but 2xx, and for an `<Error>` in a 200 answer (S3 sends one when a long
     /// request fails after its status line was sent).
+    ///
+    /// With `consume`, a 2xx answer's body is handed to it a buffer at a time as it arrives,
+    /// and not kept; once some of it has been, a failure is not retried.
     func send(
         _ method: String, key: String?, query: [(name: String, value: String)] = [],
         headers: [(name: String, value: String)] = [], body: Body? = nil,
-        payloadHash: String = SigV4Signer.emptyPayloadHash
+        payloadHash: String = SigV4Signer.emptyPayloadHash,
+        consume: (@Sendable (UnsafeRawBufferPointer) throws -> Void)? = nil
     ) async throws(S3Error) -> Answer {
         let (host, path) = location.target(key)
         let signable = SignableRequest(
@@ -341,8 +359,14 @@ public final class S3Client: Sendable {
             case nil: break
             }
             let failure: S3Error
+            var consumed = false
             do {
                 let response = try await http.execute(request, timeout: timeout)
+                if let consume, (200..<300).contains(Int(response.status.code)) {
+                    consumed = true
+                    for try await chunk in response.body { try chunk.withUnsafeReadableBytes(consume) }
+                    return Answer(status: Int(response.status.code), headers: response.headers, body: [])
+                }
                 let bytes = try await response.body.collect(upTo: 64 << 20)
                 let answer = Answer(
                     status: Int(response.status.code), headers: response.headers, body: Array(buffer: bytes))
@@ -355,7 +379,7 @@ public final class S3Client: Sendable {
             } catch {
                 failure = S3Error(bucket: bucket, key: key, problem: .transport("\(error)"))
             }
-            guard failure.mayPass, attempt < attempts else { throw failure }
+            guard failure.mayPass, !consumed, attempt < attempts else { throw failure }
             try? await Task.sleep(nanoseconds: delay)
             delay *= 3
         }

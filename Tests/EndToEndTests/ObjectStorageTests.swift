@@ -37,7 +37,7 @@ struct ObjectStorageTests {
         }
 
         func curl(_ path: String, _ arguments: [String] = []) throws -> TestSupport.ProcessResult {
-            try TestSupport.run("curl", ["-s"] + arguments + ["\(treeURL)/\(path)"])
+            try TestSupport.run("curl", ["-s", "-m", "60"] + arguments + ["\(treeURL)/\(path)"])
         }
 
         /// The response headers of a HEAD of `path` in the bucket, names lower-cased.
@@ -112,6 +112,20 @@ struct ObjectStorageTests {
         let verify = try repository.depot(["verify", "--deep"])
         #expect(verify.status == 0, "\(verify.text)\(verify.standardError)")
         #expect(verify.text.contains("checked \(Self.goodPackages.count) pool files"), "\(verify.text)")
+
+        // Other bytes of the same size: only reading them tells (moto takes unsigned writes).
+        let hello = "pool/main/h/hello/hello_2.10-3_amd64.deb"
+        var tampered = try Data(contentsOf: URL(fileURLWithPath: TestSupport.fixture("real/hello_2.10-3_amd64.deb")))
+        tampered[tampered.count / 2] ^= 0x01
+        let scratch = repository.root.appendingPathComponent("tampered.deb")
+        try tampered.write(to: scratch)
+        #expect(try bucket.curl(hello, ["-f", "-T", scratch.path]).status == 0)
+        #expect(try repository.depot(["verify"]).status == 0)
+        let deep = try repository.depot(["verify", "--deep"])
+        #expect(deep.status != 0)
+        #expect(
+            deep.standardError.contains("s3://apt/depot/\(hello): content differs from what was pushed"),
+            "\(deep.standardError)")
     }
 
     @Test func serveRedirectsTheTreeToTheBucketAndAptFollows() throws {

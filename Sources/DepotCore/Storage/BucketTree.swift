@@ -277,8 +277,9 @@ final class BucketTree: PublishedStorage {
                     let location = self.location(of: file.poolPath)
                     var problem: String?
                     if deep {
-                        if let bytes = try await client.get(self.key(file.poolPath)) {
-                            let actual = Checksums(of: bytes)
+                        let hasher = ChecksumHasher()
+                        if try await client.read(self.key(file.poolPath), { hasher.update($0) }) {
+                            let actual = hasher.finalize()
                             if actual != file.checksums {
                                 problem =
                                     "\(location): content differs from what was pushed (SHA256 \(actual.sha256), recorded \(file.checksums.sha256))"
