@@ -1,5 +1,4 @@
 import DebianFormat
-import GRDB
 
 /// What a distribution offers to satisfy `Depends` and `Pre-Depends`: its listed packages and
 /// the virtual packages they provide, looked up by name in the store as requirements ask for
@@ -15,11 +14,11 @@ final class Offerings {
         var component: String
     }
 
-    private let db: Database
+    private let db: any StoreTransaction
     private let distribution: String
     private var cache: [String: [Offer]] = [:]
 
-    init(_ db: Database, distribution: String) {
+    init(_ db: any StoreTransaction, distribution: String) {
         self.db = db
         self.distribution = distribution
     }
@@ -32,14 +31,13 @@ final class Offerings {
                 version: $0.file.debianVersion, architecture: $0.file.architecture, provider: $0.file,
                 component: $0.component)
         }
-        let providers = try Row.fetchAll(
-            db.cachedStatement(
-                sql: """
-                    SELECT l.component, \(MetadataStore.fileColumns), p.version
-                    FROM provides p JOIN package_files f ON f.id = p.file_id JOIN listings l ON l.file_id = f.id
-                    WHERE p.name = ? AND l.distribution = ?
-                    """),
-            arguments: [name, distribution])
+        let providers = try db.rows(
+            """
+            SELECT l.component, \(MetadataStore.fileColumns), p.version
+            FROM provides p JOIN package_files f ON f.id = p.file_id JOIN listings l ON l.file_id = f.id
+            WHERE p.name = ? AND l.distribution = ?
+            """,
+            [name, distribution])
         for row in providers {
             let file = MetadataStore.file(row, offset: 1)
             offers.append(
@@ -120,7 +118,7 @@ extension Repository {
     /// among the repository's own packages are checked.
     func checkDependencies(
         of promoted: [PackageFile], into target: String, from source: String, promoteAlong: Bool,
-        allowDowngrade: Bool, _ db: Database
+        allowDowngrade: Bool, _ db: any StoreTransaction
     ) throws -> [Change] {
         let targetOfferings = Offerings(db, distribution: target)
         let sourceOfferings = promoteAlong ? Offerings(db, distribution: source) : nil
@@ -171,25 +169,24 @@ extension Repository {
                 SELECT \(MetadataStore.fileColumns), f.control FROM listings l JOIN package_files f ON f.id = l.file_id
                 WHERE l.distribution = ?
                 """
-            var arguments: StatementArguments = [distribution]
+            var arguments: [any StoreValueConvertible] = [distribution]
             if let names {
                 // The names, and those they provide: a package is checked when its control
                 // text mentions one (its own name is in it too), found by SQLite, not parsed.
-                let provided = try String.fetchAll(
-                    db,
-                    sql: """
-                        SELECT DISTINCT p.name FROM provides p JOIN package_files f ON f.id = p.file_id
-                        WHERE f.name IN (SELECT value FROM json_each(?))
-                        """,
-                    arguments: [try MetadataStore.namesJSON(names.sorted())])
-                sql += " AND EXISTS (SELECT 1 FROM json_each(?) WHERE instr(f.control, value) > 0)"
-                arguments += [try MetadataStore.namesJSON(names.union(provided).sorted())]
+                let provided = try db.texts(
+                    """
+                    SELECT DISTINCT p.name FROM provides p JOIN package_files f ON f.id = p.file_id
+                    WHERE f.name IN \(db.dialect.jsonArrayValues)
+                    """,
+                    [try MetadataStore.namesJSON(names.sorted())])
+                sql += " AND " + db.dialect.containsAnyOfJSONArray("f.control")
+                arguments.append(try MetadataStore.namesJSON(names.union(provided).sorted()))
             }
             let offerings = Offerings(db, distribution: distribution)
             var parsed: [String: RelationshipList] = [:]
             var known: [String: Bool] = [:]
             var unmet: [UnmetDependency] = []
-            for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
+            for row in try db.rows(sql, arguments) {
                 let file = MetadataStore.file(row)
                 try forEachUnmetRequirement(
                     of: file, control: row[11], in: offerings, alsoKnownFrom: nil, parsed: &parsed, known: &known, db
@@ -206,7 +203,7 @@ extension Repository {
     /// meet when it is asked, and that names a package this repository holds.
     private func forEachUnmetRequirement(
         of file: PackageFile, control: String, in offerings: Offerings, alsoKnownFrom other: Offerings?,
-        parsed: inout [String: RelationshipList], known: inout [String: Bool], _ db: Database,
+        parsed: inout [String: RelationshipList], known: inout [String: Bool], _ db: any StoreTransaction,
         _ unmet: ([Relationship], String) throws -> Void
     ) throws {
         guard let text = Self.fieldText(control, fields: ["Pre-Depends", "Depends"]) else { return }
@@ -230,28 +227,26 @@ extension Repository {
         return values.isEmpty ? nil : values.joined(separator: ", ")
     }
 
-    private func control(of file: PackageFile, _ db: Database) throws -> String {
-        try String.fetchOne(
-            db.cachedStatement(sql: "SELECT control FROM package_files WHERE id = ?"), arguments: [file.id]) ?? ""
+    private func control(of file: PackageFile, _ db: any StoreTransaction) throws -> String {
+        try db.value("SELECT control FROM package_files WHERE id = ?", [file.id]) ?? ""
     }
 
     /// Whether any alternative names a package (or a provided name) this repository holds.
     private func isKnown(
         _ alternatives: [Relationship], _ target: Offerings, _ source: Offerings?, cache: inout [String: Bool],
-        _ db: Database
+        _ db: any StoreTransaction
     ) throws -> Bool {
         for relationship in alternatives {
             let name = relationship.package
             if try target.names(name) || source?.names(name) == true { return true }
             let held =
                 try cache[name]
-                ?? Bool.fetchOne(
-                    db.cachedStatement(
-                        sql: """
-                            SELECT EXISTS (SELECT 1 FROM package_files WHERE name = ?)
-                                OR EXISTS (SELECT 1 FROM provides WHERE name = ?)
-                            """),
-                    arguments: [name, name]) ?? false
+                ?? db.exists(
+                    """
+                    SELECT 1 WHERE EXISTS (SELECT 1 FROM package_files WHERE name = ?)
+                        OR EXISTS (SELECT 1 FROM provides WHERE name = ?)
+                    """,
+                    [name, name])
             cache[name] = held
             if held { return true }
         }

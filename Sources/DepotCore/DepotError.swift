@@ -1,7 +1,6 @@
 import AptRepository
 import DebianFormat
 import Foundation
-import GRDB
 
 /// What can go wrong in a Depot operation; each reads as one sentence for the user, naming
 /// the file or package, and where it helps, what to do next.
@@ -44,28 +43,6 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
     case cancelled
     /// Another writer held the repository for all of `waited` seconds (when known).
     case lockTimeout(holder: String, waited: Double?)
-
-    /// An error of the metadata store at `path`. SQLite says "database or disk is full" when
-    /// the file system is, but only "disk I/O error" when its shared-memory file cannot grow.
-    static func store(_ error: any Error, path: String) -> DepotError {
-        let code = (error as? DatabaseError)?.resultCode
-        if code == .SQLITE_BUSY {
-            return .lockTimeout(holder: Repository.lockHolder(ofStoreAt: path), waited: nil)
-        }
-        let full =
-            code == .SQLITE_FULL
-            || (code == .SQLITE_IOERR
-                && (DurableFiles.availableBytes(onFileSystemOf: path) ?? Int.max) < Self.nearlyFull)
-        let damaged = code == .SQLITE_CORRUPT || code == .SQLITE_NOTADB
-        let advice =
-            full
-            ? " (\(FileError.fileSystemFullAdvice))"
-            : damaged ? " (the metadata store is damaged: restore it from a backup)" : ""
-        return .storage("\(path): \(error)" + advice)
-    }
-
-    /// Less free space than this makes an I/O error of the store a full file system's.
-    private static let nearlyFull = 1 << 20
 
     public var description: String {
         switch self {

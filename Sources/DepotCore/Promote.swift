@@ -1,5 +1,4 @@
 import DebianFormat
-import GRDB
 
 extension Repository {
     /// How a package and architecture differ between two distributions.
@@ -29,7 +28,7 @@ extension Repository {
         return try read { db in try self.differences(db, from: from, to: to) }
     }
 
-    func differences(_ db: Database, from: String, to: String) throws -> [Difference] {
+    func differences(_ db: any StoreTransaction, from: String, to: String) throws -> [Difference] {
         let source = newest(try MetadataStore.listings(db, distribution: from))
         let target = newest(try MetadataStore.listings(db, distribution: to))
         var differences: [Difference] = []
@@ -142,7 +141,9 @@ extension Repository {
     }
 
     /// The listings of `from` to promote.
-    private func selected(_ selectors: [PackageSelector], all: Bool, from: String, to: String, _ db: Database) throws
+    private func selected(
+        _ selectors: [PackageSelector], all: Bool, from: String, to: String, _ db: any StoreTransaction
+    ) throws
         -> [Listing]
     {
         if all {

@@ -1,7 +1,6 @@
 import AptRepository
 import DebianFormat
 import Foundation
-import GRDB
 import Synchronization
 
 /// A package read into the repository, hashed and checked: already at its pool path, or
@@ -309,7 +308,7 @@ extension Repository {
     /// meanwhile.
     private func list(
         _ prepared: [PreparedFile], in distribution: String, component: String, allowDowngrade: Bool,
-        timestamp: String, mover: any PoolWriter, _ db: Database
+        timestamp: String, mover: any PoolWriter, _ db: any StoreTransaction
     ) throws -> ([PushOutcome], [Change]) {
         // What the store has for these names, read in two queries rather than two per file,
         // and kept up to date as the files are recorded and listed.
@@ -344,7 +343,8 @@ extension Repository {
     /// architecture) and deletes the copy. The same name, version and architecture with other
     /// bytes is a conflict.
     private func storeFile(
-        _ record: PreparedFile, known: inout [PackageFile], mover: any PoolWriter, timestamp: String, _ db: Database
+        _ record: PreparedFile, known: inout [PackageFile], mover: any PoolWriter, timestamp: String,
+        _ db: any StoreTransaction
     ) throws -> PackageFile {
         let package = record.incoming
         let deb = package.deb
@@ -371,19 +371,18 @@ extension Repository {
                 architecture: deb.architecture, existingVersion: sharing.version, poolPath: poolPath,
                 listedIn: try MetadataStore.distributions(listing: sharing.id, db))
         }
-        try db.cachedStatement(
-            sql: """
+        let fileID: Int64 =
+            try db.value(
+                """
                 INSERT INTO package_files (name, version, architecture, source, pool_path, size, md5, sha1, sha256, sha512,
                     control, stanza, added_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """
-        ).execute(
-            arguments: [
-                deb.package, deb.version.description, deb.architecture, deb.source, poolPath, deb.checksums.size,
-                deb.checksums.md5, deb.checksums.sha1, deb.checksums.sha256, deb.checksums.sha512,
-                record.controlText, record.stanza, timestamp,
-            ])
-        let fileID = db.lastInsertedRowID
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                """,
+                [
+                    deb.package, deb.version.description, deb.architecture, deb.source, poolPath, deb.checksums.size,
+                    deb.checksums.md5, deb.checksums.sha1, deb.checksums.sha256, deb.checksums.sha512,
+                    record.controlText, record.stanza, timestamp,
+                ]) ?? 0
         try MetadataStore.recordProvides(db, fileID: fileID, provides: deb.control["Provides"])
         let file = PackageFile(
             id: fileID, name: deb.package, version: deb.version.description,
@@ -408,7 +407,7 @@ extension Repository {
     /// which unlists the newer ones.
     func addListing(
         _ file: PackageFile, to distribution: String, component: String, allowDowngrade: Bool, fileName: String,
-        _ db: Database
+        _ db: any StoreTransaction
     ) throws -> ListingResult {
         var listed = try MetadataStore.listings(db, distribution: distribution, name: file.name)
             .map(\.file).filter { $0.architecture == file.architecture }
@@ -421,7 +420,7 @@ extension Repository {
     /// which it updates: for callers listing many files, who read those in one query.
     func addListing(
         _ file: PackageFile, to distribution: String, component: String, allowDowngrade: Bool, fileName: String,
-        listed: inout [PackageFile], _ db: Database
+        listed: inout [PackageFile], _ db: any StoreTransaction
     ) throws -> ListingResult {
         if listed.contains(where: { $0.id == file.id }) { return ListingResult(change: nil, unlisted: []) }
         let newest = listed.max { $0.debianVersion < $1.debianVersion }

@@ -1,5 +1,4 @@
 import DebianFormat
-import GRDB
 
 /// `NAME` or `NAME=VERSION`, as the command line and the API name packages.
 public struct PackageSelector: Sendable, Hashable, CustomStringConvertible {

@@ -1,7 +1,6 @@
 import AptRepository
 import DebianFormat
 import Foundation
-import GRDB
 
 /// A Depot repository on disk: `depot.conf`, the private `.depot/` (metadata store, lock,
 /// signing keyring, caches) and the served `public/` tree.
@@ -12,7 +11,7 @@ import GRDB
 public final class Repository: Sendable {
     public let root: String
     public let configuration: Configuration
-    let store: MetadataStore
+    let store: any Store
     let signer: Signer
     /// Where the served tree lives: `public/`, or the bucket of `Storage:`.
     let storage: any PublishedStorage
@@ -60,7 +59,7 @@ public final class Repository: Sendable {
         // empty over the real ones.
         guard FileManager.default.fileExists(atPath: storePath) else { throw DepotError.storeMissing(path: storePath) }
         do {
-            store = try MetadataStore(path: storePath, busyTimeout: lockTimeout)
+            store = try SQLiteStore(path: storePath, busyTimeout: lockTimeout)
         } catch {
             throw DepotError.store(error, path: storePath)
         }
@@ -159,7 +158,7 @@ public final class Repository: Sendable {
             // The store, each distribution waiting for its first publish, exists before
             // depot.conf makes the folder a repository.
             do {
-                try MetadataStore(path: storePath, busyTimeout: Self.defaultLockTimeout).database.write { db in
+                try SQLiteStore(path: storePath, busyTimeout: Self.defaultLockTimeout).write(commit: true) { db in
                     for distribution in configuration.distributions {
                         try MetadataStore.markUnpublished(db, distribution.name)
                     }
@@ -223,8 +222,8 @@ public final class Repository: Sendable {
     /// Every version of a package the pool holds, and which distributions list each.
     public func show(package name: String) throws -> PackageReport {
         let (files, listings) = try read { db in
-            let files = try Row.fetchAll(
-                db, sql: "SELECT \(MetadataStore.fileColumns) FROM package_files f WHERE f.name = ?", arguments: [name]
+            let files = try db.rows(
+                "SELECT \(MetadataStore.fileColumns) FROM package_files f WHERE f.name = ?", [name]
             ).map { MetadataStore.file($0) }
             return (files, try MetadataStore.listings(db, distribution: nil, name: name))
         }
@@ -283,7 +282,7 @@ public final class Repository: Sendable {
     }
 
     func publishPending(precompressed: PrecompressedChunks = .init()) throws {
-        let pending = try read { db in try String.fetchAll(db, sql: "SELECT distribution FROM unpublished") }
+        let pending = try read { db in try db.texts("SELECT distribution FROM unpublished") }
         guard !pending.isEmpty else { return }
         try storage.writeArchiveKeyIfMissing { Array(try exportKey().utf8) }
         for name in pending {
@@ -302,15 +301,15 @@ public final class Repository: Sendable {
                 throw DepotError.publishing(error)
             }
             try write { db in
-                try db.execute(sql: "DELETE FROM unpublished WHERE distribution = ?", arguments: [name])
+                try db.execute("DELETE FROM unpublished WHERE distribution = ?", [name])
                 // What the new Release names is no longer garbage; what the old one named alone
                 // is, from now on, kept for the grace period.
                 for path in published.named {
-                    try db.execute(sql: "DELETE FROM storage_garbage WHERE path = ?", arguments: [path])
+                    try db.execute("DELETE FROM storage_garbage WHERE path = ?", [path])
                 }
                 for path in published.superseded {
                     try db.execute(
-                        sql: "INSERT OR IGNORE INTO storage_garbage (path, since) VALUES (?, ?)", arguments: [path, now])
+                        "INSERT INTO storage_garbage (path, since) VALUES (?, ?) ON CONFLICT DO NOTHING", [path, now])
                 }
             }
         }
@@ -318,7 +317,7 @@ public final class Repository: Sendable {
 
     /// The `Packages` indices of a distribution as the store has them: per component and
     /// architecture, `all` packages included, sorted by name, version and architecture.
-    func indices(_ db: Database, for distribution: Configuration.Distribution) throws -> [PackagesIndex] {
+    func indices(_ db: any StoreTransaction, for distribution: Configuration.Distribution) throws -> [PackagesIndex] {
         try indices { component, architecture in
             try MetadataStore.stanzas(
                 db, distribution: distribution.name, component: component, architecture: architecture)
@@ -366,36 +365,17 @@ public final class Repository: Sendable {
         }
     }
 
-    func read<T>(_ body: (Database) throws -> T) throws -> T {
-        do {
-            return try store.database.read(body)
-        } catch let error as DepotError {
-            throw error
-        } catch {
-            throw DepotError.store(error, path: store.database.path)
-        }
+    func read<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
+        try store.read(body)
     }
 
-    func write<T>(_ body: (Database) throws -> T) throws -> T {
-        try write(commit: true, body)
+    func write<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
+        try store.write(commit: true, body)
     }
 
     /// Runs `body` in one transaction, committed or, with `commit` false, rolled back.
-    func write<T>(commit: Bool, _ body: (Database) throws -> T) throws -> T {
-        do {
-            return try store.database.writeWithoutTransaction { db in
-                var result: T?
-                try db.inTransaction {
-                    result = try body(db)
-                    return commit ? .commit : .rollback
-                }
-                return result!
-            }
-        } catch let error as DepotError {
-            throw error
-        } catch {
-            throw DepotError.store(error, path: store.database.path)
-        }
+    func write<T>(commit: Bool, _ body: (any StoreTransaction) throws -> T) throws -> T {
+        try store.write(commit: commit, body)
     }
 
     /// Runs `body` holding the repository's exclusive lock (`flock` on `.depot/lock`), so two

@@ -1,5 +1,4 @@
 import DebianFormat
-import GRDB
 
 /// One listing row a history entry added or removed (the store's `listing_journal`).
 struct JournalRow {
@@ -15,7 +14,7 @@ struct JournalRow {
 
     static let columns = "history_id, distribution, component, file_id, package, version, architecture, listed"
 
-    init(_ row: Row) {
+    init(_ row: StoreRow) {
         historyID = row[0]
         distribution = row[1]
         component = row[2]
@@ -49,22 +48,20 @@ extension Repository {
                 var rows: [JournalRow] = []
                 var undone: [Int64] = []
                 for package in packages {
-                    let latest = try Int64.fetchOne(
-                        db,
-                        sql: "SELECT MAX(history_id) FROM listing_journal WHERE distribution = ? AND package = ?",
-                        arguments: [distribution, package])
+                    let latest: Int64? = try db.value(
+                        "SELECT MAX(history_id) FROM listing_journal WHERE distribution = ? AND package = ?",
+                        [distribution, package])
                     guard let latest else {
                         throw DepotError.invalidArgument(
                             "no recorded change of \(package) in \(distribution) to roll back "
                                 + "(see 'depot history \(distribution)')")
                     }
-                    rows += try Row.fetchAll(
-                        db,
-                        sql: """
-                            SELECT \(JournalRow.columns) FROM listing_journal
-                            WHERE history_id = ? AND distribution = ? AND package = ? ORDER BY sequence DESC
-                            """,
-                        arguments: [latest, distribution, package]
+                    rows += try db.rows(
+                        """
+                        SELECT \(JournalRow.columns) FROM listing_journal
+                        WHERE history_id = ? AND distribution = ? AND package = ? ORDER BY sequence DESC
+                        """,
+                        [latest, distribution, package]
                     ).map(JournalRow.init)
                     if !undone.contains(latest) { undone.append(latest) }
                 }
@@ -82,19 +79,15 @@ extension Repository {
         return try withLock(cancelled: context.isCancelled) {
             try publishEarlierChanges()
             let rollback = try write { db in
-                guard
-                    try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM history WHERE id = ?)", arguments: [id])
-                        == true
-                else {
+                guard try db.exists("SELECT 1 FROM history WHERE id = ?", [id]) else {
                     throw DepotError.invalidArgument("no history entry \(id) (see 'depot history \(distribution)')")
                 }
-                let later = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT h.id, EXISTS (SELECT 1 FROM listing_journal j WHERE j.history_id = h.id)
-                        FROM history h WHERE h.distribution = ? AND h.id > ? ORDER BY h.id DESC
-                        """,
-                    arguments: [distribution, id])
+                let later = try db.rows(
+                    """
+                    SELECT h.id, EXISTS (SELECT 1 FROM listing_journal j WHERE j.history_id = h.id)
+                    FROM history h WHERE h.distribution = ? AND h.id > ? ORDER BY h.id DESC
+                    """,
+                    [distribution, id])
                 // Entries written before the journal existed cannot be undone exactly.
                 if let unjournaled = later.first(where: { !($0[1] as Bool) }) {
                     let entry: Int64 = unjournaled[0]
@@ -102,13 +95,12 @@ extension Repository {
                         "history entry \(entry) of \(distribution) was recorded before Depot kept listing journals "
                             + "and cannot be undone; roll back to \(entry) or later")
                 }
-                let rows = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT \(JournalRow.columns) FROM listing_journal
-                        WHERE distribution = ? AND history_id > ? ORDER BY sequence DESC
-                        """,
-                    arguments: [distribution, id]
+                let rows = try db.rows(
+                    """
+                    SELECT \(JournalRow.columns) FROM listing_journal
+                    WHERE distribution = ? AND history_id > ? ORDER BY sequence DESC
+                    """,
+                    [distribution, id]
                 ).map(JournalRow.init)
                 return try self.undo(rows, in: distribution, undone: later.map { $0[0] }, context: context, db)
             }
@@ -120,7 +112,8 @@ extension Repository {
     /// Applies the inverse of journal rows given newest first, and records the rollback as a
     /// history entry of its own (so it can be rolled back in turn).
     private func undo(
-        _ rows: [JournalRow], in distribution: String, undone: [Int64], context: OperationContext, _ db: Database
+        _ rows: [JournalRow], in distribution: String, undone: [Int64], context: OperationContext,
+        _ db: any StoreTransaction
     ) throws -> Rollback {
         let names = Set(rows.map(\.package))
         let before = try newestVersions(db, distribution: distribution, names: names)
@@ -130,9 +123,8 @@ extension Repository {
         let fileIDs = rowByFile.keys.sorted()
         var current: [Int64: String] = [:]
         for fileID in fileIDs {
-            current[fileID] = try String.fetchOne(
-                db.cachedStatement(sql: "SELECT component FROM listings WHERE distribution = ? AND file_id = ?"),
-                arguments: [distribution, fileID])
+            current[fileID] = try db.value(
+                "SELECT component FROM listings WHERE distribution = ? AND file_id = ?", [distribution, fileID])
         }
         var restored = current
         for row in rows { restored[row.fileID] = row.listed ? nil : row.component }
@@ -144,10 +136,7 @@ extension Repository {
         for fileID in fileIDs where restored[fileID] != nil && current[fileID] != restored[fileID] {
             changedListings = true
             let row = rowByFile[fileID]!
-            let exists = try Bool.fetchOne(
-                db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM package_files WHERE id = ?)"),
-                arguments: [fileID])
-            guard exists == true else {
+            guard try db.exists("SELECT 1 FROM package_files WHERE id = ?", [fileID]) else {
                 throw DepotError.invalidArgument(
                     "cannot restore \(row.package) \(row.version) (\(row.architecture)) in \(distribution): "
                         + "gc deleted it, as history entry \(row.historyID) is beyond Retain-History")
@@ -180,7 +169,7 @@ extension Repository {
     }
 
     /// The newest version each of these packages has listed in `distribution`, by architecture.
-    private func newestVersions(_ db: Database, distribution: String, names: Set<String>) throws
+    private func newestVersions(_ db: any StoreTransaction, distribution: String, names: Set<String>) throws
         -> [PackageKey: String]
     {
         var listings: [Listing] = []

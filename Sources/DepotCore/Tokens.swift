@@ -1,7 +1,6 @@
 import Crypto
 import DebianFormat
 import Foundation
-import GRDB
 
 /// What a token may do: `ACTION:DISTRIBUTION`, `*` for any distribution.
 public struct Scope: Sendable, Hashable, Codable, CustomStringConvertible {
@@ -78,31 +77,28 @@ extension Repository {
         let token = "depot_" + Self.randomTokenBody()
         let scopesJSON = String(decoding: try JSONEncoder().encode(scopes), as: UTF8.self)
         try write { db in
-            guard
-                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM tokens WHERE name = ?)", arguments: [name])
-                    == false
-            else {
+            guard try !db.exists("SELECT 1 FROM tokens WHERE name = ?", [name]) else {
                 throw DepotError.invalidArgument(
                     "a token named '\(name)' exists: revoke it first ('depot token revoke \(name)') or pick another name"
                 )
             }
             try db.execute(
-                sql: "INSERT INTO tokens (name, hash, scopes, created_at) VALUES (?, ?, ?, ?)",
-                arguments: [name, Self.tokenHash(token), scopesJSON, context.timestamp])
+                "INSERT INTO tokens (name, hash, scopes, created_at) VALUES (?, ?, ?, ?)",
+                [name, Self.tokenHash(token), scopesJSON, context.timestamp])
         }
         return token
     }
 
     public func tokens() throws -> [TokenRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT name, scopes, created_at FROM tokens ORDER BY name").map(Self.tokenRecord)
+            try db.rows("SELECT name, scopes, created_at FROM tokens ORDER BY name").map(Self.tokenRecord)
         }
     }
 
     public func revokeToken(name: String) throws {
         try write { db in
-            try db.execute(sql: "DELETE FROM tokens WHERE name = ?", arguments: [name])
-            guard db.changesCount == 1 else {
+            try db.execute("DELETE FROM tokens WHERE name = ?", [name])
+            guard db.changes == 1 else {
                 throw DepotError.invalidArgument("no token named '\(name)' (see 'depot token list')")
             }
         }
@@ -111,14 +107,12 @@ extension Repository {
     /// The token's record, or nil when no such token exists (or it was revoked).
     public func authenticate(token: String) throws -> TokenRecord? {
         try read { db in
-            try Row.fetchOne(
-                db, sql: "SELECT name, scopes, created_at FROM tokens WHERE hash = ?",
-                arguments: [Self.tokenHash(token)]
-            ).map(Self.tokenRecord)
+            try db.rows("SELECT name, scopes, created_at FROM tokens WHERE hash = ?", [Self.tokenHash(token)])
+                .first.map(Self.tokenRecord)
         }
     }
 
-    private static func tokenRecord(_ row: Row) -> TokenRecord {
+    private static func tokenRecord(_ row: StoreRow) -> TokenRecord {
         let scopes = (try? JSONDecoder().decode([Scope].self, from: Data((row[1] as String).utf8))) ?? []
         return TokenRecord(name: row[0], scopes: scopes, created: row[2])
     }

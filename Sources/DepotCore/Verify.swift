@@ -1,7 +1,6 @@
 import AptRepository
 import DebianFormat
 import Foundation
-import GRDB
 
 extension Repository {
     public struct VerifyReport: Sendable, Codable {
@@ -23,10 +22,10 @@ extension Repository {
         var report = VerifyReport(problems: [], notes: [], poolFilesChecked: 0, indicesChecked: 0)
         let (files, unpublished) = try read { db in
             (
-                try Row.fetchAll(db, sql: "SELECT \(MetadataStore.fileColumns), f.stanza FROM package_files f").map {
+                try db.rows("SELECT \(MetadataStore.fileColumns), f.stanza FROM package_files f").map {
                     (file: MetadataStore.file($0), stanza: $0[11] as String)
                 },
-                Set(try String.fetchAll(db, sql: "SELECT distribution FROM unpublished"))
+                Set(try db.texts("SELECT distribution FROM unpublished"))
             )
         }
         for (file, stanza) in files where !Self.stanzaDescribes(file, stanza) {
