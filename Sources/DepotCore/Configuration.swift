@@ -38,6 +38,9 @@ public struct Configuration: Sendable, Hashable {
     public var dashboard: DashboardAccess = .public
     /// The bucket that holds the served tree; nil for `public/` under the root.
     public var objectStorage: ObjectStorageConfiguration?
+    /// The PostgreSQL database that holds the metadata store (`postgresql://USER@HOST:PORT/DB`);
+    /// nil for SQLite in `.depot/depot.sqlite`.
+    public var store: String?
     public var distributions: [Distribution]
 
     /// Whether `depot serve` shows its dashboard (listings, notes and users of the latest
@@ -70,7 +73,7 @@ public struct Configuration: Sendable, Hashable {
 
     static let repositoryFields: Set<String> = [
         "origin", "label", "architectures", "components", "sign-with", "retain-history", "dashboard",
-        "storage", "s3-endpoint", "s3-region", "s3-addressing", "s3-acl", "public-url", "gc-grace",
+        "store", "storage", "s3-endpoint", "s3-region", "s3-addressing", "s3-acl", "public-url", "gc-grace",
     ]
     static let distributionFields: Set<String> = [
         "distribution", "promotes-to", "keep-versions", "retain-history", "valid-for", "description",
@@ -142,6 +145,15 @@ public struct Configuration: Sendable, Hashable {
         retainHistory =
             try Self.count(repository, "Retain-History", paragraph: 0, lines: lines) ?? Self.defaultRetainHistory
         objectStorage = try Self.objectStorage(repository, lines: lines)
+        if let store = repository["Store"] {
+            guard store.hasPrefix("postgresql://") || store.hasPrefix("postgres://"), !store.contains(where: \.isNewline)
+            else {
+                throw ConfigurationError(
+                    line: lines.line(of: "Store", in: 0),
+                    problem: "Store must be 'postgresql://USER@HOST:PORT/DATABASE' (or absent, for SQLite in .depot/), not '\(store)'")
+            }
+            self.store = store
+        }
 
         var distributions: [Distribution] = []
         for (position, paragraph) in document.paragraphs.enumerated().dropFirst() {
@@ -200,6 +212,7 @@ public struct Configuration: Sendable, Hashable {
         if let signWith { repository["Sign-With"] = signWith }
         if retainHistory != Self.defaultRetainHistory { repository["Retain-History"] = String(retainHistory) }
         if dashboard != .public { repository["Dashboard"] = dashboard.rawValue }
+        if let store { repository["Store"] = store }
         if let storage = objectStorage {
             repository["Storage"] = storage.url
             if let endpoint = storage.endpoint { repository["S3-Endpoint"] = endpoint }

@@ -98,7 +98,7 @@ enum MetadataStore {
         try db.rows(
             """
             SELECT l.distribution, l.component, \(fileColumns) FROM package_files f
-            CROSS JOIN listings l ON l.file_id = f.id
+            \(db.dialect.joinInThisOrder) listings l ON l.file_id = f.id
             WHERE f.name IN \(db.dialect.jsonArrayValues) AND l.distribution = ?
             """,
             [namesJSON(names), distribution]
@@ -114,7 +114,7 @@ enum MetadataStore {
         // Given a name, CROSS JOIN makes SQLite start from package_files and its name index;
         // left to itself it scans every listing of the distribution, which is quadratic in a
         // push of many files.
-        let join = name == nil ? "JOIN" : "CROSS JOIN"
+        let join = name == nil ? "JOIN" : db.dialect.joinInThisOrder
         var sql =
             "SELECT l.distribution, l.component, \(fileColumns) FROM package_files f \(join) listings l ON l.file_id = f.id"
         var conditions: [String] = []

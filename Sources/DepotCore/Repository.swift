@@ -54,19 +54,27 @@ public final class Repository: Sendable {
                 ConfigurationError(line: 1, problem: "no Sign-With fingerprint in the repository stanza"))
         }
         self.root = root
+        store = try Self.openStore(configuration, root: root, busyTimeout: lockTimeout)
+        signer = Signer(homeDirectory: root + "/.depot/gnupg", fingerprint: fingerprint)
+        storage = Self.storage(
+            configuration.objectStorage, publicDirectory: root + "/public",
+            publisher: Self.publisher(root: root, signer: signer))
+    }
+
+    /// The store depot.conf names: PostgreSQL with `Store:`, else SQLite in `.depot/`.
+    private static func openStore(_ configuration: Configuration, root: String, busyTimeout: Double) throws
+        -> any Store
+    {
+        if let url = configuration.store { return try PostgresStore(url: url) }
         let storePath = root + "/.depot/depot.sqlite"
         // Only init makes a store: an empty one made here would publish every distribution
         // empty over the real ones.
         guard FileManager.default.fileExists(atPath: storePath) else { throw DepotError.storeMissing(path: storePath) }
         do {
-            store = try SQLiteStore(path: storePath, busyTimeout: lockTimeout)
+            return try SQLiteStore(path: storePath, busyTimeout: busyTimeout)
         } catch {
             throw DepotError.store(error, path: storePath)
         }
-        signer = Signer(homeDirectory: root + "/.depot/gnupg", fingerprint: fingerprint)
-        storage = Self.storage(
-            configuration.objectStorage, publicDirectory: root + "/public",
-            publisher: Self.publisher(root: root, signer: signer))
     }
 
     private static func storage(
@@ -94,6 +102,8 @@ public final class Repository: Sendable {
         public var gnupgHome: String?
         /// The bucket for the served tree; nil for `public/` under the root.
         public var objectStorage: ObjectStorageConfiguration?
+        /// The PostgreSQL store (`postgresql://...`); nil for SQLite in `.depot/`.
+        public var store: String?
 
         public init() {}
     }
@@ -114,6 +124,7 @@ public final class Repository: Sendable {
             origin: options.origin, label: options.label ?? options.origin, architectures: options.architectures,
             components: options.components, signWith: nil, distributions: distributions)
         configuration.objectStorage = options.objectStorage
+        configuration.store = options.store
         // Check the options the way a hand-written depot.conf is checked, before touching disk;
         // a line break in a value would otherwise come back as a field of its own.
         for (field, value) in [("Origin", options.origin), ("Label", options.label ?? options.origin)] {
@@ -157,14 +168,26 @@ public final class Repository: Sendable {
             configuration.signWith = signer.fingerprint
             // The store, each distribution waiting for its first publish, exists before
             // depot.conf makes the folder a repository.
-            do {
-                try SQLiteStore(path: storePath, busyTimeout: Self.defaultLockTimeout).write(commit: true) { db in
-                    for distribution in configuration.distributions {
-                        try MetadataStore.markUnpublished(db, distribution.name)
-                    }
+            let store: any Store
+            if let url = options.store {
+                store = try PostgresStore(url: url)
+                // A store that already holds a repository is joined, not made anew (init --join).
+                if try store.read({ db in try db.exists("SELECT 1 FROM repository_configuration") }) {
+                    throw DepotError.storage("\(store.location): the store already holds a repository; give a new one an empty database")
                 }
-            } catch {
-                throw DepotError.store(error, path: storePath)
+            } else {
+                do {
+                    store = try SQLiteStore(path: storePath, busyTimeout: Self.defaultLockTimeout)
+                } catch {
+                    throw DepotError.store(error, path: storePath)
+                }
+            }
+            try store.write(commit: true) { db in
+                for distribution in configuration.distributions {
+                    try MetadataStore.markUnpublished(db, distribution.name)
+                }
+                try db.execute(
+                    "INSERT INTO repository_configuration (configuration) VALUES (?)", [configuration.rendered()])
             }
             try DurableFiles.replace(root + "/depot.conf", with: Array(configuration.rendered().utf8))
         } catch let error as SigningError {

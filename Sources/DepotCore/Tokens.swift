@@ -97,8 +97,7 @@ extension Repository {
 
     public func revokeToken(name: String) throws {
         try write { db in
-            try db.execute("DELETE FROM tokens WHERE name = ?", [name])
-            guard db.changes == 1 else {
+            guard try !db.rows("DELETE FROM tokens WHERE name = ? RETURNING name", [name]).isEmpty else {
                 throw DepotError.invalidArgument("no token named '\(name)' (see 'depot token list')")
             }
         }

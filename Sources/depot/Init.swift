@@ -40,6 +40,12 @@ struct Init: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
+            "Keep the metadata store in this PostgreSQL database (empty, or new) instead of .depot/depot.sqlite; the password comes from PGPASSWORD or ~/.pgpass.",
+            valueName: "postgresql://USER@HOST:PORT/DATABASE"))
+    var store: String?
+
+    @Option(
+        help: ArgumentHelp(
             "Keep the served tree in this bucket, below this prefix, instead of public/.",
             valueName: "s3://BUCKET/PREFIX"))
     var storage: String?
@@ -72,6 +78,7 @@ struct Init: ParsableCommand {
     func run() throws {
         var options = Repository.InitOptions()
         options.objectStorage = try objectStorage()
+        options.store = store
         options.origin = origin
         options.label = label
         options.distributions = split(distributions)

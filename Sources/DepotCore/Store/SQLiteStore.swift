@@ -182,6 +182,11 @@ final class SQLiteStore: Store {
                     );
                     """)
         }
+        // The configuration the repository was made with: a store that holds one is never
+        // made into another repository.
+        migrator.registerMigration("v7: repository configuration") { db in
+            try db.execute(sql: "CREATE TABLE repository_configuration (configuration TEXT NOT NULL)")
+        }
         return migrator
     }
 }
@@ -196,8 +201,6 @@ final class SQLiteTransaction: StoreTransaction {
     init(_ db: Database) { self.db = db }
 
     var dialect: StoreDialect { .sqlite }
-
-    var changes: Int { db.changesCount }
 
     func execute(_ sql: String, _ arguments: [any StoreValueConvertible]) throws {
         try db.cachedStatement(sql: sql).execute(arguments: Self.arguments(arguments))

@@ -8,8 +8,6 @@ protocol StoreTransaction: AnyObject {
     func execute(_ sql: String, _ arguments: [any StoreValueConvertible]) throws
     /// Runs one query; its rows.
     func rows(_ sql: String, _ arguments: [any StoreValueConvertible]) throws -> [StoreRow]
-    /// How many rows the last statement changed.
-    var changes: Int { get }
     var dialect: StoreDialect { get }
 }
 
@@ -39,6 +37,15 @@ extension StoreTransaction {
 enum StoreDialect: Sendable {
     case sqlite
     case postgresql
+
+    /// A join that makes the query start from the table on its left: SQLite's `CROSS JOIN`
+    /// (its planner otherwise may not); PostgreSQL plans joins by its statistics.
+    var joinInThisOrder: String {
+        switch self {
+        case .sqlite: "CROSS JOIN"
+        case .postgresql: "JOIN"
+        }
+    }
 
     /// A subquery of the text values in a JSON array bound to one `?`: one argument however
     /// many values.

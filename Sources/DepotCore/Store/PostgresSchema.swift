@@ -1,0 +1,140 @@
+import Foundation
+
+/// The PostgreSQL store's tables, the same as SQLite's (SQLiteStore's migrations), made in
+/// versions recorded in `depot_schema`.
+enum PostgresSchema {
+    /// Each version's statements, in order; a version once released never changes.
+    static let versions: [String] = [
+        """
+        CREATE TABLE package_files (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            architecture TEXT NOT NULL,
+            source TEXT NOT NULL,
+            pool_path TEXT NOT NULL UNIQUE,
+            size BIGINT NOT NULL,
+            md5 TEXT NOT NULL,
+            sha1 TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            sha512 TEXT NOT NULL,
+            control TEXT NOT NULL,
+            stanza TEXT NOT NULL,
+            added_at TEXT NOT NULL
+        );
+        CREATE INDEX package_files_by_name ON package_files(name, architecture);
+        CREATE TABLE listings (
+            distribution TEXT NOT NULL,
+            component TEXT NOT NULL,
+            file_id BIGINT NOT NULL REFERENCES package_files(id),
+            PRIMARY KEY (distribution, file_id)
+        );
+        CREATE INDEX listings_by_file ON listings(file_id);
+        CREATE TABLE history (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            date TEXT NOT NULL,
+            operation TEXT NOT NULL,
+            distribution TEXT NOT NULL,
+            "user" TEXT NOT NULL,
+            command TEXT NOT NULL,
+            note TEXT,
+            changes TEXT NOT NULL
+        );
+        CREATE TABLE unpublished (distribution TEXT PRIMARY KEY);
+        CREATE TABLE listing_journal (
+            sequence BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            history_id BIGINT REFERENCES history(id),
+            distribution TEXT NOT NULL,
+            component TEXT NOT NULL,
+            file_id BIGINT NOT NULL,
+            package TEXT NOT NULL,
+            version TEXT NOT NULL,
+            architecture TEXT NOT NULL,
+            listed INTEGER NOT NULL
+        );
+        CREATE INDEX listing_journal_by_entry ON listing_journal(history_id);
+        CREATE INDEX listing_journal_by_file ON listing_journal(file_id);
+        CREATE FUNCTION journal_listing() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                INSERT INTO listing_journal (distribution, component, file_id, package, version, architecture, listed)
+                SELECT NEW.distribution, NEW.component, NEW.file_id, name, version, architecture, 1
+                FROM package_files WHERE id = NEW.file_id;
+                RETURN NEW;
+            END IF;
+            INSERT INTO listing_journal (distribution, component, file_id, package, version, architecture, listed)
+            SELECT OLD.distribution, OLD.component, OLD.file_id, name, version, architecture, 0
+            FROM package_files WHERE id = OLD.file_id;
+            RETURN OLD;
+        END $$;
+        CREATE TRIGGER journal_listings AFTER INSERT OR DELETE ON listings
+            FOR EACH ROW EXECUTE FUNCTION journal_listing();
+        CREATE TABLE tokens (
+            name TEXT PRIMARY KEY,
+            hash TEXT NOT NULL UNIQUE,
+            scopes TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE provides (
+            file_id BIGINT NOT NULL REFERENCES package_files(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            version TEXT
+        );
+        CREATE INDEX provides_by_name ON provides(name);
+        CREATE INDEX provides_by_file ON provides(file_id);
+        CREATE TABLE storage_garbage (
+            path TEXT PRIMARY KEY,
+            since BIGINT NOT NULL
+        );
+        CREATE TABLE repository_configuration (configuration TEXT NOT NULL);
+        """
+    ]
+
+    /// The statements of a version, one at a time (a prepared statement holds one): split
+    /// at each `;` that ends a line outside a `$$` function body.
+    static func statements(of text: String) -> [String] {
+        var statements: [String] = []
+        var current = ""
+        var inBody = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            current += line + "\n"
+            if line.components(separatedBy: "$$").count % 2 == 0 { inBody.toggle() }
+            if !inBody && line.hasSuffix(";") {
+                statements.append(current)
+                current = ""
+            }
+        }
+        if !current.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { statements.append(current) }
+        return statements
+    }
+
+    /// Brings the schema to the newest version, in the caller's transaction; refuses a
+    /// database of another application and one a newer Depot migrated.
+    static func migrate(_ db: any StoreTransaction, location: String) throws {
+        // One migration at a time, however many nodes start at once.
+        try db.execute("SELECT pg_advisory_xact_lock(7631084253)")
+        let hasSchemaTable = try db.exists(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'depot_schema'")
+        if !hasSchemaTable {
+            let others = try db.texts(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name")
+            guard others.isEmpty else {
+                throw DepotError.storage(
+                    "\(location): the database holds tables that are not Depot's (\(others.prefix(3).joined(separator: ", "))); "
+                        + "give Depot a database of its own")
+            }
+            try db.execute("CREATE TABLE depot_schema (version INTEGER NOT NULL)")
+            try db.execute("INSERT INTO depot_schema (version) VALUES (0)")
+        }
+        let current: Int = try db.value("SELECT version FROM depot_schema") ?? 0
+        guard current <= versions.count else {
+            throw DepotError.storage(
+                "\(location): the store was migrated by a newer Depot (schema \(current), this Depot knows \(versions.count)); "
+                    + "upgrade Depot on this node")
+        }
+        for version in versions.indices.dropFirst(current) {
+            for statement in statements(of: versions[version]) { try db.execute(statement) }
+            try db.execute("UPDATE depot_schema SET version = ?", [version + 1])
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import DepotTestSupport
+import Foundation
+import Testing
+
+/// The metadata store in PostgreSQL (Debian's server, started for the suite on 127.0.0.1):
+/// everything Depot does gives the same result as on SQLite.
+@Suite(.serialized)
+final class PostgresStoreTests {
+    let server: PostgresServer
+
+    init() throws { server = try PostgresServer() }
+
+    deinit { server.stop() }
+
+    static let goodPackages = TestSupport.fixtures(in: "good") + [TestSupport.fixture("real/hello_2.10-3_amd64.deb")]
+
+    /// What a run of commands leaves: each distribution's listings, and the history's
+    /// operations and changes (dates and users aside).
+    static func outcome(of repository: ScratchRepository) throws -> [String] {
+        var lines: [String] = []
+        for distribution in ["development", "staging", "production"] {
+            lines += try listed(repository, distribution).sorted().map { "\(distribution): \($0)" }
+        }
+        let history = try repository.depot(["history", "--json"])
+        let entries = try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]] ?? []
+        for entry in entries {
+            let changes = (entry["changes"] as? [[String: Any]] ?? []).map {
+                "\($0["package"]!) \($0["before"] ?? "-") -> \($0["after"] ?? "-")"
+            }
+            lines.append("\(entry["id"]!) \(entry["operation"]!) \(entry["distribution"]!): \(changes.sorted())")
+        }
+        return lines
+    }
+
+    /// Push, promote, remove, rollback, gc, tokens and verify, the same on both stores.
+    static func workflow(_ repository: ScratchRepository) throws {
+        let builder = PackageBuilder()
+        let steps: [[String]] = [
+            ["push", "development"] + goodPackages + ["--note", "build 1"],
+            ["promote", "--all", "--from", "development", "--ignore-dependencies"],
+            ["push", "development", try builder.make("snowbird", "1.5.0-1", extra: ["Depends: libsnow1"])],
+            ["promote", "snowbird", "--from", "development", "--ignore-dependencies"],
+            ["remove", "staging", "bzipped"],
+            ["rollback", "staging", "snowbird"],
+            ["promote", "--all", "--from", "staging", "--ignore-dependencies", "--note", "release"],
+            ["token", "create", "ci", "--allow", "push:development"],
+            ["gc"],
+            ["verify"],
+        ]
+        for step in steps {
+            let result = try repository.depot(step)
+            #expect(result.status == 0, "\(step): \(result.standardError)")
+        }
+    }
+
+    @Test func theWorkflowEndsAlikeOnPostgreSQLAndSQLite() throws {
+        try server.createDatabase("workflow")
+        let postgres = try ScratchRepository(["--store", server.url("workflow")], environment: server.environment)
+        defer { postgres.remove() }
+        let sqlite = try ScratchRepository()
+        defer { sqlite.remove() }
+        #expect(!FileManager.default.fileExists(atPath: postgres.root.appendingPathComponent(".depot/depot.sqlite").path))
+
+        try Self.workflow(postgres)
+        try Self.workflow(sqlite)
+        let outcome = try Self.outcome(of: postgres)
+        #expect(outcome.count > 10)
+        #expect(outcome == (try Self.outcome(of: sqlite)))
+        #expect(try postgres.depot(["token", "list"]).text.contains("ci"))
+        // The listing journal is written by the server's trigger, as SQLite's writes it.
+        #expect(Int(try server.psql("SELECT count(*) FROM listing_journal WHERE history_id IS NULL", database: "workflow").trimmingCharacters(in: .whitespacesAndNewlines)) == 0)
+        #expect(Int(try server.psql("SELECT count(*) FROM listing_journal", database: "workflow").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 > 10)
+
+        // apt reads what the PostgreSQL store lists.
+        let http = try StaticHTTPServer(serving: postgres.publicDirectory)
+        defer { http.stop() }
+        let apt = try postgres.aptClient("production", through: http)
+        defer { apt.remove() }
+        #expect(try apt.run(["update"]).status == 0)
+        #expect(try apt.candidate("snowbird") == "1.4.2-1")
+    }
+
+    @Test func aStoreDepotCannotUseIsOneLineAndNothingIsMade() throws {
+        try server.createDatabase("accounting")
+        try server.psql("CREATE TABLE invoices (id INTEGER)", database: "accounting")
+        try server.createDatabase("newer")
+        try server.createDatabase("taken")
+        let taken = try ScratchRepository(["--store", server.url("taken")], environment: server.environment)
+        defer { taken.remove() }
+        // A schema from a Depot newer than this one.
+        let newer = try ScratchRepository(["--store", server.url("newer")], environment: server.environment)
+        try server.psql("UPDATE depot_schema SET version = 99", database: "newer")
+        let refusedByNewer = try newer.depot(["list"])
+        #expect(refusedByNewer.standardError.contains("migrated by a newer Depot"), "\(refusedByNewer.standardError)")
+        newer.remove()
+
+        let wrongPassword = server.environment.merging(["PGPASSWORD": "wrong"]) { $1 }
+        let cases: [(String, [String: String], String)] = [
+            (server.url("accounting"), server.environment, "tables that are not Depot's (invoices)"),
+            (server.url("taken"), server.environment, "already holds a repository"),
+            (server.url("missing"), server.environment, "create the database"),
+            (server.url("accounting"), wrongPassword, "check the user in Store: and the password"),
+            ("postgresql://depot@127.0.0.1:9/depot", server.environment, "cannot reach the PostgreSQL server"),
+            ("postgresql://depot:secret@127.0.0.1/depot", server.environment, "a password does not belong in Store:"),
+        ]
+        for (url, environment, message) in cases {
+            let root = try TestSupport.makeTemporaryDirectory("repo")
+            defer { try? FileManager.default.removeItem(at: root) }
+            let result = try TestSupport.run(
+                TestSupport.depotExecutable, ["--root", root.path, "init", "--store", url], environment: environment)
+            #expect(result.status != 0, "\(url)")
+            #expect(
+                result.standardError.hasPrefix("depot: error: ") && result.standardError.contains(message),
+                "\(url): \(result.standardError)")
+            #expect(result.standardError.split(separator: "\n").count == 1, "\(result.standardError)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty, "\(url) left files")
+        }
+        #expect(try server.psql("SELECT count(*) FROM invoices", database: "accounting").hasPrefix("0"))
+    }
+}
