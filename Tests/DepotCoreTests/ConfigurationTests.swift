@@ -44,6 +44,7 @@ import Testing
     @Test func readsTheBucketOfTheServedTree() throws {
         let text = """
             Architectures: amd64
+            Store: postgresql://depot@db.example:5432/depot
             Storage: s3://example-apt/depot/main
             S3-Endpoint: http://127.0.0.1:9000
             S3-Region: eu-central-1
@@ -61,6 +62,7 @@ import Testing
         #expect(storage.effectiveEndpoint == "http://127.0.0.1:9000" && storage.region == "eu-central-1")
         #expect(storage.effectiveAddressing == .path && storage.acl == "public-read")
         #expect(storage.publicURL == "https://apt.example.com/depot" && storage.gcGrace == 7200)
+        #expect(configuration.store == "postgresql://depot@db.example:5432/depot")
         // Written back as read.
         #expect(try Configuration(parsing: configuration.rendered()) == configuration)
 
@@ -115,6 +117,7 @@ import Testing
         ("Architectures: amd64\nStorage: s3://apt\nS3-ACL: public\n\nDistribution: a\n", 3, "canned ACL"),
         ("Architectures: amd64\nStorage: s3://apt\nPublic-URL: cdn.example\n\nDistribution: a\n", 3, "Public-URL must be"),
         ("Architectures: amd64\nStorage: s3://apt\nGC-Grace: soon\n\nDistribution: a\n", 3, "GC-Grace must be"),
+        ("Architectures: amd64\nStore: mysql://db/depot\n\nDistribution: a\n", 2, "Store must be 'postgresql://"),
     ])
     func reportsEveryMistakeWithItsLine(text: String, line: Int, problem: String) {
         do {

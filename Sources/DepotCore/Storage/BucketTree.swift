@@ -39,9 +39,7 @@ final class BucketTree: PublishedStorage {
             do {
                 return try S3Client(
                     endpoint: configuration.effectiveEndpoint, region: configuration.region,
-                    bucket: configuration.bucket,
-                    addressing: configuration.effectiveAddressing == .path ? .path : .virtual,
-                    credentials: credentials)
+                    bucket: configuration.bucket, addressing: Self.addressing(configuration), credentials: credentials)
             } catch {
                 throw DepotError.objectStorage("\(error)")
             }
@@ -49,6 +47,10 @@ final class BucketTree: PublishedStorage {
     }
 
     private func connection() throws(DepotError) -> S3Client { try client.get() }
+
+    private static func addressing(_ configuration: ObjectStorageConfiguration) -> S3Client.Addressing {
+        configuration.effectiveAddressing == .path ? .path : .virtual
+    }
 
     func key(_ path: String) -> String {
         configuration.prefix.isEmpty ? path : configuration.prefix + "/" + path
@@ -61,9 +63,10 @@ final class BucketTree: PublishedStorage {
     /// `Public-URL`, else the bucket's own URL of the prefix (known without credentials).
     var redirectBase: String? {
         if let url = configuration.publicURL { return url }
-        guard let location = try? S3Client.Location(
-            endpoint: configuration.effectiveEndpoint, bucket: configuration.bucket,
-            addressing: configuration.effectiveAddressing == .path ? .path : .virtual)
+        guard
+            let location = try? S3Client.Location(
+                endpoint: configuration.effectiveEndpoint, bucket: configuration.bucket,
+                addressing: Self.addressing(configuration))
         else { return nil }
         let marker = "archive-key.asc"
         return String(location.url(of: key(marker)).dropLast(marker.count + 1))
