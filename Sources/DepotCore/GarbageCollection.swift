@@ -65,13 +65,16 @@ extension Repository {
             // running on another node: it too is given the grace period, from when it was written.
             let orphaned = pool.filter { !known.contains($0.path) && !accounted.contains($0.path) && $0.age >= grace }
                 .map(\.path)
+            // Likewise an index a publish wrote before it stopped, which no Release names.
+            let unnamed = try storage.unnamedIndexFiles()
+                .filter { !accounted.contains($0.path) && $0.age >= grace }.map(\.path)
             let incoming = abandonedIncomingFiles()
             let indices = try read { db in
                 try self.configuration.distributions.flatMap { try self.indices(db, for: $0) }
             }
             let cache = publisher.pruneChunkCache(keeping: indices, dryRun: dryRun)
             let duePool = due.filter { $0.hasPrefix("pool/") }
-            let superseded = due.filter { !$0.hasPrefix("pool/") }
+            let superseded = due.filter { !$0.hasPrefix("pool/") } + unnamed
             let bytes = (duePool + orphaned).reduce(cache.bytes) { $0 + (sizes[$1] ?? 0) }
                 + incoming.reduce(0) { total, name in
                     var status = stat()
@@ -80,7 +83,7 @@ extension Repository {
             if !dryRun {
                 // The store no longer references these files (committed above): deleting them
                 // now can only leave orphans, which a later gc finds, never a dangling row.
-                try storage.delete(due + orphaned)
+                try storage.delete(due + orphaned + unnamed)
                 for name in incoming { unlink(incomingDirectory + "/" + name) }
             }
             return Collection(

@@ -180,13 +180,20 @@ struct ObjectStorageTests {
                 .split(separator: " ").first)
         let oldByHash = "dists/development/main/binary-amd64/by-hash/SHA512/\(oldIndex)"
 
-        // Within the grace period (24 h by default) both stay, for clients mid-update.
+        // An index a publish wrote before it was killed, which no Release names.
+        let stray = "dists/development/main/binary-amd64/by-hash/SHA512/" + String(repeating: "ab", count: 64)
+        let scratch = repository.root.appendingPathComponent("stray")
+        try Data("stray index\n".utf8).write(to: scratch)
+        #expect(try bucket.curl(stray, ["-f", "-H", "x-amz-acl: public-read", "-T", scratch.path]).status == 0)
+
+        // Within the grace period (24 h by default) all stay, for clients mid-update.
         let kept = try repository.depot(["gc"])
         #expect(kept.status == 0, "\(kept.standardError)")
         #expect(kept.text.contains("kept \(oldPool)"), "\(kept.text)")
         #expect(kept.text.contains("kept \(oldByHash)"), "\(kept.text)")
         #expect(try bucket.curl(oldPool, ["-o", "/dev/null", "-w", "%{http_code}"]).text == "200")
         #expect(try bucket.curl(oldByHash, ["-o", "/dev/null", "-w", "%{http_code}"]).text == "200")
+        #expect(try bucket.curl(stray, ["-o", "/dev/null", "-w", "%{http_code}"]).text == "200")
 
         try repository.editConfiguration(replacing: "Origin:", with: "GC-Grace: 0\nOrigin:")
         let deleted = try repository.depot(["gc", "--json"])
@@ -194,6 +201,8 @@ struct ObjectStorageTests {
         let outcome = try #require(try JSONSerialization.jsonObject(with: deleted.standardOutput) as? [String: Any])
         #expect(outcome["unreferenced"] as? [String] == [oldPool])
         #expect((outcome["superseded"] as? [String] ?? []).contains(oldByHash), "\(outcome)")
+        #expect((outcome["superseded"] as? [String] ?? []).contains(stray), "\(outcome)")
+        #expect(try bucket.curl(stray, ["-o", "/dev/null", "-w", "%{http_code}"]).text != "200")
         #expect(try bucket.curl(oldPool, ["-o", "/dev/null", "-w", "%{http_code}"]).text != "200")
         #expect(try bucket.curl(oldByHash, ["-o", "/dev/null", "-w", "%{http_code}"]).text != "200")
         let verify = try repository.depot(["verify"])
@@ -391,6 +400,9 @@ struct ObjectStorageConsistencyTests {
         #expect(killed > 0)
         #expect(failures.all.isEmpty, "apt-get update failed while changes were killed: \(failures.all.prefix(3))")
 
+        // Last-Modified counts whole seconds: an InRelease rewritten in the second the
+        // clients last fetched it would be answered 304 to their If-Modified-Since.
+        sleep(2)
         let publish = try repository.depot(["publish"])
         #expect(publish.status == 0, "\(publish.standardError)")
         let verify = try repository.depot(["verify"])

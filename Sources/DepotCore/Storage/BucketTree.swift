@@ -306,9 +306,26 @@ final class BucketTree: PublishedStorage {
         return problems.withLock { $0.sorted() }
     }
 
-    func poolFiles() throws -> [StoredFile] {
+    func poolFiles() throws -> [StoredFile] { try files(under: "pool/") }
+
+    func unnamedIndexFiles() throws -> [StoredFile] {
+        let byHash = try files(under: "dists/").filter { $0.path.contains("/by-hash/") }
+        var named = Set<String>()
+        for distribution in Set(byHash.map { $0.path.split(separator: "/")[1] }) {
+            let directory = "dists/\(distribution)/"
+            guard let inRelease = try contents(of: directory + "InRelease") else { continue }
+            let text = ReleaseFile.signedText(ofClearsigned: String(decoding: inRelease, as: UTF8.self)) ?? ""
+            for entry in ReleaseFile.entries(of: text) where Self.byHashAlgorithms.contains(entry.algorithm) {
+                named.insert(directory + Self.byHashPath(of: entry.path, algorithm: entry.algorithm, digest: entry.hash))
+            }
+        }
+        return byHash.filter { !named.contains($0.path) }
+    }
+
+    /// Every object below `path` of the tree (a listing: for gc only), by its path in the tree.
+    private func files(under path: String) throws -> [StoredFile] {
         let client = try connection()
-        let prefix = key("pool/")
+        let prefix = key(path)
         let listed = try run { try await client.list(prefix: prefix) }
         let now = Date()
         let strip = configuration.prefix.isEmpty ? 0 : configuration.prefix.count + 1

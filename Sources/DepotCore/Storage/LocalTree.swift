@@ -94,6 +94,9 @@ struct LocalTree: PublishedStorage {
         return files
     }
 
+    /// A generation keeps what earlier `Release` files named, and goes with them.
+    func unnamedIndexFiles() throws -> [StoredFile] { [] }
+
     func delete(_ paths: [String]) throws {
         for path in paths { unlink(location(of: path)) }
         removeEmptyDirectories(under: location(of: "pool"))

@@ -42,6 +42,11 @@ protocol PublishedStorage: Sendable {
     /// Every file under `pool/`, with how long ago it was written.
     func poolFiles() throws -> [StoredFile]
 
+    /// The `by-hash/` index files no distribution's current `Release` names (written by a
+    /// publish that stopped before its `InRelease`, or superseded), with their age; none where
+    /// publishing removes them itself.
+    func unnamedIndexFiles() throws -> [StoredFile]
+
     /// Deletes these files of the tree; deleting one that is gone succeeds.
     func delete(_ paths: [String]) throws
 }
