@@ -139,6 +139,7 @@ public struct Publisher: Sendable {
             try DurableFiles.writeUnsynced(rendered.release, to: directory + "/Release")
             try DurableFiles.writeUnsynced(rendered.releaseGPG, to: directory + "/Release.gpg")
             try DurableFiles.writeUnsynced(rendered.inRelease, to: directory + "/InRelease")
+            if let live { laterThanLive(directory, live: "\(generations)/\(live)") }
             // The whole generation (and the chunk cache) reaches the disk before it goes live.
             try DurableFiles.syncFileSystem(containing: directory)
 
@@ -151,6 +152,22 @@ public struct Publisher: Sendable {
             try? FileManager.default.removeItem(atPath: "\(generations)/\(old)")
         }
         return number
+    }
+
+    /// Gives the new generation's `InRelease`, `Release` and `Release.gpg` a modification time
+    /// in a later second than the live ones'. `Last-Modified` counts whole seconds and apt
+    /// revalidates with `If-Modified-Since`: a client that fetched the live `InRelease` in the
+    /// second this publish happens would otherwise be told 304 and keep the old tree.
+    private func laterThanLive(_ directory: String, live: String) {
+        for name in ["InRelease", "Release", "Release.gpg"] {
+            var old = stat()
+            var new = stat()
+            guard stat("\(live)/\(name)", &old) == 0, stat("\(directory)/\(name)", &new) == 0,
+                new.st_mtim.tv_sec <= old.st_mtim.tv_sec
+            else { continue }
+            var times = [timespec(tv_sec: old.st_mtim.tv_sec + 1, tv_nsec: 0), timespec(tv_sec: old.st_mtim.tv_sec + 1, tv_nsec: 0)]
+            utimensat(AT_FDCWD, "\(directory)/\(name)", &times, 0)
+        }
     }
 
     /// The generation `dists/<dist>` points to, if any.

@@ -173,10 +173,14 @@ public final class S3Client: Sendable {
 
     /// An object's bytes and ETag, or nil when there is none: the ETag to make a later write
     /// conditional on the object being still this one.
-    public func getWithETag(_ key: String) async throws(S3Error) -> (body: [UInt8], eTag: String)? {
+    public func getWithETag(_ key: String) async throws(S3Error) -> (
+        body: [UInt8], eTag: String, lastModified: String
+    )? {
         do {
             let answer = try await send("GET", key: key)
-            return (answer.body, answer.headers.first(name: "etag") ?? "")
+            return (
+                answer.body, answer.headers.first(name: "etag") ?? "", answer.headers.first(name: "last-modified") ?? ""
+            )
         } catch let error where error.isNotFound {
             return nil
         }

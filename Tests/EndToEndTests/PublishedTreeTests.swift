@@ -111,6 +111,34 @@ import Testing
 
     /// A publish switches `dists/<dist>` to a new generation in one rename, and the previous
     /// generations' index files stay reachable by hash for clients mid-update.
+    /// apt revalidates InRelease with If-Modified-Since, in whole seconds: each publish must
+    /// give it a later Last-Modified, however quickly publishes follow each other, or a client
+    /// that fetched the old one in that second is told 304 and keeps it.
+    @Test func eachPublishGivesInReleaseALaterLastModified() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        let server = try DepotServe(root: repository.root)
+        defer { server.stop() }
+        let builder = PackageBuilder()
+        var previous: Date?
+        for round in 0..<4 {
+            try #require(try repository.depot(["push", "development", try builder.make("quick\(round)", "1.0-1")]).status == 0)
+            let head = try server.curl("dists/development/InRelease", ["-I"]).text
+            let line = try #require(head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("last-modified:") })
+            let modified = try #require(Self.httpDate(String(line.dropFirst("last-modified:".count)).trimmingCharacters(in: .whitespaces)))
+            if let previous { #expect(modified > previous, "round \(round): \(modified) after \(previous)") }
+            previous = modified
+        }
+    }
+
+    static func httpDate(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: text)
+    }
+
     @Test func earlierGenerationsStayReachableByHash() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }

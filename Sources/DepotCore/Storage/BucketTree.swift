@@ -152,6 +152,13 @@ final class BucketTree: PublishedStorage {
             Upload(directory + "Release", rendered.release), Upload(directory + "Release.gpg", rendered.releaseGPG),
         ]
         try await forEachConcurrently(signatures, width: 2) { try await self.put($0, client: client) }
+        // Last-Modified counts whole seconds and apt revalidates InRelease with
+        // If-Modified-Since: one replaced within the second a client fetched the old one would
+        // be answered 304, and the client would keep the old tree. So not in that second.
+        if let previous, let written = Self.httpDate(previous.lastModified) {
+            let wait = written.timeIntervalSince1970.rounded(.down) + 1.05 - Date().timeIntervalSince1970
+            if wait > 0 { try await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
+        }
         do throws(S3Error) {
             try await put(
                 Upload(inReleasePath, rendered.inRelease), client: client,
@@ -335,6 +342,15 @@ final class BucketTree: PublishedStorage {
                 path: String(object.key.dropFirst(strip)), size: Int64(object.size),
                 age: max(0, Int(now.timeIntervalSince(written))))
         }
+    }
+
+    /// An HTTP date (`Sat, 28 Nov 2026 05:00:00 GMT`).
+    static func httpDate(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: text)
     }
 
     /// ListObjectsV2's `LastModified`: ISO 8601, with or without fractions of a second.
