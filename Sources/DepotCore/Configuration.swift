@@ -239,6 +239,32 @@ public struct Configuration: Sendable, Hashable {
         return document.rendered()
     }
 
+    /// How this configuration differs from `other`, one line per field ("Keep-Versions of
+    /// production: 3 here, 2 there"), the store's address left out: nodes may reach one
+    /// store by different names.
+    public func differences(from other: Configuration, here: String, there: String) -> [String] {
+        func fields(_ configuration: Configuration) -> [String: String] {
+            var configuration = configuration
+            configuration.store = nil
+            var result: [String: String] = [:]
+            let rendered = (try? Deb822Document(parsing: configuration.rendered()))?.paragraphs ?? []
+            for (position, paragraph) in rendered.enumerated() {
+                let distribution = position == 0 ? nil : paragraph["Distribution"]
+                for field in paragraph.fields {
+                    result[distribution.map { "\(field.name) of \($0)" } ?? field.name] = field.value
+                }
+            }
+            return result
+        }
+        let mine = fields(self)
+        let theirs = fields(other)
+        return Set(mine.keys).union(theirs.keys).sorted().compactMap { key in
+            guard mine[key] != theirs[key] else { return nil }
+            func describe(_ value: String?) -> String { value.map { "'\($0)'" } ?? "none" }
+            return "\(key): \(describe(mine[key])) \(here), \(describe(theirs[key])) \(there)"
+        }
+    }
+
     /// The repository stanza's object storage fields; nil without `Storage`.
     private static func objectStorage(_ paragraph: Deb822Paragraph, lines: LineLocator) throws(ConfigurationError)
         -> ObjectStorageConfiguration?

@@ -27,6 +27,8 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
     case invalidArgument(String)
     case storage(String)
     case storeMissing(path: String)
+    /// depot.conf differs from the configuration the shared store records, in these fields.
+    case configurationDiffers(path: String, store: String, differences: [String])
     /// A request to the bucket of `Storage:` failed; the text names the bucket and what to do.
     case objectStorage(String)
     /// The pool object a push needs holds a file removed less than `grace` seconds ago, which
@@ -52,6 +54,10 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
             return "\(root): already holds a repository (depot.conf exists)"
         case .configuration(let path, let error):
             return "\(path):\(error.line): \(error.problem)"
+        case .configurationDiffers(let path, let store, let differences):
+            return "\(path) differs from the configuration recorded in \(store) (\(differences.joined(separator: "; "))); "
+                + "nothing was changed: give every node the same depot.conf, or record this one for all with "
+                + "'depot store record-configuration'"
         case .unknownDistribution(let name, let known):
             return "unknown distribution '\(name)' (depot.conf defines: \(known.joined(separator: ", ")))"
         case .unknownComponent(let name, let known):

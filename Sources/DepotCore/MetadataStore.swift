@@ -156,9 +156,36 @@ enum MetadataStore {
         try db.execute("DELETE FROM listings WHERE distribution = ? AND file_id = ?", [distribution, fileID])
     }
 
+    /// The configuration the repository was made with, or last recorded for every node.
+    static func recordedConfiguration(_ db: any StoreTransaction) throws -> String? {
+        try db.value("SELECT configuration FROM repository_configuration")
+    }
+
+    /// Records that `distribution` changed: its next generation waits to be published.
     static func markUnpublished(_ db: any StoreTransaction, _ distribution: String) throws {
         try db.execute(
-            "INSERT INTO unpublished (distribution) VALUES (?) ON CONFLICT DO NOTHING", [distribution])
+            """
+            INSERT INTO publication (distribution, recorded, published) VALUES (?, 1, 0)
+            ON CONFLICT (distribution) DO UPDATE SET recorded = publication.recorded + 1
+            """, [distribution])
+    }
+
+    /// The distributions with changes their served tree does not show yet.
+    static func unpublished(_ db: any StoreTransaction) throws -> [String] {
+        try db.texts("SELECT distribution FROM publication WHERE recorded > published ORDER BY distribution")
+    }
+
+    /// The generation of `distribution` the store holds, when it is not published yet.
+    static func unpublishedGeneration(_ db: any StoreTransaction, _ distribution: String) throws -> Int64? {
+        try db.value(
+            "SELECT recorded FROM publication WHERE distribution = ? AND recorded > published", [distribution])
+    }
+
+    /// Records that the tree shows generation `generation` of `distribution`; never lowers it.
+    static func markPublished(_ db: any StoreTransaction, _ distribution: String, generation: Int64) throws {
+        try db.execute(
+            "UPDATE publication SET published = ? WHERE distribution = ? AND published < ?",
+            [generation, distribution, generation])
     }
 
     static func recordHistory(

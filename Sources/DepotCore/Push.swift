@@ -147,11 +147,12 @@ extension Repository {
         allowDowngrade: Bool, context: OperationContext, mover: any PoolWriter,
         flushing placed: BackgroundTask<Void>? = nil
     ) throws -> [PushOutcome] {
-        let prepared = received.compactMap { try? $0.get() }
+        var prepared = received.compactMap { try? $0.get() }
         let outcomes: [PushOutcome]
         let precompression: BackgroundTask<PrecompressedChunks>?
         do {
             for outcome in received { _ = try outcome.get() }
+            if storage.isShared { prepared = try upload(prepared, mover: mover) }
             for package in prepared.map(\.incoming) {
                 let architecture = package.deb.architecture
                 guard architecture == Architecture.all || configuration.architectures.contains(architecture) else {
@@ -187,6 +188,36 @@ extension Repository {
         let precompressed = (try? precompression?.value()) ?? PrecompressedChunks()
         try publishPending(precompressed: precompressed)
         return outcomes
+    }
+
+    /// Puts into a shared storage, before the push's transaction, the files the store does not
+    /// know yet, and returns the records with those marked as in the pool: a transaction open
+    /// across uploads would hold up every other node's changes.
+    ///
+    /// Uploads create objects and never replace one a client may be reading, so another node
+    /// pushing the same bytes meanwhile is harmless; what the transaction then decides
+    /// otherwise (a conflict found after all) leaves an unreferenced object for gc.
+    private func upload(_ prepared: [PreparedFile], mover: any PoolWriter) throws -> [PreparedFile] {
+        let names = Array(Set(prepared.map(\.incoming.deb.package)))
+        let (known, kept) = try read { db in
+            let known = try MetadataStore.files(db, names: names)
+            let kept = try prepared.map(\.poolPath).filter { try MetadataStore.isKeptForClients(db, path: $0) }
+            return (known, Set(kept))
+        }
+        let recorded = Set(known.map(\.poolPath))
+        var result = prepared
+        for index in result.indices {
+            let record = result[index]
+            guard case .incoming(let temporary) = record.incoming.location, !recorded.contains(record.poolPath) else {
+                continue
+            }
+            mover.move(
+                temporary, to: record.poolPath, checksums: record.incoming.deb.checksums,
+                replaceable: !kept.contains(record.poolPath))
+            result[index].incoming.location = .pool
+        }
+        _ = try mover.finish()
+        return result
     }
 
     /// Compresses, on the cores the rest of the push leaves idle, the index chunks this push

@@ -65,7 +65,7 @@ public final class Repository: Sendable {
     private static func openStore(_ configuration: Configuration, root: String, busyTimeout: Double) throws
         -> any Store
     {
-        if let url = configuration.store { return try PostgresStore(url: url) }
+        if let url = configuration.store { return try PostgresStore(url: url, lockTimeout: busyTimeout) }
         let storePath = root + "/.depot/depot.sqlite"
         // Only init makes a store: an empty one made here would publish every distribution
         // empty over the real ones.
@@ -186,8 +186,11 @@ public final class Repository: Sendable {
                 for distribution in configuration.distributions {
                     try MetadataStore.markUnpublished(db, distribution.name)
                 }
+                // Without the store's address: nodes may reach the store by different names.
+                var recorded = configuration
+                recorded.store = nil
                 try db.execute(
-                    "INSERT INTO repository_configuration (configuration) VALUES (?)", [configuration.rendered()])
+                    "INSERT INTO repository_configuration (configuration) VALUES (?)", [recorded.rendered()])
             }
             try DurableFiles.replace(root + "/depot.conf", with: Array(configuration.rendered().utf8))
         } catch let error as SigningError {
@@ -203,6 +206,97 @@ public final class Repository: Sendable {
         let repository = try Repository(root: root)
         try repository.withLock { try repository.publishPending() }
         return repository
+    }
+
+    public struct JoinOptions: Sendable {
+        /// The PostgreSQL store holding the repository.
+        public var store: String
+        /// The bucket the repository publishes to, as the first node was given it; checked
+        /// against the recorded configuration.
+        public var storage: String?
+        public var signWith: String?
+        /// Where the key named by `signWith` is; it is copied into this node's keyring.
+        public var gnupgHome: String?
+
+        public init(store: String) { self.store = store }
+    }
+
+    /// Makes `root` a further node of the repository a shared store holds: `depot.conf` is the
+    /// configuration recorded there, and the signing key is copied into this node's keyring.
+    /// Nothing is published: the repository is there already.
+    public static func join(root: String, options: JoinOptions) throws -> Repository {
+        let root = absolute(root)
+        guard !FileManager.default.fileExists(atPath: root + "/depot.conf") else {
+            throw DepotError.alreadyInitialized(root: root)
+        }
+        let store = try PostgresStore(url: options.store)
+        guard let recorded = try store.read({ db in try MetadataStore.recordedConfiguration(db) }) else {
+            throw DepotError.storage(
+                "\(store.location) holds no repository to join; make one with 'depot init --store \(options.store) --storage s3://BUCKET/PREFIX'")
+        }
+        var configuration: Configuration
+        do {
+            configuration = try Configuration(parsing: recorded)
+        } catch {
+            throw DepotError.storage("\(store.location): the recorded configuration does not read back (\(error.problem))")
+        }
+        if let storage = options.storage, storage != configuration.objectStorage?.url {
+            throw DepotError.invalidArgument(
+                "--storage \(storage): the repository in \(store.location) publishes to "
+                    + "\(configuration.objectStorage?.url ?? "public/ on its first node, which other nodes cannot share")")
+        }
+        guard let fingerprint = configuration.signWith else {
+            throw DepotError.storage("\(store.location): the recorded configuration names no Sign-With key")
+        }
+        if let signWith = options.signWith, signWith.uppercased() != fingerprint.uppercased() {
+            throw DepotError.invalidArgument(
+                "--sign-with \(signWith): the repository signs with \(fingerprint); give this node that key")
+        }
+        configuration.store = options.store
+        let keyring = root + "/.depot/gnupg"
+        let fileManager = FileManager.default
+        let created = [root + "/.depot"].filter { !fileManager.fileExists(atPath: $0) }
+        do {
+            try DurableFiles.makeDirectory(keyring)
+            try DurableFiles.makeDirectory(root + "/.depot/incoming")
+            chmod(root + "/.depot", 0o700)
+            chmod(keyring, 0o700)
+            let source =
+                options.gnupgHome ?? ProcessInfo.processInfo.environment["GNUPGHOME"] ?? NSHomeDirectory() + "/.gnupg"
+            _ = try Signer.importKey(fingerprint: fingerprint, from: source, into: keyring)
+            try DurableFiles.replace(root + "/depot.conf", with: Array(configuration.rendered().utf8))
+        } catch {
+            for path in created { try? fileManager.removeItem(atPath: path) }
+            if let error = error as? SigningError { throw DepotError.signing(error) }
+            if let error = error as? FileError { throw DepotError.file(error) }
+            throw error
+        }
+        return try Repository(root: root)
+    }
+
+    /// Refuses, naming the fields, a depot.conf that differs from the configuration the shared
+    /// store records: nodes that disagreed about distributions or the bucket would publish
+    /// different trees.
+    func checkRecordedConfiguration() throws {
+        guard let recorded = try read({ db in try MetadataStore.recordedConfiguration(db) }),
+            let theirs = try? Configuration(parsing: recorded)
+        else { return }
+        let differences = configuration.differences(from: theirs, here: "here", there: "in the store")
+        guard differences.isEmpty else {
+            throw DepotError.configurationDiffers(path: configurationPath, store: store.location, differences: differences)
+        }
+    }
+
+    /// Records this node's depot.conf as the repository's configuration, which every node's
+    /// depot.conf must then equal.
+    public func recordConfiguration() throws {
+        var configuration = configuration
+        configuration.store = nil
+        let text = configuration.rendered()
+        try write { db in
+            try db.execute("DELETE FROM repository_configuration")
+            try db.execute("INSERT INTO repository_configuration (configuration) VALUES (?)", [text])
+        }
     }
 
     static func absolute(_ path: String) -> String {
@@ -305,35 +399,58 @@ public final class Repository: Sendable {
     }
 
     func publishPending(precompressed: PrecompressedChunks = .init()) throws {
-        let pending = try read { db in try db.texts("SELECT distribution FROM unpublished") }
+        let pending = try read { db in try MetadataStore.unpublished(db) }
         guard !pending.isEmpty else { return }
         try storage.writeArchiveKeyIfMissing { Array(try exportKey().utf8) }
         for name in pending {
             guard let distribution = configuration.distribution(name) else { continue }
-            let indices = try read { db in try self.indices(db, for: distribution) }
-            let release = ReleaseInfo(
-                origin: configuration.origin, label: configuration.label, distribution: name,
-                description: distribution.description, architectures: configuration.architectures,
-                components: configuration.components, validFor: distribution.validFor)
-            let now = Int(Date().timeIntervalSince1970)
-            let published: PublishedObjects
-            do {
-                published = try storage.publish(
-                    try publisher.render(release, indices: indices, date: now, precompressed: precompressed))
-            } catch {
-                throw DepotError.publishing(error)
+            try store.publishing(name) { try publish(distribution, precompressed: precompressed) }
+        }
+    }
+
+    /// Publishes the generation of `distribution` the store holds, unless another node has
+    /// published it (or a later one) meanwhile.
+    ///
+    /// What the publish replaces is read before the store is: a node that stalls after its
+    /// read and wakes after another node published a later generation finds the served
+    /// `InRelease` changed, and replaces nothing; and the generation it records as published
+    /// only ever rises.
+    private func publish(_ distribution: Configuration.Distribution, precompressed: PrecompressedChunks) throws {
+        let name = distribution.name
+        let base: PublishBase
+        do {
+            base = try storage.publishBase(of: name)
+        } catch {
+            throw DepotError.publishing(error)
+        }
+        let snapshot = try read { db -> (generation: Int64, indices: [PackagesIndex])? in
+            guard let generation = try MetadataStore.unpublishedGeneration(db, name) else { return nil }
+            return (generation, try self.indices(db, for: distribution))
+        }
+        guard let snapshot else { return }
+        let release = ReleaseInfo(
+            origin: configuration.origin, label: configuration.label, distribution: name,
+            description: distribution.description, architectures: configuration.architectures,
+            components: configuration.components, validFor: distribution.validFor)
+        let now = Int(Date().timeIntervalSince1970)
+        let published: PublishedObjects
+        do {
+            published = try storage.publish(
+                try publisher.render(release, indices: snapshot.indices, date: now, precompressed: precompressed),
+                over: base)
+        } catch {
+            throw DepotError.publishing(error)
+        }
+        try write { db in
+            try MetadataStore.markPublished(db, name, generation: snapshot.generation)
+            // What the new Release names is no longer garbage; what the old one named alone
+            // is, from now on, kept for the grace period.
+            for path in published.named {
+                try db.execute("DELETE FROM storage_garbage WHERE path = ?", [path])
             }
-            try write { db in
-                try db.execute("DELETE FROM unpublished WHERE distribution = ?", [name])
-                // What the new Release names is no longer garbage; what the old one named alone
-                // is, from now on, kept for the grace period.
-                for path in published.named {
-                    try db.execute("DELETE FROM storage_garbage WHERE path = ?", [path])
-                }
-                for path in published.superseded {
-                    try db.execute(
-                        "INSERT INTO storage_garbage (path, since) VALUES (?, ?) ON CONFLICT DO NOTHING", [path, now])
-                }
+            for path in published.superseded {
+                try db.execute(
+                    "INSERT INTO storage_garbage (path, since) VALUES (?, ?) ON CONFLICT DO NOTHING", [path, now])
             }
         }
     }
@@ -409,7 +526,16 @@ public final class Repository: Sendable {
     /// A holder writes its pid and command line into the lock file, so that a writer kept
     /// waiting (by a stopped or slow process) can say for whom, and gives up after
     /// `lockTimeout` seconds rather than wait forever in silence.
+    ///
+    /// Nodes sharing a PostgreSQL store and a bucket have no disk in common: there the store
+    /// keeps changes apart (`Store.isShared`), and this takes no lock.
     func withLock<T>(cancelled: () -> Bool = { false }, _ body: () throws -> T) throws -> T {
+        if store.isShared { try checkRecordedConfiguration() }
+        if store.isShared && storage.isShared {
+            if cancelled() { throw DepotError.cancelled }
+            try prepareSigner()
+            return try body()
+        }
         let path = privateDirectory + "/lock"
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw DepotError.file(FileError(path: path, operation: "open lock", code: errno)) }
@@ -438,12 +564,16 @@ public final class Repository: Sendable {
         let holder = Array("pid \(getpid()) (\(CommandLine.arguments.joined(separator: " ")))".utf8)
         _ = ftruncate(descriptor, 0)
         _ = holder.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+        try prepareSigner()
+        return try body()
+    }
+
+    private func prepareSigner() throws {
         do {
             try signer.prepare()
         } catch {
             throw DepotError.signingKeyUnavailable(error, keyring: keyringDirectory)
         }
-        return try body()
     }
 
     /// Takes the lock if no one holds it.

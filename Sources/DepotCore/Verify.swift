@@ -25,7 +25,7 @@ extension Repository {
                 try db.rows("SELECT \(MetadataStore.fileColumns), f.stanza FROM package_files f").map {
                     (file: MetadataStore.file($0), stanza: $0[11] as String)
                 },
-                Set(try db.texts("SELECT distribution FROM unpublished"))
+                Set(try MetadataStore.unpublished(db))
             )
         }
         for (file, stanza) in files where !Self.stanzaDescribes(file, stanza) {

@@ -130,14 +130,17 @@ public final class S3Client: Sendable {
         return response.headers.first(name: "etag") ?? ""
     }
 
-    /// An object's size and ETag, or nil when there is none.
+    /// An object's size and ETag (and when it was written, as the server's `Last-Modified`
+    /// says it), or nil when there is none.
     public struct ObjectInfo: Sendable, Hashable {
         public var size: Int
         public var eTag: String
+        public var lastModified: String
 
-        public init(size: Int, eTag: String) {
+        public init(size: Int, eTag: String, lastModified: String = "") {
             self.size = size
             self.eTag = eTag
+            self.lastModified = lastModified
         }
     }
 
@@ -146,7 +149,8 @@ public final class S3Client: Sendable {
             let response = try await send("HEAD", key: key)
             return ObjectInfo(
                 size: response.headers.first(name: "content-length").flatMap(Int.init) ?? 0,
-                eTag: response.headers.first(name: "etag") ?? "")
+                eTag: response.headers.first(name: "etag") ?? "",
+                lastModified: response.headers.first(name: "last-modified") ?? "")
         } catch let error where error.isNotFound {
             return nil
         }

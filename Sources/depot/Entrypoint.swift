@@ -14,7 +14,7 @@ struct DepotCommand: ParsableCommand {
         version: "0.2.0",
         subcommands: [
             Init.self, Push.self, Promote.self, Diff.self, List.self, Show.self, Remove.self, History.self,
-            Rollback.self, Publish.self, Verify.self, CollectGarbage.self, ExportKey.self, Token.self, Serve.self,
+            Rollback.self, Publish.self, Verify.self, CollectGarbage.self, ExportKey.self, Token.self, StoreCommand.self, Serve.self,
         ])
 
     /// Prints failures as one line, `depot: error: ...`, and exits non-zero.

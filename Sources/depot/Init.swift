@@ -9,6 +9,8 @@ struct Init: ParsableCommand {
             Examples:
               depot --root /srv/depot init --origin "Example Corp" --architectures amd64,arm64
               depot --root /srv/depot init --storage s3://example-apt/depot --s3-region eu-central-1
+              depot --root /srv/depot init --store postgresql://depot@db.example/depot --storage s3://example-apt/depot
+              depot --root /srv/depot init --join --store postgresql://depot@db.example/depot --storage s3://example-apt/depot --sign-with FPR --gnupg-home DIR
             """)
 
     @OptionGroup var repository: RepositoryOptions
@@ -70,12 +72,18 @@ struct Init: ParsableCommand {
             valueName: "ACL"))
     var s3ACL: String?
 
+    @Flag(
+        help: ArgumentHelp(
+            "Make this root a further node of the repository the --store holds: depot.conf becomes the configuration recorded there, and the --sign-with key (from --gnupg-home) is copied into this node's keyring."))
+    var join = false
+
     @Option(
         name: .customLong("public-url"),
         help: ArgumentHelp("Where clients read the tree (a CDN); depot serve redirects there.", valueName: "URL"))
     var publicURL: String?
 
     func run() throws {
+        if join { return try joinRepository() }
         var options = Repository.InitOptions()
         options.objectStorage = try objectStorage()
         options.store = store
@@ -91,6 +99,27 @@ struct Init: ParsableCommand {
         printLine(
             "Signing key: \(created.configuration.signWith ?? "?") (public key in \(created.treeLocation(of: "archive-key.asc")))")
         printLine("Distributions: \(created.configuration.distributions.map(\.name).joined(separator: " -> "))")
+    }
+
+    private func joinRepository() throws {
+        guard let store else {
+            throw DepotError.invalidArgument("--join needs --store postgresql://USER@HOST:PORT/DATABASE: the store to join")
+        }
+        let given: [(String, String?)] = [
+            ("--s3-endpoint", s3Endpoint), ("--s3-region", s3Region), ("--s3-addressing", s3Addressing),
+            ("--s3-acl", s3ACL), ("--public-url", publicURL), ("--label", label),
+        ]
+        if let option = given.first(where: { $0.1 != nil }) {
+            throw DepotError.invalidArgument("\(option.0) cannot be given with --join: the store records the repository's configuration")
+        }
+        var options = Repository.JoinOptions(store: store)
+        options.storage = storage
+        options.signWith = signWith
+        options.gnupgHome = gnupgHome
+        let joined = try Repository.join(root: repository.resolvedRoot, options: options)
+        printLine("Joined the repository in \(store) as a node in \(joined.root)")
+        printLine("Serving from: \(joined.treeLocation(of: ""))")
+        printLine("Distributions: \(joined.configuration.distributions.map(\.name).joined(separator: " -> "))")
     }
 
     /// The bucket the options describe; depot.conf's own checks then judge the values.

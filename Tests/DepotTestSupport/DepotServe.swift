@@ -59,6 +59,12 @@ public final class DepotServe: @unchecked Sendable {
         return nil
     }
 
+    /// Kills the server at once (`kill -9`), whatever it is doing.
+    public func killNow() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
     /// Runs curl with `arguments` against a path of the server; its status line and headers
     /// (`-D -`) come first in the output.
     public func curl(_ path: String, _ arguments: [String] = []) throws -> TestSupport.ProcessResult {

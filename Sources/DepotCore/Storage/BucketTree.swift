@@ -72,6 +72,8 @@ final class BucketTree: PublishedStorage {
         return String(location.url(of: key(marker)).dropLast(marker.count + 1))
     }
 
+    var isShared: Bool { true }
+
     func poolWriter() -> any PoolWriter { BucketPoolWriter(tree: self) }
 
     /// Checks, before a repository is made, that the bucket answers to these credentials and
@@ -89,9 +91,20 @@ final class BucketTree: PublishedStorage {
 
     // MARK: - Publishing
 
-    func publish(_ rendered: RenderedDistribution) throws(PublishError) -> PublishedObjects {
+    func publishBase(of distribution: String) throws(PublishError) -> PublishBase {
         do {
-            return try waitFor { try await self.upload(rendered) }
+            let client = try connection()
+            guard let current = try waitFor({ try await client.getWithETag(self.key("dists/\(distribution)/InRelease")) })
+            else { return .none }
+            return PublishBase(inRelease: current.body, eTag: current.eTag, lastModified: current.lastModified)
+        } catch {
+            throw .storage(error)
+        }
+    }
+
+    func publish(_ rendered: RenderedDistribution, over base: PublishBase) throws(PublishError) -> PublishedObjects {
+        do {
+            return try waitFor { try await self.upload(rendered, over: base) }
         } catch let error as PublishError {
             throw error
         } catch {
@@ -99,13 +112,12 @@ final class BucketTree: PublishedStorage {
         }
     }
 
-    private func upload(_ rendered: RenderedDistribution) async throws -> PublishedObjects {
+    private func upload(_ rendered: RenderedDistribution, over previous: PublishBase) async throws -> PublishedObjects {
         let client = try connection()
         let directory = "dists/\(rendered.distribution)/"
         let inReleasePath = directory + "InRelease"
-        let previous = try await client.getWithETag(key(inReleasePath))
         let previousEntries =
-            previous.flatMap { ReleaseFile.signedText(ofClearsigned: String(decoding: $0.body, as: UTF8.self)) }
+            previous.inRelease.flatMap { ReleaseFile.signedText(ofClearsigned: String(decoding: $0, as: UTF8.self)) }
             .map(ReleaseFile.entries) ?? []
         let previousSHA256 = Dictionary(
             previousEntries.filter { $0.algorithm == .sha256 }.map { ($0.path, $0.hash) }, uniquingKeysWith: { a, _ in a })
@@ -155,14 +167,14 @@ final class BucketTree: PublishedStorage {
         // Last-Modified counts whole seconds and apt revalidates InRelease with
         // If-Modified-Since: one replaced within the second a client fetched the old one would
         // be answered 304, and the client would keep the old tree. So not in that second.
-        if let previous, let written = Self.httpDate(previous.lastModified) {
+        if let lastModified = previous.lastModified, let written = Self.httpDate(lastModified) {
             let wait = written.timeIntervalSince1970.rounded(.down) + 1.05 - Date().timeIntervalSince1970
             if wait > 0 { try await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
         }
         do throws(S3Error) {
             try await put(
                 Upload(inReleasePath, rendered.inRelease), client: client,
-                condition: previous.map { .matches(eTag: $0.eTag) } ?? .absent)
+                condition: previous.eTag.map { .matches(eTag: $0) } ?? .absent)
         } catch {
             guard error.problem == .preconditionFailed else { throw error }
             throw BucketRaceError(location: location(of: inReleasePath), distribution: rendered.distribution)
@@ -226,6 +238,10 @@ final class BucketTree: PublishedStorage {
 
     // MARK: - Pool files
 
+    /// Seconds after which an unrecorded pool object is a failed push's leftover: a push
+    /// records what it uploaded far sooner, or gives up (a change waits at most minutes).
+    static let unfinishedPushAge: Double = 3600
+
     /// Creates the pool object at `poolPath` from the file at `localPath`; returns whether it
     /// made it (false: the same bytes were there already). An object of that name with other
     /// bytes is replaced only when `replaceable`; it is then a leftover of a push that never
@@ -261,6 +277,15 @@ final class BucketTree: PublishedStorage {
             if existing.size == Int(checksums.size) && existing.eTag == "\"\(checksums.md5)\"" { return false }
             guard replaceable else {
                 throw DepotError.poolObjectKept(location: location(of: poolPath), grace: gcGrace)
+            }
+            // A recent one may be another node's push of other bytes, still on its way to
+            // its transaction (which would then list what this one put there).
+            let age = Self.httpDate(existing.lastModified).map { Date().timeIntervalSince($0) } ?? 0
+            guard age > Self.unfinishedPushAge else {
+                throw DepotError.objectStorage(
+                    "\(location(of: poolPath)) was written \(Int(age)) s ago with other content by a push that has not "
+                        + "recorded it (one under way on another node, or one that failed); push again in an hour, "
+                        + "or build it with a new version")
             }
             try await send(.matches(eTag: existing.eTag))
             return true
@@ -392,8 +417,7 @@ struct BucketRaceError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// Puts a push's files into the bucket while its transaction writes rows, `BucketTree.width`
-/// at a time; takes out the ones it created if the push fails.
+/// Puts a push's files into the bucket before its transaction, `BucketTree.width` at a time.
 final class BucketPoolWriter: PoolWriter, @unchecked Sendable {
     private struct Job: Sendable {
         var temporaryPath: String
@@ -408,7 +432,6 @@ final class BucketPoolWriter: PoolWriter, @unchecked Sendable {
         var running = 0
         /// Every worker started, for `finish` and `undo` to wait for.
         var workers: [Task<Void, Never>] = []
-        var created: [String] = []
         var failure: (any Error)?
     }
 
@@ -445,11 +468,8 @@ final class BucketPoolWriter: PoolWriter, @unchecked Sendable {
             defer { unlink(job.temporaryPath) }
             guard !failed else { continue }
             do {
-                if try await tree.uploadPoolFile(
+                _ = try await tree.uploadPoolFile(
                     job.temporaryPath, to: job.poolPath, checksums: job.checksums, replaceable: job.replaceable)
-                {
-                    state.withLock { $0.created.append(job.poolPath) }
-                }
             } catch {
                 state.withLock { $0.failure = $0.failure ?? error }
             }
@@ -475,8 +495,10 @@ final class BucketPoolWriter: PoolWriter, @unchecked Sendable {
         }
     }
 
+    /// Deletes nothing: another push (on another node) may have found an object this one
+    /// created holding its very bytes and listed it meanwhile. What no change references is
+    /// gc's, after the grace period.
     func undo() {
         waitForWorkers()
-        try? tree.delete(state.withLock { $0.created })
     }
 }

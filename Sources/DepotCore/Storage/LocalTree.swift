@@ -13,11 +13,17 @@ struct LocalTree: PublishedStorage {
 
     var gcGrace: Int { 0 }
 
+    var isShared: Bool { false }
+
     var redirectBase: String? { nil }
 
     func poolWriter() -> any PoolWriter { PoolMover(publicDirectory: publicDirectory) }
 
-    func publish(_ rendered: RenderedDistribution) throws(PublishError) -> PublishedObjects {
+    /// One writer at a time publishes `public/` (the repository lock), so there is nothing to
+    /// check a publish against.
+    func publishBase(of distribution: String) throws(PublishError) -> PublishBase { .none }
+
+    func publish(_ rendered: RenderedDistribution, over base: PublishBase) throws(PublishError) -> PublishedObjects {
         try publisher.publish(rendered)
         return PublishedObjects()
     }

@@ -17,16 +17,24 @@ protocol PublishedStorage: Sendable {
     /// deletes it: for clients (and caches) that may still fetch it.
     var gcGrace: Int { get }
 
+    /// Whether several nodes can reach it (a bucket), rather than only this host (a disk).
+    var isShared: Bool { get }
+
     /// Where `depot serve` sends clients for the tree; nil when it serves the tree itself.
     var redirectBase: String? { get }
 
     /// Starts putting one change's new files into the pool.
     func poolWriter() -> any PoolWriter
 
+    /// What a publish of `distribution` will replace. Read before the store's snapshot that is
+    /// rendered: a publish that finds another one replaced it meanwhile then knows that it may
+    /// hold an older state, and replaces nothing.
+    func publishBase(of distribution: String) throws(PublishError) -> PublishBase
+
     /// Makes a rendered distribution what clients see, in an order that never shows them a
-    /// tree that names what is not there. Returns what it stopped naming that only gc may
-    /// delete (once `gcGrace` has passed), and what it names.
-    func publish(_ rendered: RenderedDistribution) throws(PublishError) -> PublishedObjects
+    /// tree that names what is not there, provided what they see is still `base`. Returns what
+    /// it stopped naming that only gc may delete (once `gcGrace` has passed), and what it names.
+    func publish(_ rendered: RenderedDistribution, over base: PublishBase) throws(PublishError) -> PublishedObjects
 
     /// Writes `archive-key.asc` when it is missing: a repository's key never changes, and
     /// exporting it costs a gpg run.
@@ -59,6 +67,16 @@ struct StoredFile: Sendable, Hashable {
     var age: Int
 }
 
+/// The served `InRelease` a publish starts from (none when the storage switches generations
+/// in itself, or none was published yet).
+struct PublishBase: Sendable {
+    var inRelease: [UInt8]?
+    var eTag: String?
+    var lastModified: String?
+
+    static let none = PublishBase()
+}
+
 /// What a publish named and what it stopped naming, as paths of the tree.
 struct PublishedObjects: Sendable {
     var named: [String] = []
@@ -85,7 +103,8 @@ protocol PoolWriter: AnyObject, Sendable {
     /// moved files durable, when it is still going on.
     func finish() throws -> BackgroundTask<Void>?
 
-    /// Takes out of the pool everything this writer put there.
+    /// Takes out of the pool what this writer put there, where no other writer can have come
+    /// to reference it; waits for what is still under way.
     func undo()
 }
 

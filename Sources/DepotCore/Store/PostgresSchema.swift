@@ -87,8 +87,23 @@ enum PostgresSchema {
             since BIGINT NOT NULL
         );
         CREATE TABLE repository_configuration (configuration TEXT NOT NULL);
-        """
+        """,
+        publicationGenerations,
     ]
+
+    /// Each distribution's generation: `recorded` counts the changes made to it, `published`
+    /// is the generation its served tree shows. A publish renders one generation and records
+    /// it only upwards, so a node that stalled can never mark an older state as the current
+    /// one. Written so that SQLite takes it too.
+    static let publicationGenerations = """
+        CREATE TABLE publication (
+            distribution TEXT PRIMARY KEY,
+            recorded BIGINT NOT NULL,
+            published BIGINT NOT NULL
+        );
+        INSERT INTO publication (distribution, recorded, published) SELECT distribution, 1, 0 FROM unpublished;
+        DROP TABLE unpublished;
+        """
 
     /// The statements of a version, one at a time (a prepared statement holds one): split
     /// at each `;` that ends a line outside a `$$` function body.

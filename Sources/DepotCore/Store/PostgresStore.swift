@@ -10,16 +10,27 @@ import Synchronization
 /// Each transaction leases a connection of its own from a small pool, so readers on other
 /// threads never run inside a writer's transaction. The operations are synchronous: each
 /// statement is awaited from the operation's thread (never Swift concurrency's pool).
+///
+/// Nodes sharing the database are kept apart by PostgreSQL's advisory locks, which it lets go
+/// itself when a node's connection ends: every write transaction first takes the
+/// repository's transaction lock (held for the milliseconds a transaction lasts, never over
+/// uploads), and a distribution's publish holds that distribution's lock.
 final class PostgresStore: Store {
     let location: String
     private let configuration: PostgresConnection.Configuration
+    /// Seconds a statement waits for a lock another node holds.
+    private let lockTimeout: Double
     private let idle = Mutex<[PostgresConnection]>([])
     private let nextID = Atomic<Int>(1)
     static let logger = Logger(label: "depot.store") { _ in SwiftLogNoOpLogHandler() }
 
     /// Connects to the database of `url` and brings its schema up to date; a database that
     /// holds another application's tables, or a schema newer than this Depot knows, is refused.
-    init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    init(
+        url: String, lockTimeout: Double = Repository.defaultLockTimeout,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
+        self.lockTimeout = lockTimeout
         let address = try PostgresAddress(parsing: url, environment: environment)
         location = address.description
         var configuration = PostgresConnection.Configuration(
@@ -39,9 +50,47 @@ final class PostgresStore: Store {
     }
 
     func write<T>(commit: Bool, _ body: (any StoreTransaction) throws -> T) throws -> T {
-        try transaction(begin: "BEGIN", commit: commit, body)
+        try transaction(begin: "BEGIN", commit: commit) { db in
+            // Statements after this one see every change committed before it (read committed),
+            // so each transaction decides on the repository as the one before it left it.
+            try db.execute("SELECT pg_advisory_xact_lock(?::integer, 0)", [Self.lockSpace])
+            return try body(db)
+        }
     }
 
+    var isShared: Bool { true }
+
+    func publishing<T>(_ distribution: String, _ body: () throws -> T) throws -> T {
+        let connection = try lease()
+        let claim = PostgresTransaction(connection: connection, location: location)
+        do {
+            try claim.execute("SELECT pg_advisory_lock(?::integer, hashtext(?))", [Self.lockSpace + 1, distribution])
+        } catch {
+            _ = try? waitFor { try await connection.close() }
+            throw Self.lockError(error, distribution: distribution, waited: lockTimeout)
+        }
+        defer {
+            if (try? claim.execute("SELECT pg_advisory_unlock(?::integer, hashtext(?))", [Self.lockSpace + 1, distribution]))
+                != nil
+            {
+                idle.withLock { $0.append(connection) }
+            } else {
+                _ = try? waitFor { try await connection.close() }
+            }
+        }
+        return try body()
+    }
+
+    /// The first key of Depot's advisory locks: the repository's transaction lock; the next
+    /// one, with the distribution's hash as second key, its publish lock.
+    private static let lockSpace: Int64 = 1_684_366_452
+
+    /// A lock wait that ran out says who is waited for, the way the repository lock does.
+    private static func lockError(_ error: any Error, distribution: String?, waited: Double) -> any Error {
+        guard case .lockTimeout(_, nil) = error as? DepotError else { return error }
+        let what = distribution.map { "the publish of \($0)" } ?? "the repository"
+        return DepotError.lockTimeout(holder: "another Depot node (\(what))", waited: waited)
+    }
     private func transaction<T>(begin: String, commit: Bool, _ body: (any StoreTransaction) throws -> T) throws -> T {
         let connection = try lease()
         let transaction = PostgresTransaction(connection: connection, location: location)
@@ -54,8 +103,7 @@ final class PostgresStore: Store {
         } catch {
             // A connection whose transaction failed is closed, not reused: it may be mid-way.
             _ = try? waitFor { try await connection.close() }
-            if let error = error as? DepotError { throw error }
-            throw PostgresTransaction.depotError(error, location: location)
+            throw Self.lockError(error, distribution: nil, waited: lockTimeout)
         }
     }
 
@@ -63,13 +111,19 @@ final class PostgresStore: Store {
         if let connection = idle.withLock({ $0.popLast() }), !connection.isClosed { return connection }
         let configuration = configuration
         let id = nextID.add(1, ordering: .relaxed).newValue
+        let connection: PostgresConnection
         do {
-            return try waitFor {
+            connection = try waitFor {
                 try await PostgresConnection.connect(configuration: configuration, id: id, logger: Self.logger)
             }
         } catch {
             throw PostgresTransaction.depotError(error, location: location)
         }
+        // A node stopped while it holds a lock (not dead: its connection lives) makes others
+        // give up after the time a change waits for the repository, not wait forever.
+        try PostgresTransaction(connection: connection, location: location).execute(
+            "SELECT set_config('lock_timeout', ?, false)", ["\(Int(lockTimeout * 1000))"])
+        return connection
     }
 }
 
@@ -100,14 +154,17 @@ final class PostgresTransaction: StoreTransaction {
         }
         let query = PostgresQuery(unsafeSQL: Self.numberedPlaceholders(sql), binds: bindings)
         let connection = connection
-        let rows = try waitFor { () async throws -> [StoreRow] in
-            var rows: [StoreRow] = []
-            for try await row in try await connection.query(query, logger: PostgresStore.logger) {
-                rows.append(StoreRow(values: row.map(Self.value)))
+        do {
+            return try waitFor { () async throws -> [StoreRow] in
+                var rows: [StoreRow] = []
+                for try await row in try await connection.query(query, logger: PostgresStore.logger) {
+                    rows.append(StoreRow(values: row.map(Self.value)))
+                }
+                return rows
             }
-            return rows
+        } catch {
+            throw Self.depotError(error, location: location)
         }
-        return rows
     }
 
     /// `?` becomes `$1`, `$2`, ... outside quoted text: the operations' SQL is written once,
@@ -145,9 +202,11 @@ final class PostgresTransaction: StoreTransaction {
 
     /// One line for the user: what the server said, or why it could not be reached.
     static func depotError(_ error: any Error, location: String) -> DepotError {
+        if let error = error as? DepotError { return error }
         guard let error = error as? PSQLError else { return .storage("\(location): \(error)") }
         if let message = error.serverInfo?[.message] {
             let code = error.serverInfo?[.sqlState] ?? ""
+            if code == "55P03" { return .lockTimeout(holder: "another Depot node", waited: nil) }
             let advice =
                 code == "28P01" || code == "28000"
                 ? " (check the user in Store: and the password in PGPASSWORD or the password file)"

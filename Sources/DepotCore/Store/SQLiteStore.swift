@@ -12,6 +12,11 @@ final class SQLiteStore: Store {
 
     var location: String { database.path }
 
+    /// One file on one host: the repository lock keeps writers apart.
+    var isShared: Bool { false }
+
+    func publishing<T>(_ distribution: String, _ body: () throws -> T) throws -> T { try body() }
+
     func read<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
         do {
             return try database.read { db in try body(SQLiteTransaction(db)) }
@@ -186,6 +191,9 @@ final class SQLiteStore: Store {
         // made into another repository.
         migrator.registerMigration("v7: repository configuration") { db in
             try db.execute(sql: "CREATE TABLE repository_configuration (configuration TEXT NOT NULL)")
+        }
+        migrator.registerMigration("v8: publication generations") { db in
+            try db.execute(sql: PostgresSchema.publicationGenerations)
         }
         return migrator
     }

@@ -9,4 +9,13 @@ protocol Store: Sendable {
 
     /// Runs `body` in one transaction, committed or, with `commit` false, rolled back.
     func write<T>(commit: Bool, _ body: (any StoreTransaction) throws -> T) throws -> T
+
+    /// Whether several nodes may share it: then the store itself keeps their changes apart
+    /// (every write transaction waits for the one before it) and their publishes of one
+    /// distribution (`publishing`), and no node-local lock can.
+    var isShared: Bool { get }
+
+    /// Runs `body` while no other node publishes `distribution`; the wait ends, and the claim
+    /// is let go, when the node holding it dies.
+    func publishing<T>(_ distribution: String, _ body: () throws -> T) throws -> T
 }

@@ -56,6 +56,15 @@ enum StoreDialect: Sendable {
         }
     }
 
+    /// What lets an `INSERT` give an identity column its value (PostgreSQL's identity columns
+    /// are `GENERATED ALWAYS`; SQLite's integer keys take any value).
+    var givingIdentityValues: String {
+        switch self {
+        case .sqlite: ""
+        case .postgresql: "OVERRIDING SYSTEM VALUE"
+        }
+    }
+
     /// A condition: whether the text of `column` contains any of the strings of a JSON array
     /// bound to one `?`.
     func containsAnyOfJSONArray(_ column: String) -> String {
@@ -123,6 +132,10 @@ extension Optional: StoreValueDecodable where Wrapped: StoreValueDecodable {
     init(storeValue: StoreValue) {
         self = storeValue == .null ? nil : Wrapped(storeValue: storeValue)
     }
+}
+
+extension StoreValue: StoreValueConvertible {
+    var storeValue: StoreValue { self }
 }
 
 /// One row a query returned, its columns in the order the query named them.

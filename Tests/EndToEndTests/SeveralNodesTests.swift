@@ -1,0 +1,273 @@
+import DepotTestSupport
+import Foundation
+import Testing
+
+/// Two Depot nodes, each with its own root, sharing one PostgreSQL store (Debian's server on
+/// 127.0.0.1) and one bucket (moto's server): changes made through either node, from the
+/// command line or the API, all land once, and apt reads one consistent tree throughout.
+@Suite(
+    .enabled(if: TestSupport.hasProgram("apt-get"), "needs apt-get"),
+    .serialized)
+final class SeveralNodesTests {
+    let postgres: PostgresServer
+
+    init() throws { postgres = try PostgresServer() }
+
+    deinit { postgres.stop() }
+
+    /// Node A made with `init --store --storage`, node B with `init --join`.
+    struct Cluster: @unchecked Sendable {
+        let moto: MotoServer
+        let nodes: [ScratchRepository]
+        let keyFile: URL
+        let environment: [String: String]
+        let storeURL: String
+
+        init(postgres: PostgresServer, database: String) throws {
+            try postgres.createDatabase(database)
+            moto = try MotoServer()
+            try moto.createBucket("apt")
+            environment = postgres.environment.merging(MotoServer.clientEnvironment) { $1 }
+            storeURL = postgres.url(database)
+            let first = try ScratchRepository(
+                [
+                    "--store", storeURL, "--storage", "s3://apt/depot", "--s3-endpoint", moto.endpoint,
+                    "--s3-acl", "public-read",
+                ], environment: environment)
+            let configuration = try String(contentsOf: first.root.appendingPathComponent("depot.conf"), encoding: .utf8)
+            let fingerprint = try #require(
+                configuration.split(separator: "\n").first { $0.hasPrefix("Sign-With:") }?.split(separator: " ").last)
+            let second = try ScratchRepository(
+                [
+                    "--join", "--store", storeURL, "--storage", "s3://apt/depot", "--sign-with", String(fingerprint),
+                    "--gnupg-home", first.root.appendingPathComponent(".depot/gnupg").path,
+                ], environment: environment)
+            nodes = [first, second]
+            keyFile = first.root.appendingPathComponent("archive-key.asc")
+            try first.depot(["export-key"]).standardOutput.write(to: keyFile)
+        }
+
+        var treeURL: String { "\(moto.endpoint)/apt/depot" }
+
+        func aptClient(_ distribution: String) throws -> AptClient {
+            try nodes[0].aptClient(distribution, at: treeURL, trusting: keyFile.path)
+        }
+
+        func remove() {
+            for node in nodes { node.remove() }
+            moto.stop()
+        }
+    }
+
+    /// `apt-get update` in a loop for each distribution until `stop`; what failed, in `failures`.
+    static func updateLoops(_ clients: [AptClient], failures: Failures, stop: Failures) -> DispatchGroup {
+        let group = DispatchGroup()
+        for client in clients {
+            DispatchQueue.global().async(group: group) {
+                while stop.all.isEmpty {
+                    guard let update = try? client.run(["update"]) else { continue }
+                    let messages = update.text + update.standardError
+                    if update.status != 0 || messages.contains("W:") || messages.contains("E:") {
+                        failures.add(messages)
+                    }
+                }
+            }
+        }
+        return group
+    }
+
+    @Test func changesThroughBothNodesAndBothFrontsAllLandOnce() throws {
+        let cluster = try Cluster(postgres: postgres, database: "landing")
+        defer { cluster.remove() }
+        let (a, b) = (cluster.nodes[0], cluster.nodes[1])
+        let builder = PackageBuilder()
+        let promoted = try (0..<8).map { try builder.make("promoted\($0)", "1.0-1") }
+        try #require(try a.depot(["push", "development"] + promoted).status == 0)
+        // Tokens live in the store: made on one node, accepted by both.
+        let token = try a.createToken("ci", allowing: ["push:development", "promote:staging"])
+        let servers = try cluster.nodes.map { try DepotServe(root: $0.root, environment: cluster.environment) }
+        defer { for server in servers { server.stop() } }
+
+        let failures = Failures()
+        let stop = Failures()
+        let clients = try ["development", "staging"].map { try cluster.aptClient($0) }
+        defer { for client in clients { client.remove() } }
+        let updates = Self.updateLoops(clients, failures: failures, stop: stop)
+
+        let pushed = try (0..<16).map { try builder.make("pushed\($0)", "1.0-1") }
+        let refused = Failures()
+        DispatchQueue.concurrentPerform(iterations: 24) { job in
+            // Each change goes to node job % 2, from the command line or (every other pair) the API.
+            let node = job % 2
+            let overHTTP = job % 4 >= 2
+            do {
+                if job < 16 {
+                    if overHTTP {
+                        let answer = try HTTPAnswer(
+                            servers[node].curl(
+                                "api/v1/distributions/development/packages",
+                                ["-H", "Authorization: Bearer \(token)", "--data-binary", "@" + pushed[job]]))
+                        if answer.status != 201 { refused.add("push \(job): \(answer.status) \(String(decoding: answer.body, as: UTF8.self))") }
+                    } else {
+                        let result = try cluster.nodes[node].depot(["push", "development", pushed[job]])
+                        if result.status != 0 { refused.add("push \(job): \(result.standardError)") }
+                    }
+                } else {
+                    let package = "promoted\(job - 16)"
+                    if overHTTP {
+                        let answer = try HTTPAnswer(
+                            servers[node].curl(
+                                "api/v1/promotions",
+                                [
+                                    "-H", "Authorization: Bearer \(token)", "--data-binary",
+                                    #"{"packages": ["\#(package)"], "from": "development"}"#,
+                                ]))
+                        if answer.status != 200 { refused.add("promote \(package): \(answer.status) \(String(decoding: answer.body, as: UTF8.self))") }
+                    } else {
+                        let result = try cluster.nodes[node].depot(["promote", package, "--from", "development"])
+                        if result.status != 0 { refused.add("promote \(package): \(result.standardError)") }
+                    }
+                }
+            } catch {
+                refused.add("job \(job): \(error)")
+            }
+        }
+        stop.add("stop")
+        updates.wait()
+        #expect(refused.all.isEmpty, "\(refused.all)")
+        #expect(failures.all.isEmpty, "apt-get update failed while the nodes changed the tree: \(failures.all.prefix(3))")
+
+        let expectedDevelopment = Set((0..<8).map { "promoted\($0) 1.0-1 amd64" } + (0..<16).map { "pushed\($0) 1.0-1 amd64" })
+        let expectedStaging = Set((0..<8).map { "promoted\($0) 1.0-1 amd64" })
+        for node in cluster.nodes {
+            #expect(try listed(node, "development") == expectedDevelopment)
+            #expect(try listed(node, "staging") == expectedStaging)
+            let verify = try node.depot(["verify"])
+            #expect(verify.status == 0 && !verify.text.contains("not yet published"), "\(verify.text)\(verify.standardError)")
+        }
+        // Each change once in history: one entry per push and per promotion.
+        let history = try b.depot(["history", "--json"])
+        let entries = try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]] ?? []
+        let changed = entries.flatMap { entry in
+            (entry["changes"] as? [[String: Any]] ?? []).map { "\(entry["operation"]!) \(entry["distribution"]!) \($0["package"]!)" }
+        }
+        #expect(changed.count == 8 + 16 + 8, "\(changed)")
+        #expect(Set(changed).count == changed.count, "\(changed)")
+
+        // apt reads the last state from the bucket.
+        for (client, distribution) in zip(clients, ["development", "staging"]) {
+            #expect(try client.run(["update"]).status == 0)
+            #expect(try client.candidate("promoted7") == "1.0-1", "\(distribution)")
+        }
+        #expect(try clients[0].candidate("pushed15") == "1.0-1")
+    }
+
+    /// A node killed while it publishes a change it recorded: the other node's next command
+    /// publishes it, and apt never notices.
+    @Test func aNodeKilledMidPublishIsCompletedByTheOther() throws {
+        let cluster = try Cluster(postgres: postgres, database: "killing")
+        defer { cluster.remove() }
+        let (a, b) = (cluster.nodes[0], cluster.nodes[1])
+        let builder = PackageBuilder()
+        let token = try a.createToken("ci", allowing: ["push:development"])
+        // One client checks each round; another (apt locks its own state) updates in a loop.
+        let client = try cluster.aptClient("development")
+        let looping = try cluster.aptClient("development")
+        defer { for apt in [client, looping] { apt.remove() } }
+        let failures = Failures()
+        let stop = Failures()
+        let updates = Self.updateLoops([looping], failures: failures, stop: stop)
+
+        var killedMidPublish = 0
+        for round in 0..<3 {
+            let server = try DepotServe(root: b.root, environment: cluster.environment)
+            let package = try builder.make("killed\(round)", "1.0-1")
+            let upload = Process()
+            upload.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            upload.arguments = [
+                "-s", "-o", "/dev/null", "-H", "Authorization: Bearer \(token)", "--data-binary", "@" + package,
+                server.url + "api/v1/distributions/development/packages",
+            ]
+            try upload.run()
+            // Once the change is recorded, node B is publishing it (or has just done so).
+            var recorded = false
+            for _ in 0..<400 where !recorded {
+                recorded = try postgres.psql(
+                    "SELECT count(*) FROM history WHERE changes LIKE '%killed\(round)%'", database: "killing"
+                ).hasPrefix("1")
+                if !recorded { usleep(5_000) }
+            }
+            server.killNow()
+            upload.waitUntilExit()
+            #expect(recorded, "round \(round): the push was never recorded")
+            let state = try postgres.psql(
+                "SELECT count(*) FROM publication WHERE recorded > published", database: "killing")
+            if !state.hasPrefix("0") { killedMidPublish += 1 }
+
+            // The other node's next change publishes both.
+            let next = try a.depot(["push", "development", try builder.make("after\(round)", "1.0-1")])
+            #expect(next.status == 0, "\(next.standardError)")
+            #expect(try postgres.psql("SELECT count(*) FROM publication WHERE recorded > published", database: "killing").hasPrefix("0"))
+            #expect(try client.run(["update"]).status == 0)
+            #expect(try client.candidate("killed\(round)") == "1.0-1")
+        }
+        stop.add("stop")
+        updates.wait()
+        #expect(killedMidPublish > 0, "no round killed node B before its publish finished")
+        #expect(failures.all.isEmpty, "apt-get update failed: \(failures.all.prefix(3))")
+        let verify = try a.depot(["verify"])
+        #expect(verify.status == 0, "\(verify.text)\(verify.standardError)")
+    }
+
+    /// A node whose depot.conf differs from the recorded configuration changes nothing, and
+    /// says which field differs; joining refuses a store without a repository and options
+    /// that contradict the recorded configuration.
+    @Test func nodesAgreeOnTheConfigurationOrChangeNothing() throws {
+        let cluster = try Cluster(postgres: postgres, database: "agreeing")
+        defer { cluster.remove() }
+        let (a, b) = (cluster.nodes[0], cluster.nodes[1])
+        let builder = PackageBuilder()
+        try #require(try a.depot(["push", "development", try builder.make("agreed", "1.0-1")]).status == 0)
+
+        try b.editConfiguration(replacing: "Distribution: production", with: "Distribution: production\nKeep-Versions: 3")
+        let history = try a.depot(["history", "--json"]).standardOutput
+        let refused = try b.depot(["push", "development", try builder.make("refused", "1.0-1")])
+        #expect(refused.status != 0)
+        #expect(refused.standardError.hasPrefix("depot: error: "), "\(refused.standardError)")
+        #expect(refused.standardError.contains("Keep-Versions of production: '3' here, none in the store"), "\(refused.standardError)")
+        #expect(refused.standardError.split(separator: "\n").count == 1)
+        #expect(try a.depot(["history", "--json"]).standardOutput == history)
+        // Reading still works.
+        #expect(try listed(b, "development") == ["agreed 1.0-1 amd64"])
+
+        // Recorded for all: now node A is the one that differs, until it gets the same file.
+        #expect(try b.depot(["store", "record-configuration"]).status == 0)
+        let stale = try a.depot(["promote", "agreed", "--from", "development"])
+        #expect(stale.standardError.contains("Keep-Versions of production: none here, '3' in the store"), "\(stale.standardError)")
+        try a.editConfiguration(replacing: "Distribution: production", with: "Distribution: production\nKeep-Versions: 3")
+        #expect(try a.depot(["promote", "agreed", "--from", "development"]).status == 0)
+
+        try postgres.createDatabase("empty")
+        let configuration = try String(contentsOf: a.root.appendingPathComponent("depot.conf"), encoding: .utf8)
+        let fingerprint = String(
+            configuration.split(separator: "\n").first { $0.hasPrefix("Sign-With:") }!.split(separator: " ").last!)
+        let gnupg = a.root.appendingPathComponent(".depot/gnupg").path
+        let cases: [([String], String)] = [
+            (["--store", postgres.url("empty")], "holds no repository to join"),
+            (["--store", cluster.storeURL, "--storage", "s3://other/depot"], "publishes to s3://apt/depot"),
+            (["--store", cluster.storeURL, "--sign-with", "0123456789ABCDEF0123456789ABCDEF01234567"], "signs with \(fingerprint)"),
+            (["--storage", "s3://apt/depot"], "--join needs --store"),
+        ]
+        for (arguments, message) in cases {
+            let root = try TestSupport.makeTemporaryDirectory("node")
+            defer { try? FileManager.default.removeItem(at: root) }
+            let result = try TestSupport.run(
+                TestSupport.depotExecutable,
+                ["--root", root.path, "init", "--join", "--gnupg-home", gnupg] + arguments, environment: cluster.environment)
+            #expect(result.status != 0, "\(arguments)")
+            #expect(result.standardError.contains(message), "\(arguments): \(result.standardError)")
+            #expect(result.standardError.split(separator: "\n").count == 1, "\(result.standardError)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty, "\(arguments) left files")
+        }
+    }
+}
