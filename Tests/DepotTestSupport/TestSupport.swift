@@ -120,6 +120,12 @@ public struct ScratchRepository {
         guard result.status == 0 else { throw TestSupportError("depot init failed: \(result.standardError)") }
     }
 
+    /// The repository already in `root`, its commands run in `environment`.
+    public init(existing root: URL, environment: [String: String]? = nil) {
+        self.root = root
+        self.environment = environment
+    }
+
     public var publicDirectory: String { root.appendingPathComponent("public").path }
 
     /// The repository's public key, as `public/archive-key.asc` holds it.

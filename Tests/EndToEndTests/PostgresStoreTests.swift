@@ -80,6 +80,52 @@ final class PostgresStoreTests {
         #expect(try apt.candidate("snowbird") == "1.4.2-1")
     }
 
+    /// What the store answers, exactly: listings and history (dates, users and ids included).
+    static func answers(of repository: ScratchRepository) throws -> [Data] {
+        try [["list", "--json"], ["history", "--json"], ["token", "list"]].map { try repository.depot($0).standardOutput }
+    }
+
+    @Test func storeCopyMovesARepositoryToPostgreSQLAndBack() throws {
+        let repository = try ScratchRepository(environment: server.environment)
+        defer { repository.remove() }
+        try Self.workflow(repository)
+        let before = try Self.answers(of: repository)
+        try server.createDatabase("copied")
+
+        let copy = try repository.depot(["store", "copy", "--to", server.url("copied"), "--json"])
+        try #require(copy.status == 0, "\(copy.standardError)")
+        let report = try JSONSerialization.jsonObject(with: copy.standardOutput) as? [String: Any]
+        let tables = report?["tables"] as? [[String: Any]] ?? []
+        #expect(tables.first { $0["table"] as? String == "listing_journal" }?["rows"] as? Int ?? 0 > 10, "\(tables)")
+        // Copying again finds the database taken.
+        let again = try repository.depot(["store", "copy", "--to", server.url("copied")])
+        #expect(again.status != 0 && again.standardError.contains("already holds a repository's data"), "\(again.standardError)")
+
+        // The repository switched to the copy answers exactly as before, and verify passes.
+        let sqlite = repository.root.appendingPathComponent(".depot/depot.sqlite")
+        try FileManager.default.moveItem(at: sqlite, to: repository.root.appendingPathComponent("original.sqlite"))
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: sqlite.path + suffix) }
+        try repository.editConfiguration(replacing: "Origin: Depot", with: "Origin: Depot\nStore: \(server.url("copied"))")
+        let onPostgres = ScratchRepository(existing: repository.root, environment: server.environment)
+        #expect(try Self.answers(of: onPostgres) == before)
+        let verify = try onPostgres.depot(["verify"])
+        #expect(verify.status == 0, "\(verify.text)\(verify.standardError)")
+
+        // Back into SQLite: a new file, which the repository then uses as its store.
+        let back = repository.root.appendingPathComponent("back.sqlite")
+        let refused = try onPostgres.depot(["store", "copy", "--to", repository.root.appendingPathComponent("original.sqlite").path])
+        #expect(refused.status != 0 && refused.standardError.contains("exists"), "\(refused.standardError)")
+        #expect(try onPostgres.depot(["store", "copy", "--to", back.path]).status == 0)
+        try FileManager.default.moveItem(at: back, to: sqlite)
+        try repository.editConfiguration(replacing: "\nStore: \(server.url("copied"))", with: "")
+        #expect(try Self.answers(of: repository) == before)
+        #expect(try repository.depot(["verify"]).status == 0)
+        // The journal came along: a rollback on the copy undoes every change to production.
+        let rollback = try repository.depot(["rollback", "production", "--to", "1"])
+        #expect(rollback.status == 0, "\(rollback.standardError)")
+        #expect(try listed(repository, "production").isEmpty)
+    }
+
     @Test func aStoreDepotCannotUseIsOneLineAndNothingIsMade() throws {
         try server.createDatabase("accounting")
         try server.psql("CREATE TABLE invoices (id INTEGER)", database: "accounting")
