@@ -390,21 +390,28 @@ public final class Repository: Sendable {
     /// `precompressed`: chunks compressed ahead of time for these indices (`Publisher.precompress`).
     /// Publishes what earlier changes recorded but left unpublished, before a new change is
     /// made: a failure here says that the new change was not made.
+    ///
+    /// A distribution another node is publishing right now is left to it: what that node does
+    /// not take in, its own writers publish after their commits, and only what dead writers
+    /// left needs a later command.
     func publishEarlierChanges() throws {
         do {
-            try publishPending()
+            try publishPending(waiting: false)
         } catch DepotError.publishing(let error) {
             throw DepotError.earlierChangesUnpublished(error)
         }
     }
 
-    func publishPending(precompressed: PrecompressedChunks = .init()) throws {
+    ///
+    /// A node waits for another publishing the same distribution (`waiting`), then publishes
+    /// whatever is still unpublished: every change committed meanwhile, on any node, in one go.
+    func publishPending(precompressed: PrecompressedChunks = .init(), waiting: Bool = true) throws {
         let pending = try read { db in try MetadataStore.unpublished(db) }
         guard !pending.isEmpty else { return }
         try storage.writeArchiveKeyIfMissing { Array(try exportKey().utf8) }
         for name in pending {
             guard let distribution = configuration.distribution(name) else { continue }
-            try store.publishing(name) { try publish(distribution, precompressed: precompressed) }
+            _ = try store.publishing(name, waiting: waiting) { try publish(distribution, precompressed: precompressed) }
         }
     }
 

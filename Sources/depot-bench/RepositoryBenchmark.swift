@@ -180,24 +180,33 @@ struct Corpus {
             try? FileManager.default.removeItem(atPath: directory)
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: "\(work)/extra", withIntermediateDirectories: true)
-            let script = """
-                set -e
-                export SOURCE_DATE_EPOCH=1700000000
-                make() {
-                    name=$1; out=$2; root=$(mktemp -d)
-                    mkdir -p "$root/DEBIAN" "$root/usr/share/doc/$name"
-                    printf 'Package: %s\\nVersion: 1.0-1\\nArchitecture: amd64\\nMaintainer: Bench <bench@depot.example>\\nInstalled-Size: 1\\nDepends: libc6 (>= 2.36), bench-00001 (>= 1.0-1)\\nSection: misc\\nPriority: optional\\nDescription: benchmark package %s\\n A package of the Depot benchmark corpus.\\n' "$name" "$name" > "$root/DEBIAN/control"
-                    echo "$name" > "$root/usr/share/doc/$name/README"
-                    dpkg-deb -Zgzip --root-owner-group --build "$root" "$out/${name}_1.0-1_amd64.deb" >/dev/null
-                    rm -rf "$root"
-                }
-                export -f make
-                seq -f 'bench-%05g' 1 \(count) | xargs -P 2 -I{} bash -c 'make {} \(directory)'
-                make bench-extra \(work)/extra
-                """
-            try shell("bash -c '\(script.replacingOccurrences(of: "'", with: "'\\''"))'")
+            try build((1...count).map { String(format: "bench-%05d", $0) }, into: directory)
+            try build(["bench-extra"], into: "\(work)/extra")
         }
         return Corpus(directory: directory, extra: extra)
+    }
+
+    /// Builds packages of these names, version 1.0-1, into `directory`, two at a time.
+    static func build(_ names: [String], into directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let list = directory + "/.names"
+        try names.joined(separator: "\n").write(toFile: list, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: list) }
+        let script = """
+            set -e
+            export SOURCE_DATE_EPOCH=1700000000
+            make() {
+                name=$1; out=$2; root=$(mktemp -d)
+                mkdir -p "$root/DEBIAN" "$root/usr/share/doc/$name"
+                printf 'Package: %s\\nVersion: 1.0-1\\nArchitecture: amd64\\nMaintainer: Bench <bench@depot.example>\\nInstalled-Size: 1\\nDepends: libc6 (>= 2.36), bench-00001 (>= 1.0-1)\\nSection: misc\\nPriority: optional\\nDescription: benchmark package %s\\n A package of the Depot benchmark corpus.\\n' "$name" "$name" > "$root/DEBIAN/control"
+                echo "$name" > "$root/usr/share/doc/$name/README"
+                dpkg-deb -Zgzip --root-owner-group --build "$root" "$out/${name}_1.0-1_amd64.deb" >/dev/null
+                rm -rf "$root"
+            }
+            export -f make
+            xargs -P 2 -I{} bash -c 'make {} \(directory)' < \(list)
+            """
+        try shell("bash -c '\(script.replacingOccurrences(of: "'", with: "'\\''"))'")
     }
 }
 

@@ -126,6 +126,52 @@ final class PostgresStoreTests {
         #expect(try listed(repository, "production").isEmpty)
     }
 
+    /// The server cuts Depot's connections again and again while pushes of 40 packages run:
+    /// a push that loses its connection fails with one line and leaves none of its packages
+    /// behind; one that committed keeps all of them; the repository stays whole.
+    @Test func aConnectionLostMidTransactionLeavesNothingHalfDone() throws {
+        try server.createDatabase("severed")
+        let repository = try ScratchRepository(["--store", server.url("severed")], environment: server.environment)
+        defer { repository.remove() }
+        let builder = PackageBuilder()
+        let server = server
+        var failures: [String] = []
+        for round in 0..<12 where failures.count < 2 {
+            let files = try (0..<40).map { try builder.make("round\(round)-package\($0)", "1.0-1") }
+            let cutting = Failures()
+            let done = Failures()
+            let cutter = DispatchGroup()
+            DispatchQueue.global().async(group: cutter) {
+                while done.all.isEmpty {
+                    if let result = try? server.psql(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'severed' AND pid <> pg_backend_pid()",
+                        database: "postgres"), !result.hasPrefix("0")
+                    {
+                        cutting.add(result)
+                    }
+                }
+            }
+            let push = try repository.depot(["push", "development"] + files)
+            done.add("done")
+            cutter.wait()
+            let listedThisRound = try listed(repository, "development").filter { $0.hasPrefix("round\(round)-") }
+            if push.status != 0 {
+                failures.append(push.standardError)
+                #expect(push.standardError.hasPrefix("depot: error: "), "\(push.standardError)")
+                #expect(push.standardError.split(separator: "\n").count == 1, "\(push.standardError)")
+                #expect(push.standardError.contains("postgresql://depot@127.0.0.1"), "\(push.standardError)")
+            }
+            // All or nothing: a push whose transaction was cut lists none of its packages.
+            #expect(listedThisRound.isEmpty || listedThisRound.count == 40, "round \(round): \(listedThisRound.count) listed")
+            if push.status == 0 { #expect(listedThisRound.count == 40) }
+        }
+        #expect(!failures.isEmpty, "no push lost its connection")
+        // What a cut publish left, the next command publishes; then everything checks out.
+        #expect(try repository.depot(["publish"]).status == 0)
+        let verify = try repository.depot(["verify"])
+        #expect(verify.status == 0 && !verify.text.contains("not yet published"), "\(verify.text)\(verify.standardError)")
+    }
+
     @Test func aStoreDepotCannotUseIsOneLineAndNothingIsMade() throws {
         try server.createDatabase("accounting")
         try server.psql("CREATE TABLE invoices (id INTEGER)", database: "accounting")

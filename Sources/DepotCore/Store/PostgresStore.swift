@@ -60,11 +60,18 @@ final class PostgresStore: Store {
 
     var isShared: Bool { true }
 
-    func publishing<T>(_ distribution: String, _ body: () throws -> T) throws -> T {
+    func publishing(_ distribution: String, waiting: Bool, _ body: () throws -> Void) throws -> Bool {
         let connection = try lease()
         let claim = PostgresTransaction(connection: connection, location: location)
         do {
-            try claim.execute("SELECT pg_advisory_lock(?::integer, hashtext(?))", [Self.lockSpace + 1, distribution])
+            if waiting {
+                try claim.execute("SELECT pg_advisory_lock(?::integer, hashtext(?))", [Self.lockSpace + 1, distribution])
+            } else if try claim.value(
+                "SELECT pg_try_advisory_lock(?::integer, hashtext(?))", [Self.lockSpace + 1, distribution]) != true
+            {
+                idle.withLock { $0.append(connection) }
+                return false
+            }
         } catch {
             _ = try? waitFor { try await connection.close() }
             throw Self.lockError(error, distribution: distribution, waited: lockTimeout)
@@ -78,7 +85,8 @@ final class PostgresStore: Store {
                 _ = try? waitFor { try await connection.close() }
             }
         }
-        return try body()
+        try body()
+        return true
     }
 
     /// The first key of Depot's advisory locks: the repository's transaction lock; the next
@@ -91,6 +99,7 @@ final class PostgresStore: Store {
         let what = distribution.map { "the publish of \($0)" } ?? "the repository"
         return DepotError.lockTimeout(holder: "another Depot node (\(what))", waited: waited)
     }
+
     private func transaction<T>(begin: String, commit: Bool, _ body: (any StoreTransaction) throws -> T) throws -> T {
         let connection = try lease()
         let transaction = PostgresTransaction(connection: connection, location: location)

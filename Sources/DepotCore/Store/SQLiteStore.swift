@@ -15,7 +15,10 @@ final class SQLiteStore: Store {
     /// One file on one host: the repository lock keeps writers apart.
     var isShared: Bool { false }
 
-    func publishing<T>(_ distribution: String, _ body: () throws -> T) throws -> T { try body() }
+    func publishing(_ distribution: String, waiting: Bool, _ body: () throws -> Void) throws -> Bool {
+        try body()
+        return true
+    }
 
     func read<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
         do {

@@ -16,6 +16,7 @@ protocol Store: Sendable {
     var isShared: Bool { get }
 
     /// Runs `body` while no other node publishes `distribution`; the wait ends, and the claim
-    /// is let go, when the node holding it dies.
-    func publishing<T>(_ distribution: String, _ body: () throws -> T) throws -> T
+    /// is let go, when the node holding it dies. Without `waiting`, returns false at once
+    /// when another node publishes it now (and `body` does not run).
+    func publishing(_ distribution: String, waiting: Bool, _ body: () throws -> Void) throws -> Bool
 }
