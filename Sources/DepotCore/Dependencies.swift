@@ -129,9 +129,11 @@ extension Repository {
         // each up once.
         var parsed: [String: RelationshipList] = [:]
         var known: [String: Bool] = [:]
+        let controls = try self.controls(of: promoted, db)
         while let file = queue.popLast() {
             try forEachUnmetRequirement(
-                of: file, control: try control(of: file, db), in: targetOfferings, alsoKnownFrom: sourceOfferings,
+                of: file, control: try controls[file.id] ?? control(of: file, db), in: targetOfferings,
+                alsoKnownFrom: sourceOfferings,
                 parsed: &parsed, known: &known, db
             ) { alternatives, architecture in
                 var candidate: Offerings.Offer?
@@ -229,6 +231,15 @@ extension Repository {
 
     private func control(of file: PackageFile, _ db: any StoreTransaction) throws -> String {
         try db.value("SELECT control FROM package_files WHERE id = ?", [file.id]) ?? ""
+    }
+
+    /// The control paragraphs of these files, read in one query rather than one per file.
+    private func controls(of files: [PackageFile], _ db: any StoreTransaction) throws -> [Int64: String] {
+        guard files.count > 1 else { return [:] }
+        let ids = "[" + files.map { String($0.id) }.joined(separator: ",") + "]"
+        let rows = try db.rows(
+            "SELECT id, control FROM package_files WHERE id IN \(db.dialect.jsonArrayIntegers)", [ids])
+        return Dictionary(rows.map { ($0[0] as Int64, $0[1] as String) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Whether any alternative names a package (or a provided name) this repository holds.

@@ -147,6 +147,54 @@ enum MetadataStore {
     }
 
     /// Lists a file in a distribution; the store's triggers journal the row.
+    /// Listing rows a change adds and removes, kept in order and written together: many
+    /// rows in one statement, where each statement is a round trip to a server.
+    final class ListingWrites {
+        private enum Write {
+            case list(fileID: Int64, distribution: String, component: String)
+            case unlist(fileID: Int64, distribution: String)
+        }
+
+        private var writes: [Write] = []
+        /// Rows per `INSERT`: SQLite takes at most 32,766 arguments in one statement.
+        private static let rowsPerStatement = 500
+
+        func list(fileID: Int64, in distribution: String, component: String) {
+            writes.append(.list(fileID: fileID, distribution: distribution, component: component))
+        }
+
+        func unlist(fileID: Int64, from distribution: String) {
+            writes.append(.unlist(fileID: fileID, distribution: distribution))
+        }
+
+        /// Writes what was kept, in its order (so the journal the triggers write reads the
+        /// same as row by row); call before anything reads listings or claims the journal.
+        func flush(_ db: any StoreTransaction) throws {
+            var pending: [(Int64, String, String)] = []
+            func insertPending() throws {
+                for chunk in stride(from: 0, to: pending.count, by: Self.rowsPerStatement) {
+                    let rows = pending[chunk..<min(chunk + Self.rowsPerStatement, pending.count)]
+                    try db.execute(
+                        "INSERT INTO listings (distribution, component, file_id) VALUES "
+                            + Array(repeating: "(?, ?, ?)", count: rows.count).joined(separator: ", "),
+                        rows.flatMap { [$0.1, $0.2, $0.0] as [any StoreValueConvertible] })
+                }
+                pending.removeAll()
+            }
+            for write in writes {
+                switch write {
+                case .list(let fileID, let distribution, let component):
+                    pending.append((fileID, distribution, component))
+                case .unlist(let fileID, let distribution):
+                    try insertPending()
+                    try MetadataStore.unlist(db, fileID: fileID, from: distribution)
+                }
+            }
+            try insertPending()
+            writes.removeAll()
+        }
+    }
+
     static func list(_ db: any StoreTransaction, fileID: Int64, in distribution: String, component: String) throws {
         try db.execute(
             "INSERT INTO listings (distribution, component, file_id) VALUES (?, ?, ?)", [distribution, component, fileID])

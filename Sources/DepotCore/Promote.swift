@@ -113,16 +113,18 @@ extension Repository {
                         db, distribution: target, names: Array(Set(selected.map(\.file.name)))
                     ).map(\.file)
                 ) { PackageKey($0) }
+                let writes = MetadataStore.ListingWrites()
                 for listing in selected {
                     let result = try self.addListing(
                         listing.file, to: target, component: listing.component, allowDowngrade: allowDowngrade,
                         fileName: "\(listing.file.name) \(listing.file.version) (\(listing.file.architecture))",
-                        listed: &inTarget[PackageKey(listing.file), default: []], db)
+                        listed: &inTarget[PackageKey(listing.file), default: []], writes: writes)
                     if let change = result.change {
                         changes.append(change)
                         listed.append(listing.file)
                     }
                 }
+                try writes.flush(db)
                 if checkDependencies || withDependencies {
                     changes += try self.checkDependencies(
                         of: listed, into: target, from: from, promoteAlong: withDependencies,

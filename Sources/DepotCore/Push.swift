@@ -350,6 +350,7 @@ extension Repository {
         ) { PackageKey($0) }
         var outcomes: [PushOutcome] = []
         var changes: [Change] = []
+        let writes = MetadataStore.ListingWrites()
         for record in prepared {
             let package = record.incoming
             let deb = package.deb
@@ -357,7 +358,7 @@ extension Repository {
             let file = try storeFile(record, known: &known[key, default: []], mover: mover, timestamp: timestamp, db)
             let result = try addListing(
                 file, to: distribution, component: component, allowDowngrade: allowDowngrade,
-                fileName: package.name, listed: &listed[key, default: []], db)
+                fileName: package.name, listed: &listed[key, default: []], writes: writes)
             outcomes.append(
                 PushOutcome(
                     file: package.name, package: deb.package, version: deb.version.description,
@@ -366,6 +367,7 @@ extension Repository {
                     unlisted: result.unlisted))
             if let change = result.change { changes.append(change) }
         }
+        try writes.flush(db)
         return (outcomes, changes)
     }
 
@@ -442,16 +444,20 @@ extension Repository {
     ) throws -> ListingResult {
         var listed = try MetadataStore.listings(db, distribution: distribution, name: file.name)
             .map(\.file).filter { $0.architecture == file.architecture }
-        return try addListing(
+        let writes = MetadataStore.ListingWrites()
+        let result = try addListing(
             file, to: distribution, component: component, allowDowngrade: allowDowngrade, fileName: fileName,
-            listed: &listed, db)
+            listed: &listed, writes: writes)
+        try writes.flush(db)
+        return result
     }
 
     /// `addListing`, given the files of the name and architecture listed in `distribution`,
-    /// which it updates: for callers listing many files, who read those in one query.
+    /// which it updates, and keeping the rows to write in `writes`: for callers listing many
+    /// files, who read those in one query and write the rows together.
     func addListing(
         _ file: PackageFile, to distribution: String, component: String, allowDowngrade: Bool, fileName: String,
-        listed: inout [PackageFile], _ db: any StoreTransaction
+        listed: inout [PackageFile], writes: MetadataStore.ListingWrites
     ) throws -> ListingResult {
         if listed.contains(where: { $0.id == file.id }) { return ListingResult(change: nil, unlisted: []) }
         let newest = listed.max { $0.debianVersion < $1.debianVersion }
@@ -469,9 +475,9 @@ extension Repository {
             .sorted { $0.debianVersion > $1.debianVersion }
         unlisted += remaining.dropFirst(max(0, keep - 1))
         for old in unlisted {
-            try MetadataStore.unlist(db, fileID: old.id, from: distribution)
+            writes.unlist(fileID: old.id, from: distribution)
         }
-        try MetadataStore.list(db, fileID: file.id, in: distribution, component: component)
+        writes.list(fileID: file.id, in: distribution, component: component)
         listed = listed.filter { candidate in !unlisted.contains { $0.id == candidate.id } } + [file]
         return ListingResult(
             change: Change(

@@ -74,6 +74,9 @@ public final class PostgresServer: @unchecked Sendable {
     /// `postgresql://depot@127.0.0.1:PORT/DATABASE`.
     public func url(_ database: String) -> String { "postgresql://\(Self.user)@127.0.0.1:\(port)/\(database)" }
 
+    /// The server's own psql.
+    public var psqlPath: String { "\(binaries)/psql" }
+
     /// Runs SQL in `database` with psql; its output.
     @discardableResult
     public func psql(_ sql: String, database: String = "postgres") throws -> String {

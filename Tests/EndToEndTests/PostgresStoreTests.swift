@@ -134,26 +134,31 @@ final class PostgresStoreTests {
         let repository = try ScratchRepository(["--store", server.url("severed")], environment: server.environment)
         defer { repository.remove() }
         let builder = PackageBuilder()
-        let server = server
         var failures: [String] = []
         for round in 0..<12 where failures.count < 2 {
             let files = try (0..<40).map { try builder.make("round\(round)-package\($0)", "1.0-1") }
-            let cutting = Failures()
-            let done = Failures()
-            let cutter = DispatchGroup()
-            DispatchQueue.global().async(group: cutter) {
-                while done.all.isEmpty {
-                    if let result = try? server.psql(
-                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'severed' AND pid <> pg_backend_pid()",
-                        database: "postgres"), !result.hasPrefix("0")
-                    {
-                        cutting.add(result)
-                    }
-                }
-            }
-            let push = try repository.depot(["push", "development"] + files)
-            done.add("done")
-            cutter.wait()
+            // One shell loop cuts the connections until told to stop: one process, rather than
+            // one psql started from here after another (Foundation's Process, started and
+            // waited for from two threads at that rate, can miss an exit and wait forever).
+            let stopFile = repository.root.appendingPathComponent("stop-cutting").path
+            let cutter = Process()
+            cutter.executableURL = URL(fileURLWithPath: "/bin/sh")
+            cutter.arguments = [
+                "-c",
+                """
+                while [ ! -e '\(stopFile)' ]; do
+                    '\(server.psqlPath)' -h 127.0.0.1 -p \(server.port) -U \(PostgresServer.user) -d postgres -tA -c \
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'severed' AND pid <> pg_backend_pid()" >/dev/null
+                done
+                """,
+            ]
+            cutter.environment = server.environment
+            try cutter.run()
+            let pushed = Result { try repository.depot(["push", "development"] + files) }
+            FileManager.default.createFile(atPath: stopFile, contents: nil)
+            cutter.waitUntilExit()
+            try FileManager.default.removeItem(atPath: stopFile)
+            let push = try pushed.get()
             let listedThisRound = try listed(repository, "development").filter { $0.hasPrefix("round\(round)-") }
             if push.status != 0 {
                 failures.append(push.standardError)

@@ -65,6 +65,14 @@ enum StoreDialect: Sendable {
         }
     }
 
+    /// A subquery of the whole numbers in a JSON array bound to one `?`.
+    var jsonArrayIntegers: String {
+        switch self {
+        case .sqlite: "(SELECT value FROM json_each(?))"
+        case .postgresql: "(SELECT CAST(json_array_elements_text(CAST(? AS json)) AS BIGINT))"
+        }
+    }
+
     /// A condition: whether the text of `column` contains any of the strings of a JSON array
     /// bound to one `?`.
     func containsAnyOfJSONArray(_ column: String) -> String {
