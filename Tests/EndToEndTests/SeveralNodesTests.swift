@@ -219,6 +219,74 @@ final class SeveralNodesTests {
         #expect(verify.status == 0, "\(verify.text)\(verify.standardError)")
     }
 
+    /// A node stopped in the middle of a publish, whose session the server then ends (as a
+    /// partition would), wakes after another node published a later state: its `InRelease`
+    /// is refused, and the tree keeps the later state.
+    @Test func aNodeThatStallsMidPublishReplacesNothingNewer() throws {
+        let cluster = try Cluster(postgres: postgres, database: "stalling")
+        defer { cluster.remove() }
+        let (a, b) = (cluster.nodes[0], cluster.nodes[1])
+        let builder = PackageBuilder()
+        let client = try cluster.aptClient("development")
+        defer { client.remove() }
+        func servedInRelease() throws -> String {
+            try TestSupport.run("curl", ["-sf", "\(cluster.treeURL)/dists/development/InRelease"]).text
+        }
+        var fenced = false
+        for round in 0..<5 where !fenced {
+            // A publish just now makes the next one wait out this second before its InRelease:
+            // the window in which node A is stopped.
+            try #require(try b.depot(["publish", "development"]).status == 0)
+            let before = cluster.moto.requestLines().count
+            let stalled = Process()
+            stalled.executableURL = URL(fileURLWithPath: TestSupport.depotExecutable)
+            stalled.arguments = ["--root", a.root.path, "push", "development", try builder.make("stale\(round)", "1.0-1")]
+            stalled.environment = cluster.environment
+            stalled.standardOutput = FileHandle.nullDevice
+            stalled.standardError = FileHandle.nullDevice
+            try stalled.run()
+            var stopped = false
+            for _ in 0..<5_000 where stalled.isRunning {
+                let lines = cluster.moto.requestLines().dropFirst(before)
+                if lines.contains(where: { $0.hasPrefix("PUT /apt/depot/dists/development/InRelease") }) { break }
+                if lines.contains(where: { $0.hasPrefix("PUT /apt/depot/dists/development/Release.gpg") }) {
+                    kill(stalled.processIdentifier, SIGSTOP)
+                    stopped = true
+                    break
+                }
+                usleep(1_000)
+            }
+            let tooLate = cluster.moto.requestLines().dropFirst(before).contains {
+                $0.hasPrefix("PUT /apt/depot/dists/development/InRelease")
+            }
+            guard stopped && !tooLate else {
+                kill(stalled.processIdentifier, SIGCONT)
+                stalled.waitUntilExit()
+                continue
+            }
+            // The stopped node's sessions end: its claim on the publish goes with them.
+            try postgres.psql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'stalling' AND pid <> pg_backend_pid()")
+            // Node B publishes a later state: node A's recorded change, and one of its own.
+            let newer = try b.depot(["push", "development", try builder.make("newer\(round)", "1.0-1")])
+            #expect(newer.status == 0, "\(newer.standardError)")
+            let later = try servedInRelease()
+            #expect(later.contains("BEGIN PGP SIGNED MESSAGE"))
+
+            kill(stalled.processIdentifier, SIGCONT)
+            stalled.waitUntilExit()
+            #expect(stalled.terminationStatus != 0, "the stalled node's publish went through")
+            #expect(try servedInRelease() == later, "the stalled node replaced a later InRelease")
+            #expect(try client.run(["update"]).status == 0)
+            #expect(try client.candidate("newer\(round)") == "1.0-1")
+            #expect(try client.candidate("stale\(round)") == "1.0-1")
+            fenced = true
+        }
+        #expect(fenced, "node A was never stopped between its Release.gpg and its InRelease")
+        let verify = try a.depot(["verify"])
+        #expect(verify.status == 0 && !verify.text.contains("not yet published"), "\(verify.text)\(verify.standardError)")
+    }
+
     /// A node whose depot.conf differs from the recorded configuration changes nothing, and
     /// says which field differs; joining refuses a store without a repository and options
     /// that contradict the recorded configuration.

@@ -131,6 +131,14 @@ enum TreeFile {
 /// own (the CLI's, or `depot serve`'s Dispatch threads for blocking work), never on Swift
 /// concurrency's pool, which a wait here would starve.
 func waitFor<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+    try waitFor(work, givingUp: nil)
+}
+
+/// `waitFor`, that stops waiting, throwing what `giveUp` returns, once it returns an error:
+/// it is asked every second the work is still under way.
+func waitFor<T: Sendable>(
+    _ work: @escaping @Sendable () async throws -> T, givingUp giveUp: (() -> (any Error)?)?
+) throws -> T {
     let done = DispatchSemaphore(value: 0)
     let outcome = Mutex<Result<T, any Error>?>(nil)
     Task {
@@ -143,7 +151,13 @@ func waitFor<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) thro
         outcome.withLock { $0 = result }
         done.signal()
     }
-    done.wait()
+    if let giveUp {
+        while done.wait(timeout: .now() + 1) == .timedOut {
+            if let error = giveUp() { throw error }
+        }
+    } else {
+        done.wait()
+    }
     return try outcome.withLock { $0! }.get()
 }
 

@@ -130,8 +130,13 @@ final class PostgresStore: Store {
         }
         // A node stopped while it holds a lock (not dead: its connection lives) makes others
         // give up after the time a change waits for the repository, not wait forever.
-        try PostgresTransaction(connection: connection, location: location).execute(
-            "SELECT set_config('lock_timeout', ?, false)", ["\(Int(lockTimeout * 1000))"])
+        do {
+            try PostgresTransaction(connection: connection, location: location).execute(
+                "SELECT set_config('lock_timeout', ?, false)", ["\(Int(lockTimeout * 1000))"])
+        } catch {
+            _ = try? waitFor { try await connection.close() }
+            throw error
+        }
         return connection
     }
 }
@@ -164,13 +169,18 @@ final class PostgresTransaction: StoreTransaction {
         let query = PostgresQuery(unsafeSQL: Self.numberedPlaceholders(sql), binds: bindings)
         let connection = connection
         do {
-            return try waitFor { () async throws -> [StoreRow] in
-                var rows: [StoreRow] = []
-                for try await row in try await connection.query(query, logger: PostgresStore.logger) {
-                    rows.append(StoreRow(values: row.map(Self.value)))
-                }
-                return rows
-            }
+            // A connection the server closed under a statement does not always fail the
+            // statement (seen when the server ends the session as the statement is sent): the
+            // wait ends when the connection does.
+            return try waitFor(
+                { () async throws -> [StoreRow] in
+                    var rows: [StoreRow] = []
+                    for try await row in try await connection.query(query, logger: PostgresStore.logger) {
+                        rows.append(StoreRow(values: row.map(Self.value)))
+                    }
+                    return rows
+                },
+                givingUp: { connection.isClosed ? DepotError.storage("\(self.location): the connection to the server was lost") : nil })
         } catch {
             throw Self.depotError(error, location: location)
         }
