@@ -405,6 +405,15 @@ public final class Repository: Sendable {
     ///
     /// A node waits for another publishing the same distribution (`waiting`), then publishes
     /// whatever is still unpublished: every change committed meanwhile, on any node, in one go.
+    /// On a node sharing its store and bucket with others: publishes what another node
+    /// recorded and did not publish (it died meanwhile), unless a node is publishing it now.
+    /// `depot serve` calls this every little while, so that such a change reaches apt without
+    /// waiting for the next one.
+    public func publishWhatOtherNodesLeft() throws {
+        guard store.isShared && storage.isShared else { return }
+        try withLock { try publishPending(waiting: false) }
+    }
+
     func publishPending(precompressed: PrecompressedChunks = .init(), waiting: Bool = true) throws {
         let pending = try read { db in try MetadataStore.unpublished(db) }
         guard !pending.isEmpty else { return }

@@ -36,7 +36,14 @@ struct Serve: AsyncParsableCommand {
             valueName: "SECONDS"))
     var requestTimeout: Double = 30
 
+    @Option(
+        help: ArgumentHelp(
+            "With a PostgreSQL store and a bucket: every this many seconds, publish what another node recorded but did not publish (it died); 0: never.",
+            valueName: "SECONDS"))
+    var republishEvery: Double = 30
+
     func validate() throws {
+        guard republishEvery >= 0 else { throw ValidationError("--republish-every must be 0 or more seconds") }
         if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be 1 or more") }
         guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be more than 0 seconds") }
         guard Self.address(listen) != nil else {
@@ -56,8 +63,24 @@ struct Serve: AsyncParsableCommand {
         limits.requestTimeout = .milliseconds(Int(requestTimeout * 1000))
         let server = Server(
             host: host, port: port, maximumUploadSize: Self.size(maxUploadSize)!, connectionLimits: limits)
+        if republishEvery > 0 { Self.republish(repository, every: republishEvery) }
         try await server.run(repository: repository) { address in
             FileHandle.standardError.write(Data("depot: serving \(repository.root) on http://\(address)/\n".utf8))
+        }
+    }
+
+    /// On a thread of its own (publishing blocks), for as long as the server runs.
+    private static func republish(_ repository: Repository, every seconds: Double) {
+        Thread.detachNewThread {
+            while true {
+                Thread.sleep(forTimeInterval: seconds)
+                do {
+                    try repository.publishWhatOtherNodesLeft()
+                } catch {
+                    FileHandle.standardError.write(
+                        Data("depot: publishing what another node left unpublished failed: \(error)\n".utf8))
+                }
+            }
         }
     }
 

@@ -211,6 +211,42 @@ final class SeveralNodesTests {
             #expect(try client.run(["update"]).status == 0)
             #expect(try client.candidate("killed\(round)") == "1.0-1")
         }
+        // With no further change: node A's server publishes what node B left, by itself.
+        let serverA = try DepotServe(root: a.root, arguments: ["--republish-every", "1"], environment: cluster.environment)
+        defer { serverA.stop() }
+        var leftBehind = false
+        for round in 3..<8 where !leftBehind {
+            let server = try DepotServe(root: b.root, environment: cluster.environment)
+            let upload = Process()
+            upload.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            upload.arguments = [
+                "-s", "-o", "/dev/null", "-H", "Authorization: Bearer \(token)", "--data-binary",
+                "@" + (try builder.make("killed\(round)", "1.0-1")), server.url + "api/v1/distributions/development/packages",
+            ]
+            try upload.run()
+            var recorded = false
+            for _ in 0..<400 where !recorded {
+                recorded = try postgres.psql(
+                    "SELECT count(*) FROM history WHERE changes LIKE '%killed\(round)%'", database: "killing"
+                ).hasPrefix("1")
+                if !recorded { usleep(5_000) }
+            }
+            server.killNow()
+            upload.waitUntilExit()
+            leftBehind = !(try postgres.psql(
+                "SELECT count(*) FROM publication WHERE recorded > published", database: "killing").hasPrefix("0"))
+            guard leftBehind else { continue }
+            var published = false
+            for _ in 0..<100 where !published {
+                published = try postgres.psql(
+                    "SELECT count(*) FROM publication WHERE recorded > published", database: "killing").hasPrefix("0")
+                if !published { usleep(100_000) }
+            }
+            #expect(published, "node A's server did not publish what node B left")
+            #expect(try client.run(["update"]).status == 0)
+            #expect(try client.candidate("killed\(round)") == "1.0-1")
+        }
+        #expect(leftBehind, "no round killed node B before its publish finished")
         stop.add("stop")
         updates.wait()
         #expect(killedMidPublish > 0, "no round killed node B before its publish finished")
