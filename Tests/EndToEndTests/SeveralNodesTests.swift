@@ -178,36 +178,42 @@ final class SeveralNodesTests {
         let stop = Failures()
         let updates = Self.updateLoops([looping], failures: failures, stop: stop)
 
-        var killedMidPublish = 0
-        for round in 0..<3 {
+        /// Pushes package `name` through a `depot serve` of node B and kills that server as soon
+        /// as the change is recorded (node B is then publishing it, or has just done so); whether
+        /// it left the change unpublished.
+        func pushThroughNodeBKilledOnceRecorded(_ name: String) throws -> Bool {
             let server = try DepotServe(root: b.root, environment: cluster.environment)
-            let package = try builder.make("killed\(round)", "1.0-1")
             let upload = Process()
             upload.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
             upload.arguments = [
-                "-s", "-o", "/dev/null", "-H", "Authorization: Bearer \(token)", "--data-binary", "@" + package,
-                server.url + "api/v1/distributions/development/packages",
+                "-s", "-o", "/dev/null", "-H", "Authorization: Bearer \(token)", "--data-binary",
+                "@" + (try builder.make(name, "1.0-1")), server.url + "api/v1/distributions/development/packages",
             ]
             try upload.run()
-            // Once the change is recorded, node B is publishing it (or has just done so).
             var recorded = false
             for _ in 0..<400 where !recorded {
                 recorded = try postgres.psql(
-                    "SELECT count(*) FROM history WHERE changes LIKE '%killed\(round)%'", database: "killing"
+                    "SELECT count(*) FROM history WHERE changes LIKE '%\(name)%'", database: "killing"
                 ).hasPrefix("1")
                 if !recorded { usleep(5_000) }
             }
             server.killNow()
             upload.waitUntilExit()
-            #expect(recorded, "round \(round): the push was never recorded")
-            let state = try postgres.psql(
-                "SELECT count(*) FROM publication WHERE recorded > published", database: "killing")
-            if !state.hasPrefix("0") { killedMidPublish += 1 }
+            #expect(recorded, "\(name): the push was never recorded")
+            return !(try allPublished())
+        }
+        func allPublished() throws -> Bool {
+            try postgres.psql("SELECT count(*) FROM publication WHERE recorded > published", database: "killing")
+                .hasPrefix("0")
+        }
 
+        var killedMidPublish = 0
+        for round in 0..<3 {
+            if try pushThroughNodeBKilledOnceRecorded("killed\(round)") { killedMidPublish += 1 }
             // The other node's next change publishes both.
             let next = try a.depot(["push", "development", try builder.make("after\(round)", "1.0-1")])
             #expect(next.status == 0, "\(next.standardError)")
-            #expect(try postgres.psql("SELECT count(*) FROM publication WHERE recorded > published", database: "killing").hasPrefix("0"))
+            #expect(try allPublished())
             #expect(try client.run(["update"]).status == 0)
             #expect(try client.candidate("killed\(round)") == "1.0-1")
         }
@@ -216,30 +222,11 @@ final class SeveralNodesTests {
         defer { serverA.stop() }
         var leftBehind = false
         for round in 3..<8 where !leftBehind {
-            let server = try DepotServe(root: b.root, environment: cluster.environment)
-            let upload = Process()
-            upload.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            upload.arguments = [
-                "-s", "-o", "/dev/null", "-H", "Authorization: Bearer \(token)", "--data-binary",
-                "@" + (try builder.make("killed\(round)", "1.0-1")), server.url + "api/v1/distributions/development/packages",
-            ]
-            try upload.run()
-            var recorded = false
-            for _ in 0..<400 where !recorded {
-                recorded = try postgres.psql(
-                    "SELECT count(*) FROM history WHERE changes LIKE '%killed\(round)%'", database: "killing"
-                ).hasPrefix("1")
-                if !recorded { usleep(5_000) }
-            }
-            server.killNow()
-            upload.waitUntilExit()
-            leftBehind = !(try postgres.psql(
-                "SELECT count(*) FROM publication WHERE recorded > published", database: "killing").hasPrefix("0"))
+            leftBehind = try pushThroughNodeBKilledOnceRecorded("killed\(round)")
             guard leftBehind else { continue }
             var published = false
             for _ in 0..<100 where !published {
-                published = try postgres.psql(
-                    "SELECT count(*) FROM publication WHERE recorded > published", database: "killing").hasPrefix("0")
+                published = try allPublished()
                 if !published { usleep(100_000) }
             }
             #expect(published, "node A's server did not publish what node B left")
