@@ -55,6 +55,16 @@ func shell(_ command: String) throws -> Data {
     return data
 }
 
+/// The `depot` binary built beside this one, which the benchmarks run.
+func depotBesideBench() throws -> String {
+    let depot = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        .appendingPathComponent("depot").path
+    guard FileManager.default.isExecutableFile(atPath: depot) else {
+        throw BenchmarkError("no depot binary beside depot-bench: swift build -c release --static-swift-stdlib first")
+    }
+    return depot
+}
+
 struct BenchmarkError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }

@@ -30,11 +30,7 @@ struct NodesBenchmark: ParsableCommand {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let corpus = try Corpus.ensure(count: count, in: work)
         let key = try SigningKey.ensure(in: work)
-        let depot = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("depot").path
-        guard FileManager.default.isExecutableFile(atPath: depot) else {
-            throw BenchmarkError("no depot binary beside depot-bench: swift build -c release --static-swift-stdlib first")
-        }
+        let depot = try depotBesideBench()
         // Packages no run has pushed yet, for each throughput run: SQLite's, the warm-up of
         // the second node, and each round's on one node and on two.
         let batches = try (0..<(2 + 2 * rounds)).map { batch -> [String] in

@@ -26,11 +26,7 @@ struct ObjectStorageBenchmark: ParsableCommand {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let corpus = try Corpus.ensure(count: count, in: work)
         let key = try SigningKey.ensure(in: work)
-        let depot = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("depot").path
-        guard FileManager.default.isExecutableFile(atPath: depot) else {
-            throw BenchmarkError("no depot binary beside depot-bench: swift build -c release --static-swift-stdlib first")
-        }
+        let depot = try depotBesideBench()
         // A fresh server for each contender: moto slows down as it fills.
         func freshServer() throws -> Moto {
             let server = try Moto(log: "\(work)/moto.log")

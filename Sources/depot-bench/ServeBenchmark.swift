@@ -26,12 +26,7 @@ struct ServeBenchmark: ParsableCommand {
     var rounds = 3
 
     func run() throws {
-        let depot = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("depot").path
-        guard FileManager.default.isExecutableFile(atPath: depot) else {
-            throw BenchmarkError(
-                "no depot binary beside depot-bench: swift build -c release --static-swift-stdlib first")
-        }
+        let depot = try depotBesideBench()
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let root = "\(work)/repository"
