@@ -385,9 +385,6 @@ public final class Repository: Sendable {
         }
     }
 
-    /// Publishes every distribution a change (or an interrupted earlier run) left unpublished.
-    /// Call with the lock held.
-    /// `precompressed`: chunks compressed ahead of time for these indices (`Publisher.precompress`).
     /// Publishes what earlier changes recorded but left unpublished, before a new change is
     /// made: a failure here says that the new change was not made.
     ///
@@ -402,9 +399,6 @@ public final class Repository: Sendable {
         }
     }
 
-    ///
-    /// A node waits for another publishing the same distribution (`waiting`), then publishes
-    /// whatever is still unpublished: every change committed meanwhile, on any node, in one go.
     /// On a node sharing its store and bucket with others: publishes what another node
     /// recorded and did not publish (it died meanwhile), unless a node is publishing it now.
     /// `depot serve` calls this every little while, so that such a change reaches apt without
@@ -414,6 +408,13 @@ public final class Repository: Sendable {
         try withLock { try publishPending(waiting: false) }
     }
 
+    /// Publishes every distribution a change (or an interrupted earlier run) left unpublished.
+    /// Call with the lock held. `precompressed`: chunks compressed ahead of time for these
+    /// indices (`Publisher.precompress`).
+    ///
+    /// With `waiting`, a node waits for another publishing the same distribution, then
+    /// publishes whatever is still unpublished: every change committed meanwhile, on any node,
+    /// in one go. Without it, a distribution another node is publishing is left to that node.
     func publishPending(precompressed: PrecompressedChunks = .init(), waiting: Bool = true) throws {
         let pending = try read { db in try MetadataStore.unpublished(db) }
         guard !pending.isEmpty else { return }
