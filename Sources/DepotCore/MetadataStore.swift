@@ -57,6 +57,13 @@ enum MetadataStore {
         try db.exists("SELECT 1 FROM storage_garbage WHERE path = ?", [path])
     }
 
+    /// Of these paths of the tree, the ones gc keeps for clients, found in one query.
+    static func keptForClients(_ db: any StoreTransaction, paths: [String]) throws -> Set<String> {
+        guard !paths.isEmpty else { return [] }
+        let list = String(decoding: try JSONEncoder().encode(paths), as: UTF8.self)
+        return Set(try db.texts("SELECT path FROM storage_garbage WHERE path IN \(db.dialect.jsonArrayValues)", [list]))
+    }
+
     /// Records the names a file's `Provides` field gives (nothing when it has none, or when
     /// the field does not parse: such a file provides nothing a check could rely on).
     static func recordProvides(_ db: any StoreTransaction, fileID: Int64, provides: String?) throws {

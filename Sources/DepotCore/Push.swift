@@ -199,12 +199,11 @@ extension Repository {
     /// otherwise (a conflict found after all) leaves an unreferenced object for gc.
     private func upload(_ prepared: [PreparedFile], mover: any PoolWriter) throws -> [PreparedFile] {
         let names = Array(Set(prepared.map(\.incoming.deb.package)))
-        let (known, kept) = try read { db in
-            let known = try MetadataStore.files(db, names: names)
-            let kept = try prepared.map(\.poolPath).filter { try MetadataStore.isKeptForClients(db, path: $0) }
-            return (known, Set(kept))
+        let (recorded, kept) = try read { db in
+            let recorded = Set(try MetadataStore.files(db, names: names).map(\.poolPath))
+            let new = prepared.map(\.poolPath).filter { !recorded.contains($0) }
+            return (recorded, try MetadataStore.keptForClients(db, paths: new))
         }
-        let recorded = Set(known.map(\.poolPath))
         var result = prepared
         for index in result.indices {
             let record = result[index]

@@ -212,6 +212,14 @@ struct ObjectStorageTests {
         #expect(try bucket.curl(oldByHash, ["-o", "/dev/null", "-w", "%{http_code}"]).text == "200")
         #expect(try bucket.curl(stray, ["-o", "/dev/null", "-w", "%{http_code}"]).text == "200")
 
+        // Other bytes under the kept file's name and version would replace what clients may
+        // still fetch: refused, and nothing recorded.
+        let rebuilt = try builder.make("graceful", "1.0-1", extra: ["Homepage: https://rebuilt.example"])
+        let refused = try repository.depot(["push", "development", rebuilt, "--allow-downgrade"])
+        #expect(refused.status != 0)
+        #expect(refused.standardError.contains("holds a removed file of this name and version"), "\(refused.standardError)")
+        #expect(try listed(repository, "development") == ["graceful 2.0-1 amd64", "filler 1.0-1 amd64"])
+
         try repository.editConfiguration(replacing: "Origin:", with: "GC-Grace: 0\nOrigin:")
         let deleted = try repository.depot(["gc", "--json"])
         #expect(deleted.status == 0, "\(deleted.standardError)")
