@@ -107,7 +107,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .target(name: "DepotTestSupport", dependencies: ["CSystemCalls"], path: "Tests/DepotTestSupport"),
+        .target(name: "DepotTestSupport", path: "Tests/DepotTestSupport"),
         .testTarget(
             name: "DebianFormatTests",
             dependencies: ["DebianFormat", "DepotTestSupport"]),

@@ -4,11 +4,6 @@
 // without; the function itself is in libc.
 int syncfs(int fd);
 
-// posix_spawn_file_actions_addclosefrom_np(3) (glibc 2.34) likewise: a spawned child closes
-// every descriptor from `from` on.
-#include <spawn.h>
-int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
-
 // strptime(3) likewise needs _XOPEN_SOURCE.
 struct tm;
 char *strptime(const char *s, const char *format, struct tm *tm);

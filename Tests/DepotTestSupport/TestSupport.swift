@@ -1,4 +1,3 @@
-import CSystemCalls
 import Foundation
 
 /// Paths and processes shared by the test targets.
@@ -51,50 +50,18 @@ public enum TestSupport {
             try? standardInput.close()
         }
 
-        let status = try spawnAndWait(
-            executable, arguments, environment: environment ?? ProcessInfo.processInfo.environment,
-            standardInput: standardInput.fileDescriptor, standardOutput: output.fileDescriptor,
-            standardError: error.fileDescriptor)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
+        process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
+        if let environment { process.environment = environment }
+        process.standardOutput = output
+        process.standardError = error
+        process.standardInput = standardInput
+        try process.run()
+        process.waitUntilExit()
         return ProcessResult(
-            status: status, standardOutput: try Data(contentsOf: outputURL),
+            status: process.terminationStatus, standardOutput: try Data(contentsOf: outputURL),
             standardError: String(decoding: try Data(contentsOf: errorURL), as: UTF8.self))
-    }
-
-    /// Starts the program with `posix_spawnp` and waits for it with `waitpid`; its exit status,
-    /// or 128 plus the signal that ended it.
-    ///
-    /// Not Foundation's `Process`: started and waited for from several threads at once, it
-    /// sometimes misses a child's exit and waits forever (seen in tests that start processes
-    /// in a loop while another thread does the same).
-    private static func spawnAndWait(
-        _ executable: String, _ arguments: [String], environment: [String: String], standardInput: Int32,
-        standardOutput: Int32, standardError: Int32
-    ) throws -> Int32 {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, standardInput, 0)
-        posix_spawn_file_actions_adddup2(&actions, standardOutput, 1)
-        posix_spawn_file_actions_adddup2(&actions, standardError, 2)
-        // Nothing else of this process's: a long-lived child must not hold another test's files.
-        posix_spawn_file_actions_addclosefrom_np(&actions, 3)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
-        }
-        var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, executable, &actions, nil, argv, envp)
-        guard spawned == 0 else {
-            throw TestSupportError("cannot start \(executable): \(String(cString: strerror(spawned)))")
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw TestSupportError("waitpid \(executable): \(String(cString: strerror(errno)))") }
-        }
-        let signal = status & 0x7f
-        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
     /// Whether a program can be found on PATH.

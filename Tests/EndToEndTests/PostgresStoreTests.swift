@@ -137,9 +137,7 @@ final class PostgresStoreTests {
         var failures: [String] = []
         for round in 0..<12 where failures.count < 2 {
             let files = try (0..<40).map { try builder.make("round\(round)-package\($0)", "1.0-1") }
-            // One shell loop cuts the connections until told to stop: one process, rather than
-            // one psql started from here after another (Foundation's Process, started and
-            // waited for from two threads at that rate, can miss an exit and wait forever).
+            // One shell loop cuts the connections until told to stop, as fast as psql starts.
             let stopFile = repository.root.appendingPathComponent("stop-cutting").path
             let cutter = Process()
             cutter.executableURL = URL(fileURLWithPath: "/bin/sh")
