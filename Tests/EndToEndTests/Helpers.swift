@@ -63,3 +63,20 @@ extension ScratchRepository {
         return result.text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
+
+/// `apt-get update` in a loop for each distribution until `stop`; what failed, in `failures`.
+func updateLoops(_ clients: [AptClient], failures: Failures, stop: Failures) -> DispatchGroup {
+    let group = DispatchGroup()
+    for client in clients {
+        DispatchQueue.global().async(group: group) {
+            while stop.all.isEmpty {
+                guard let update = try? client.run(["update"]) else { continue }
+                let messages = update.text + update.standardError
+                if update.status != 0 || messages.contains("W:") || messages.contains("E:") {
+                    failures.add(messages)
+                }
+            }
+        }
+    }
+    return group
+}

@@ -385,18 +385,7 @@ struct ObjectStorageConsistencyTests {
         let stop = Failures()
         let clients = try ["development", "staging"].map { try bucket.aptClient($0) }
         defer { for client in clients { client.remove() } }
-        let updates = DispatchGroup()
-        for client in clients {
-            DispatchQueue.global().async(group: updates) {
-                while stop.all.isEmpty {
-                    guard let update = try? client.run(["update"]) else { continue }
-                    let messages = update.text + update.standardError
-                    if update.status != 0 || messages.contains("W:") || messages.contains("E:") {
-                        failures.add(messages)
-                    }
-                }
-            }
-        }
+        let updates = updateLoops(clients, failures: failures, stop: stop)
 
         var killed = 0
         for round in 0..<24 {

@@ -59,23 +59,6 @@ final class SeveralNodesTests {
         }
     }
 
-    /// `apt-get update` in a loop for each distribution until `stop`; what failed, in `failures`.
-    static func updateLoops(_ clients: [AptClient], failures: Failures, stop: Failures) -> DispatchGroup {
-        let group = DispatchGroup()
-        for client in clients {
-            DispatchQueue.global().async(group: group) {
-                while stop.all.isEmpty {
-                    guard let update = try? client.run(["update"]) else { continue }
-                    let messages = update.text + update.standardError
-                    if update.status != 0 || messages.contains("W:") || messages.contains("E:") {
-                        failures.add(messages)
-                    }
-                }
-            }
-        }
-        return group
-    }
-
     @Test func changesThroughBothNodesAndBothFrontsAllLandOnce() throws {
         let cluster = try Cluster(postgres: postgres, database: "landing")
         defer { cluster.remove() }
@@ -92,7 +75,7 @@ final class SeveralNodesTests {
         let stop = Failures()
         let clients = try ["development", "staging"].map { try cluster.aptClient($0) }
         defer { for client in clients { client.remove() } }
-        let updates = Self.updateLoops(clients, failures: failures, stop: stop)
+        let updates = updateLoops(clients, failures: failures, stop: stop)
 
         let pushed = try (0..<16).map { try builder.make("pushed\($0)", "1.0-1") }
         let refused = Failures()
@@ -176,7 +159,7 @@ final class SeveralNodesTests {
         defer { for apt in [client, looping] { apt.remove() } }
         let failures = Failures()
         let stop = Failures()
-        let updates = Self.updateLoops([looping], failures: failures, stop: stop)
+        let updates = updateLoops([looping], failures: failures, stop: stop)
 
         /// Pushes package `name` through a `depot serve` of node B and kills that server as soon
         /// as the change is recorded (node B is then publishing it, or has just done so); whether
