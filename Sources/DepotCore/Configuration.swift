@@ -13,6 +13,13 @@ public struct Configuration: Sendable, Hashable {
         /// Seconds a `Release` stays valid (`Valid-Until`), when set.
         public var validFor: Int?
         public var description: String?
+        /// Promotion gates: seconds a file must have been listed in the distribution it is
+        /// promoted from (`Min-Soak`), and how many users other than its pusher and its
+        /// promoter must have approved it (`Approvals`).
+        public var minSoak: Int?
+        public var approvals: Int = 0
+
+        public var hasGates: Bool { minSoak != nil || approvals > 0 }
 
         public init(
             name: String, promotesTo: String? = nil, keepVersions: Int = 1,
@@ -76,7 +83,8 @@ public struct Configuration: Sendable, Hashable {
         "store", "storage", "s3-endpoint", "s3-region", "s3-addressing", "s3-acl", "public-url", "gc-grace",
     ]
     static let distributionFields: Set<String> = [
-        "distribution", "promotes-to", "keep-versions", "retain-history", "valid-for", "description",
+        "distribution", "promotes-to", "keep-versions", "retain-history", "valid-for", "description", "min-soak",
+        "approvals",
     ]
 
     /// Reads `depot.conf`; every mistake is reported with its line number.
@@ -186,6 +194,22 @@ public struct Configuration: Sendable, Hashable {
                 }
                 distribution.validFor = seconds
             }
+            if let soak = paragraph["Min-Soak"] {
+                guard let seconds = soak == "0" ? 0 : Self.duration(soak) else {
+                    throw ConfigurationError(
+                        line: lines.line(of: "Min-Soak", in: position),
+                        problem: "Min-Soak must be a duration such as '24h', '2d' or '0', not '\(soak)'")
+                }
+                distribution.minSoak = seconds == 0 ? nil : seconds
+            }
+            if let approvals = paragraph["Approvals"] {
+                guard let count = Int(approvals), count >= 0 else {
+                    throw ConfigurationError(
+                        line: lines.line(of: "Approvals", in: position),
+                        problem: "Approvals must be a whole number of at least 0, not '\(approvals)'")
+                }
+                distribution.approvals = count
+            }
             distributions.append(distribution)
         }
         guard !distributions.isEmpty else {
@@ -233,6 +257,8 @@ public struct Configuration: Sendable, Hashable {
                 paragraph["Retain-History"] = String(distribution.retainHistory)
             }
             if let validFor = distribution.validFor { paragraph["Valid-For"] = String(validFor) }
+            if let minSoak = distribution.minSoak { paragraph["Min-Soak"] = String(minSoak) }
+            if distribution.approvals > 0 { paragraph["Approvals"] = String(distribution.approvals) }
             if let description = distribution.description { paragraph["Description"] = description }
             document.paragraphs.append(paragraph)
         }
@@ -387,7 +413,9 @@ public struct Configuration: Sendable, Hashable {
         return value
     }
 
-    static func duration(_ text: String) -> Int? {
+    /// The seconds of a duration written `90s`, `30m`, `6h`, `2d`, `1w` or in plain seconds;
+    /// nil for anything else, or for none at all.
+    public static func duration(_ text: String) -> Int? {
         let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800]
         if let unit = text.last, let factor = units[unit], let value = Int(text.dropLast()), value > 0 {
             return value * factor

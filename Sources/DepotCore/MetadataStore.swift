@@ -20,6 +20,9 @@ public struct Listing: Sendable, Hashable, Codable {
     public var distribution: String
     public var component: String
     public var file: PackageFile
+    /// The `Phased-Update-Percentage` this distribution's `Packages` gives the file; nil when
+    /// it is fully rolled out.
+    public var phase: Int?
 }
 
 /// One change a history entry records: a package's version in a distribution before and
@@ -29,6 +32,22 @@ public struct Change: Sendable, Hashable, Codable {
     public var architecture: String
     public var before: String?
     public var after: String?
+    /// The phase of the newest version before and after, when either is phased (nil: fully
+    /// rolled out, or absent).
+    public var beforePhase: Int?
+    public var afterPhase: Int?
+
+    public init(
+        package: String, architecture: String, before: String?, after: String?, beforePhase: Int? = nil,
+        afterPhase: Int? = nil
+    ) {
+        self.package = package
+        self.architecture = architecture
+        self.before = before
+        self.after = after
+        self.beforePhase = beforePhase
+        self.afterPhase = afterPhase
+    }
 }
 
 public struct HistoryEntry: Sendable, Hashable, Codable {
@@ -40,6 +59,8 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     public var command: String
     public var note: String?
     public var changes: [Change]
+    /// The promotion gates a promotion was let past with `--override-gates`.
+    public var overriddenGates: [String]?
 }
 
 /// A listed file as a `Packages` index shows it.
@@ -48,6 +69,15 @@ struct IndexRow: Sendable {
     var version: String
     var architecture: String
     var stanza: String
+
+    /// The stored stanza, with the distribution's phase of the file (which differs between
+    /// distributions listing the same file) as the last field.
+    init(name: String, version: String, architecture: String, stanza: String, phase: Int?) {
+        self.name = name
+        self.version = version
+        self.architecture = architecture
+        self.stanza = phase.map { stanza + "Phased-Update-Percentage: \($0)\n" } ?? stanza
+    }
 }
 
 /// The store's queries, written once for every store: each takes the transaction it runs in.
@@ -104,12 +134,18 @@ enum MetadataStore {
     static func listings(_ db: any StoreTransaction, distribution: String, names: [String]) throws -> [Listing] {
         try db.rows(
             """
-            SELECT l.distribution, l.component, \(fileColumns) FROM package_files f
+            SELECT \(listingColumns) FROM package_files f
             \(db.dialect.joinInThisOrder) listings l ON l.file_id = f.id
             WHERE f.name IN \(db.dialect.jsonArrayValues) AND l.distribution = ?
             """,
             [namesJSON(names), distribution]
-        ).map { row in Listing(distribution: row[0], component: row[1], file: file(row, offset: 2)) }
+        ).map(listing)
+    }
+
+    static let listingColumns = "l.distribution, l.component, l.phase, \(fileColumns)"
+
+    static func listing(_ row: StoreRow) -> Listing {
+        Listing(distribution: row[0], component: row[1], file: file(row, offset: 3), phase: row[2])
     }
 
     /// Package names as a JSON array, for `json_each`: one bound value however many names.
@@ -122,8 +158,7 @@ enum MetadataStore {
         // left to itself it scans every listing of the distribution, which is quadratic in a
         // push of many files.
         let join = name == nil ? "JOIN" : db.dialect.joinInThisOrder
-        var sql =
-            "SELECT l.distribution, l.component, \(fileColumns) FROM package_files f \(join) listings l ON l.file_id = f.id"
+        var sql = "SELECT \(listingColumns) FROM package_files f \(join) listings l ON l.file_id = f.id"
         var conditions: [String] = []
         var arguments: [any StoreValueConvertible] = []
         if let distribution {
@@ -135,9 +170,7 @@ enum MetadataStore {
             arguments.append(name)
         }
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
-        return try db.rows(sql, arguments).map { row in
-            Listing(distribution: row[0], component: row[1], file: file(row, offset: 2))
-        }
+        return try db.rows(sql, arguments).map(listing)
     }
 
     /// The listed stanzas of one index: a component and an architecture, with `all` packages.
@@ -146,11 +179,12 @@ enum MetadataStore {
     {
         try db.rows(
             """
-            SELECT f.name, f.version, f.architecture, f.stanza FROM listings l JOIN package_files f ON f.id = l.file_id
+            SELECT f.name, f.version, f.architecture, f.stanza, l.phase
+            FROM listings l JOIN package_files f ON f.id = l.file_id
             WHERE l.distribution = ? AND l.component = ? AND (f.architecture = ? OR f.architecture = 'all')
             """,
             [distribution, component, architecture]
-        ).map { IndexRow(name: $0[0], version: $0[1], architecture: $0[2], stanza: $0[3]) }
+        ).map { IndexRow(name: $0[0], version: $0[1], architecture: $0[2], stanza: $0[3], phase: $0[4]) }
     }
 
     /// Lists a file in a distribution; the store's triggers journal the row.
@@ -158,7 +192,7 @@ enum MetadataStore {
     /// rows in one statement, where each statement is a round trip to a server.
     final class ListingWrites {
         private enum Write {
-            case list(fileID: Int64, distribution: String, component: String)
+            case list(fileID: Int64, distribution: String, component: String, phase: Int?)
             case unlist(fileID: Int64, distribution: String)
         }
 
@@ -166,8 +200,8 @@ enum MetadataStore {
         /// Rows per `INSERT`: SQLite takes at most 32,766 arguments in one statement.
         private static let rowsPerStatement = 500
 
-        func list(fileID: Int64, in distribution: String, component: String) {
-            writes.append(.list(fileID: fileID, distribution: distribution, component: component))
+        func list(fileID: Int64, in distribution: String, component: String, phase: Int? = nil) {
+            writes.append(.list(fileID: fileID, distribution: distribution, component: component, phase: phase))
         }
 
         func unlist(fileID: Int64, from distribution: String) {
@@ -177,21 +211,21 @@ enum MetadataStore {
         /// Writes what was kept, in its order (so the journal the triggers write reads the
         /// same as row by row); call before anything reads listings or claims the journal.
         func flush(_ db: any StoreTransaction) throws {
-            var pending: [(Int64, String, String)] = []
+            var pending: [(fileID: Int64, distribution: String, component: String, phase: Int?)] = []
             func insertPending() throws {
                 for chunk in stride(from: 0, to: pending.count, by: Self.rowsPerStatement) {
                     let rows = pending[chunk..<min(chunk + Self.rowsPerStatement, pending.count)]
                     try db.execute(
-                        "INSERT INTO listings (distribution, component, file_id) VALUES "
-                            + Array(repeating: "(?, ?, ?)", count: rows.count).joined(separator: ", "),
-                        rows.flatMap { [$0.1, $0.2, $0.0] as [any StoreValueConvertible] })
+                        "INSERT INTO listings (distribution, component, file_id, phase) VALUES "
+                            + Array(repeating: "(?, ?, ?, ?)", count: rows.count).joined(separator: ", "),
+                        rows.flatMap { [$0.distribution, $0.component, $0.fileID, $0.phase] as [any StoreValueConvertible] })
                 }
                 pending.removeAll()
             }
             for write in writes {
                 switch write {
-                case .list(let fileID, let distribution, let component):
-                    pending.append((fileID, distribution, component))
+                case .list(let fileID, let distribution, let component, let phase):
+                    pending.append((fileID, distribution, component, phase))
                 case .unlist(let fileID, let distribution):
                     try insertPending()
                     try MetadataStore.unlist(db, fileID: fileID, from: distribution)
@@ -202,9 +236,12 @@ enum MetadataStore {
         }
     }
 
-    static func list(_ db: any StoreTransaction, fileID: Int64, in distribution: String, component: String) throws {
+    static func list(
+        _ db: any StoreTransaction, fileID: Int64, in distribution: String, component: String, phase: Int? = nil
+    ) throws {
         try db.execute(
-            "INSERT INTO listings (distribution, component, file_id) VALUES (?, ?, ?)", [distribution, component, fileID])
+            "INSERT INTO listings (distribution, component, file_id, phase) VALUES (?, ?, ?, ?)",
+            [distribution, component, fileID, phase])
     }
 
     static func unlist(_ db: any StoreTransaction, fileID: Int64, from distribution: String) throws {
@@ -245,23 +282,28 @@ enum MetadataStore {
 
     static func recordHistory(
         _ db: any StoreTransaction, operation: String, distribution: String, context: OperationContext,
-        changes: [Change]
+        changes: [Change], overriddenGates: [String] = []
     ) throws -> Int64 {
         let changesJSON = String(decoding: try JSONEncoder().encode(changes), as: UTF8.self)
+        let overridden = overriddenGates.isEmpty ? nil : overriddenGates.joined(separator: ", ")
         let id: Int64 =
             try db.value(
                 """
-                INSERT INTO history (date, operation, distribution, "user", command, note, changes)
-                VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id
+                INSERT INTO history (date, operation, distribution, "user", command, note, changes, overridden_gates)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
                 """,
-                [context.timestamp, operation, distribution, context.user, context.command, context.note, changesJSON])
+                [
+                    context.timestamp, operation, distribution, context.user, context.command, context.note,
+                    changesJSON, overridden,
+                ])
             ?? 0
         try db.execute("UPDATE listing_journal SET history_id = ? WHERE history_id IS NULL", [id])
         return id
     }
 
     static func history(_ db: any StoreTransaction, distribution: String?, limit: Int?) throws -> [HistoryEntry] {
-        var sql = "SELECT id, date, operation, distribution, \"user\", command, note, changes FROM history"
+        var sql =
+            "SELECT id, date, operation, distribution, \"user\", command, note, changes, overridden_gates FROM history"
         var arguments: [any StoreValueConvertible] = []
         if let distribution {
             sql += " WHERE distribution = ?"
@@ -273,7 +315,8 @@ enum MetadataStore {
             let changes = (try? JSONDecoder().decode([Change].self, from: Data((row[7] as String).utf8))) ?? []
             return HistoryEntry(
                 id: row[0], date: row[1], operation: row[2], distribution: row[3], user: row[4], command: row[5],
-                note: row[6], changes: changes)
+                note: row[6], changes: changes,
+                overriddenGates: (row[8] as String?).map { $0.components(separatedBy: ", ") })
         }
     }
 }

@@ -1,4 +1,5 @@
 import DebianFormat
+import Foundation
 
 extension Repository {
     /// How a package and architecture differ between two distributions.
@@ -80,6 +81,13 @@ extension Repository {
         public var to: String
         public var changes: [Change]
         public var dryRun: Bool
+        /// The target's gates for what the promotion lists (none when it has no gates).
+        public var gates: [GateCheck] = []
+        /// The gates that were closed and that `overrideGates` let the promotion past.
+        public var overriddenGates: [String] = []
+
+        /// The gates that stop the promotion, unless overridden.
+        public var closedGates: [GateCheck] { gates.filter { !$0.open } }
     }
 
     /// Makes `to` list exactly the pool files `from` lists for the selected packages (the
@@ -89,11 +97,18 @@ extension Repository {
     ///
     /// The promoted packages' `Depends` and `Pre-Depends` must be met in `to` afterwards
     /// (`checkDependencies`); `withDependencies` promotes what they need from `from` along.
+    ///
+    /// `phase` lists the promoted versions phased to that percentage in `to`. The gates of
+    /// `to` (`Min-Soak`, `Approvals`) apply to every file the promotion lists; a closed gate
+    /// refuses it, unless `overrideGates`, which history records. A dry run reports the
+    /// gates instead of refusing.
     public func promote(
         _ selectors: [PackageSelector], all: Bool = false, from: String, to: String? = nil, dryRun: Bool = false,
         allowDowngrade: Bool = false, withDependencies: Bool = false, checkDependencies: Bool = true,
-        context: OperationContext
+        phase: Int? = nil, overrideGates: Bool = false, context: OperationContext
     ) throws -> Promotion {
+        if let phase { try Self.checkPercentage(phase) }
+        let listedPhase = phase == 100 ? nil : phase
         try requireDistribution(from)
         guard let target = to ?? configuration.distribution(from)?.promotesTo else {
             throw DepotError.invalidArgument("\(from) promotes to no distribution: name one with --to")
@@ -103,7 +118,7 @@ extension Repository {
         return try withLock(cancelled: context.isCancelled) {
             try publishEarlierChanges()
             // A dry run does the same work in a transaction that is rolled back.
-            let changes: [Change] = try write(commit: !dryRun) { db in
+            let promotion: Promotion = try write(commit: !dryRun) { db in
                 var changes: [Change] = []
                 var listed: [PackageFile] = []
                 let selected = try self.selected(selectors, all: all, from: from, to: target, db)
@@ -116,7 +131,8 @@ extension Repository {
                 let writes = MetadataStore.ListingWrites()
                 for listing in selected {
                     let result = try self.addListing(
-                        listing.file, to: target, component: listing.component, allowDowngrade: allowDowngrade,
+                        listing.file, to: target, component: listing.component, phase: listedPhase,
+                        allowDowngrade: allowDowngrade,
                         fileName: "\(listing.file.name) \(listing.file.version) (\(listing.file.architecture))",
                         listed: &inTarget[PackageKey(listing.file), default: []], writes: writes)
                     if let change = result.change {
@@ -130,15 +146,26 @@ extension Repository {
                         of: listed, into: target, from: from, promoteAlong: withDependencies,
                         allowDowngrade: allowDowngrade, db)
                 }
+                var promotion = Promotion(from: from, to: target, changes: changes, dryRun: dryRun)
+                promotion.gates = try self.gateChecks(
+                    of: try MetadataStore.filesListedByThisChange(db, in: target), from: from, into: target,
+                    promoter: context.user, now: Self.date(context.timestamp) ?? Date(), db)
+                let closed = promotion.closedGates
+                if !closed.isEmpty && !dryRun {
+                    guard overrideGates else { throw DepotError.gatesClosed(closed.map(\.detail)) }
+                    promotion.overriddenGates = Set(closed.map(\.gate.rawValue)).sorted().reversed()
+                }
                 if !changes.isEmpty {
+                    try MetadataStore.stopRamps(db, distribution: target, packages: Set(changes.map(\.package)))
                     _ = try MetadataStore.recordHistory(
-                        db, operation: "promote", distribution: target, context: context, changes: changes)
+                        db, operation: "promote", distribution: target, context: context, changes: changes,
+                        overriddenGates: promotion.overriddenGates)
                     try MetadataStore.markUnpublished(db, target)
                 }
-                return changes
+                return promotion
             }
             if !dryRun { try publishPending() }
-            return Promotion(from: from, to: target, changes: changes, dryRun: dryRun)
+            return promotion
         }
     }
 

@@ -248,7 +248,7 @@ extension Repository {
             let deb = record.incoming.deb
             return IndexRow(
                 name: deb.package, version: deb.version.description, architecture: deb.architecture,
-                stanza: record.stanza)
+                stanza: record.stanza, phase: nil)
         }
         return BackgroundTask { [publisher] in
             let predicted = self.indices { indexComponent, architecture in
@@ -455,8 +455,8 @@ extension Repository {
     /// which it updates, and keeping the rows to write in `writes`: for callers listing many
     /// files, who read those in one query and write the rows together.
     func addListing(
-        _ file: PackageFile, to distribution: String, component: String, allowDowngrade: Bool, fileName: String,
-        listed: inout [PackageFile], writes: MetadataStore.ListingWrites
+        _ file: PackageFile, to distribution: String, component: String, phase: Int? = nil, allowDowngrade: Bool,
+        fileName: String, listed: inout [PackageFile], writes: MetadataStore.ListingWrites
     ) throws -> ListingResult {
         if listed.contains(where: { $0.id == file.id }) { return ListingResult(change: nil, unlisted: []) }
         let newest = listed.max { $0.debianVersion < $1.debianVersion }
@@ -476,11 +476,12 @@ extension Repository {
         for old in unlisted {
             writes.unlist(fileID: old.id, from: distribution)
         }
-        writes.list(fileID: file.id, in: distribution, component: component)
+        writes.list(fileID: file.id, in: distribution, component: component, phase: phase)
         listed = listed.filter { candidate in !unlisted.contains { $0.id == candidate.id } } + [file]
         return ListingResult(
             change: Change(
-                package: file.name, architecture: file.architecture, before: newest?.version, after: file.version),
+                package: file.name, architecture: file.architecture, before: newest?.version, after: file.version,
+                afterPhase: phase),
             unlisted: unlisted.map(\.version))
     }
 }

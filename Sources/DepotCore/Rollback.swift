@@ -11,8 +11,10 @@ struct JournalRow {
     var architecture: String
     /// True when the change listed the file, false when it unlisted it.
     var listed: Bool
+    /// The phase the listed or unlisted row had.
+    var phase: Int?
 
-    static let columns = "history_id, distribution, component, file_id, package, version, architecture, listed"
+    static let columns = "history_id, distribution, component, file_id, package, version, architecture, listed, phase"
 
     init(_ row: StoreRow) {
         historyID = row[0]
@@ -23,7 +25,17 @@ struct JournalRow {
         version = row[5]
         architecture = row[6]
         listed = row[7]
+        phase = row[8]
     }
+
+    /// What the row listed: restored by undoing an unlisting.
+    var state: ListingState { ListingState(component: component, phase: phase) }
+}
+
+/// Where and how a file is listed in a distribution: what a rollback restores.
+struct ListingState: Hashable {
+    var component: String
+    var phase: Int?
 }
 
 extension Repository {
@@ -121,15 +133,16 @@ extension Repository {
         // rollback's own journal holds its net effect, not every step it undid.
         let rowByFile = Dictionary(rows.map { ($0.fileID, $0) }, uniquingKeysWith: { newest, _ in newest })
         let fileIDs = rowByFile.keys.sorted()
-        var current: [Int64: String] = [:]
+        var current: [Int64: ListingState] = [:]
         for fileID in fileIDs {
-            current[fileID] = try db.value(
-                "SELECT component FROM listings WHERE distribution = ? AND file_id = ?", [distribution, fileID])
+            current[fileID] = try db.rows(
+                "SELECT component, phase FROM listings WHERE distribution = ? AND file_id = ?", [distribution, fileID]
+            ).first.map { ListingState(component: $0[0], phase: $0[1]) }
         }
         var restored = current
-        for row in rows { restored[row.fileID] = row.listed ? nil : row.component }
+        for row in rows { restored[row.fileID] = row.listed ? nil : row.state }
         var changedListings = false
-        for (fileID, component) in current where restored[fileID] != component {
+        for (fileID, state) in current where restored[fileID] != state {
             changedListings = true
             try MetadataStore.unlist(db, fileID: fileID, from: distribution)
         }
@@ -141,16 +154,23 @@ extension Repository {
                     "cannot restore \(row.package) \(row.version) (\(row.architecture)) in \(distribution): "
                         + "gc deleted it, as history entry \(row.historyID) is beyond Retain-History")
             }
-            try MetadataStore.list(db, fileID: fileID, in: distribution, component: restored[fileID]!)
+            let state = restored[fileID]!
+            try MetadataStore.list(db, fileID: fileID, in: distribution, component: state.component, phase: state.phase)
         }
         let after = try newestVersions(db, distribution: distribution, names: names)
         let changes = Set(before.keys).union(after.keys).sorted {
             ($0.name, $0.architecture) < ($1.name, $1.architecture)
         }
         .compactMap { key -> Change? in
-            guard before[key] != after[key] else { return nil }
-            return Change(package: key.name, architecture: key.architecture, before: before[key], after: after[key])
+            let (old, new) = (before[key], after[key])
+            guard old?.file.version != new?.file.version || old?.phase != new?.phase else { return nil }
+            return Change(
+                package: key.name, architecture: key.architecture, before: old?.file.version, after: new?.file.version,
+                beforePhase: old?.phase, afterPhase: new?.phase)
         }
+        // A rollback stops the ramps of what it touched: the schedule was made for the state
+        // it undoes.
+        try MetadataStore.stopRamps(db, distribution: distribution, packages: names)
         if changedListings {
             _ = try MetadataStore.recordHistory(
                 db, operation: "rollback", distribution: distribution, context: context, changes: changes)
@@ -168,12 +188,10 @@ extension Repository {
         return checked
     }
 
-    /// The newest version each of these packages has listed in `distribution`, by architecture.
+    /// The newest listing each of these packages has in `distribution`, by architecture.
     private func newestVersions(_ db: any StoreTransaction, distribution: String, names: Set<String>) throws
-        -> [PackageKey: String]
+        -> [PackageKey: Listing]
     {
-        var listings: [Listing] = []
-        for name in names { listings += try MetadataStore.listings(db, distribution: distribution, name: name) }
-        return newest(listings).mapValues(\.file.version)
+        newest(try MetadataStore.listings(db, distribution: distribution, names: Array(names)))
     }
 }

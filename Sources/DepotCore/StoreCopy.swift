@@ -31,15 +31,25 @@ extension Repository {
         CopiedTable(name: "provides", columns: ["file_id", "name", "version"], order: "file_id, name"),
         CopiedTable(
             name: "history",
-            columns: ["id", "date", "operation", "distribution", "\"user\"", "command", "note", "changes"],
+            columns: [
+                "id", "date", "operation", "distribution", "\"user\"", "command", "note", "changes", "overridden_gates",
+            ],
             order: "id", identity: "id"),
-        CopiedTable(name: "listings", columns: ["distribution", "component", "file_id"], order: "distribution, file_id"),
+        CopiedTable(
+            name: "listings", columns: ["distribution", "component", "file_id", "phase"], order: "distribution, file_id"),
         CopiedTable(
             name: "listing_journal",
             columns: [
                 "sequence", "history_id", "distribution", "component", "file_id", "package", "version",
-                "architecture", "listed",
+                "architecture", "listed", "phase",
             ], order: "sequence", identity: "sequence"),
+        CopiedTable(
+            name: "phase_ramps",
+            columns: ["distribution", "package", "version", "steps", "every_seconds", "next_at", "\"user\""],
+            order: "distribution, package"),
+        CopiedTable(
+            name: "approvals", columns: ["distribution", "file_id", "\"user\"", "date", "note"],
+            order: "distribution, file_id, \"user\""),
         CopiedTable(name: "tokens", columns: ["name", "hash", "scopes", "created_at"], order: "name"),
         CopiedTable(name: "storage_garbage", columns: ["path", "since"], order: "path"),
         CopiedTable(name: "publication", columns: ["distribution", "recorded", "published"], order: "distribution"),

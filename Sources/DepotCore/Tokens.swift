@@ -5,7 +5,7 @@ import Foundation
 /// What a token may do: `ACTION:DISTRIBUTION`, `*` for any distribution.
 public struct Scope: Sendable, Hashable, Codable, CustomStringConvertible {
     public enum Action: String, Sendable, Codable, CaseIterable {
-        case push, promote, remove, rollback, read
+        case push, promote, remove, rollback, read, approve, override
     }
 
     public var action: Action

@@ -19,6 +19,8 @@ struct API: Sendable {
         api.delete("distributions/:dist/packages/:name") { request, context in try await remove(request, context) }
         api.post("distributions/:dist/rollback") { request, context in try await rollback(request, context) }
         api.post("promotions") { request, context in try await promote(request, context) }
+        api.post("distributions/:dist/phases") { request, context in try await phase(request, context) }
+        api.post("distributions/:dist/approvals") { request, context in try await approve(request, context) }
         api.get("packages/:name") { request, context in try await show(request, context) }
         api.get("diff") { request, context in try await diff(request, context) }
         api.get("history") { request, context in try await history(request, context) }
@@ -63,10 +65,12 @@ struct API: Sendable {
         var dryRun: Bool?
         var allowDowngrade: Bool?
         var withDeps: Bool?
+        var phase: Int?
+        var overrideGates: Bool?
         var note: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case packages, all, from, to, dryRun, allowDowngrade, withDeps, note
+            case packages, all, from, to, dryRun, allowDowngrade, withDeps, phase, overrideGates, note
         }
     }
 
@@ -76,6 +80,8 @@ struct API: Sendable {
             throw APIError(.badRequest, "invalid-request", "\(body.from) promotes to no distribution: give \"to\"")
         }
         let token = try await authorize(request, .promote, on: target)
+        let overrideGates = body.overrideGates ?? false
+        if overrideGates && !token.allows(.override, on: target) { throw forbidden(token, .override, target) }
         let packages = body.packages ?? []
         let all = body.all ?? false
         if body.packages?.isEmpty == true && !all {
@@ -94,11 +100,75 @@ struct API: Sendable {
             try repository.promote(
                 try packages.map { try PackageSelector(parsing: $0) }, all: body.all ?? false, from: body.from,
                 to: target, dryRun: body.dryRun ?? false, allowDowngrade: body.allowDowngrade ?? false,
-                withDependencies: body.withDeps ?? false,
+                withDependencies: body.withDeps ?? false, phase: body.phase, overrideGates: overrideGates,
                 context: try operationContext(token, request, context, note: body.note)
             )
         }
         return try json(promotion)
+    }
+
+    private struct PhaseRequest: RequestBody {
+        var package: String
+        var percentage: Int?
+        var ramp: [Int]?
+        var every: String?
+        var note: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case package, percentage, ramp, every, note
+        }
+    }
+
+    private func phase(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
+        let distribution = try context.parameters.require("dist")
+        let token = try await authorize(request, .promote, on: distribution)
+        let body = try await decode(PhaseRequest.self, request)
+        let operation = try operationContext(token, request, context, note: body.note)
+        let change: Repository.PhaseChange
+        switch (body.percentage, body.ramp, body.every) {
+        case (let percentage?, nil, nil):
+            change = try await blocking {
+                try repository.phase(body.package, in: distribution, percentage: percentage, context: operation)
+            }
+        case (nil, let steps?, let every?):
+            guard let seconds = Configuration.duration(every) else {
+                throw APIError(
+                    .badRequest, "invalid-request",
+                    "\"every\" must be a duration such as \"30m\", \"6h\" or \"1d\", not \"\(every.prefix(64))\"")
+            }
+            change = try await blocking {
+                try repository.phase(body.package, in: distribution, ramp: steps, every: seconds, context: operation)
+            }
+        default:
+            throw APIError(
+                .badRequest, "invalid-request",
+                "give \"percentage\" (0-100), or \"ramp\" (such as [10, 25, 50, 100]) with \"every\" (such as \"6h\")")
+        }
+        return try json(change)
+    }
+
+    private struct ApprovalRequest: RequestBody {
+        var package: String
+        var version: String
+        var from: String?
+        var note: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case package, version, from, note
+        }
+    }
+
+    private func approve(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
+        let distribution = try context.parameters.require("dist")
+        let token = try await authorize(request, .approve, on: distribution)
+        let body = try await decode(ApprovalRequest.self, request)
+        let operation = try operationContext(token, request, context, note: body.note)
+        let approvals = try await blocking {
+            try repository.approve(
+                try PackageSelector(parsing: "\(body.package)=\(body.version)"), into: distribution, from: body.from,
+                context: operation)
+        }
+        return try json(approvals, status: .created)
     }
 
     private func list(_ request: Request, _ context: DepotRequestContext) async throws -> Response {

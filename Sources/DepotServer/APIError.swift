@@ -42,6 +42,7 @@ struct APIError: HTTPResponseError {
         case .conflict: self.init(.conflict, "conflict", detail)
         case .downgrade: self.init(.conflict, "downgrade", detail)
         case .unmetDependencies: self.init(.conflict, "unmet-dependencies", detail)
+        case .gatesClosed: self.init(.conflict, "gates-closed", detail)
         case .invalidPackage: self.init(.unprocessableContent, "invalid-package", detail)
         case .architectureNotCarried: self.init(.unprocessableContent, "architecture-not-carried", detail)
         case .tooLarge: self.init(.contentTooLarge, "too-large", detail)

@@ -13,7 +13,7 @@ struct DepotCommand: ParsableCommand {
             """,
         version: "0.2.0",
         subcommands: [
-            Init.self, Push.self, Promote.self, Diff.self, List.self, Show.self, Remove.self, History.self,
+            Init.self, Push.self, Promote.self, Approve.self, Phase.self, Diff.self, List.self, Show.self, Remove.self, History.self,
             Rollback.self, Publish.self, Verify.self, CollectGarbage.self, ExportKey.self, Token.self, StoreCommand.self, Serve.self,
         ])
 

@@ -27,9 +27,16 @@ struct History: ParsableCommand {
             printLine("#\(entry.id) \(entry.date) \(entry.operation) \(entry.distribution) by \(entry.user)")
             if let note = entry.note { printLine("  note: \(note)") }
             printLine("  command: \(entry.command)")
+            if let gates = entry.overriddenGates {
+                printLine("  overrode gates: \(gates.joined(separator: ", "))")
+            }
             for change in entry.changes {
+                func phased(_ version: String?, _ phase: Int?) -> String {
+                    (version ?? "-") + (phase.map { " (\($0)%)" } ?? "")
+                }
                 printLine(
-                    "  \(change.package) (\(change.architecture)): \(change.before ?? "-") -> \(change.after ?? "-")")
+                    "  \(change.package) (\(change.architecture)): \(phased(change.before, change.beforePhase)) -> "
+                        + phased(change.after, change.afterPhase))
             }
         }
     }

@@ -17,7 +17,12 @@ struct List: ParsableCommand {
         let listings = try repository.open().list(distribution: distribution)
         if json { return try printJSON(listings) }
         printTable(
-            ["DISTRIBUTION", "PACKAGE", "VERSION", "ARCHITECTURE", "COMPONENT"],
-            listings.map { [$0.distribution, $0.file.name, $0.file.version, $0.file.architecture, $0.component] })
+            ["DISTRIBUTION", "PACKAGE", "VERSION", "ARCHITECTURE", "COMPONENT", "PHASE"],
+            listings.map {
+                [
+                    $0.distribution, $0.file.name, $0.file.version, $0.file.architecture, $0.component,
+                    $0.phase.map { "\($0)%" } ?? "",
+                ]
+            })
     }
 }

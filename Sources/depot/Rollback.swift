@@ -50,9 +50,12 @@ struct Rollback: ParsableCommand {
         } else {
             if rollback.changes.isEmpty { printLine("nothing to roll back: \(distribution) already lists these files") }
             for change in rollback.changes {
+                func phased(_ version: String?, _ phase: Int?) -> String {
+                    (version ?? "absent") + (phase.map { " (\($0)%)" } ?? "")
+                }
                 printLine(
-                    "\(change.package) (\(change.architecture)) in \(distribution): \(change.before ?? "absent") -> \(change.after ?? "absent")"
-                )
+                    "\(change.package) (\(change.architecture)) in \(distribution): "
+                        + "\(phased(change.before, change.beforePhase)) -> \(phased(change.after, change.afterPhase))")
             }
         }
         warn(of: rollback.unmetDependencies)

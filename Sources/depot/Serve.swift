@@ -7,7 +7,7 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve public/ for apt, the JSON API and the dashboard over HTTP.",
         discussion: """
-            Serves /dists/, /pool/ and /archive-key.asc as they are on disk, the API under /api/v1/ (every call needs 'Authorization: Bearer TOKEN', see 'depot token'), the dashboard at / and /healthz. Logs one line per request on standard error. Stops on SIGTERM or SIGINT once the requests under way are answered. The CLI keeps working on the same root meanwhile.
+            Serves /dists/, /pool/ and /archive-key.asc as they are on disk, the API under /api/v1/ (every call needs 'Authorization: Bearer TOKEN', see 'depot token'), the dashboard at / and /healthz. Takes the steps of phased rollouts ('depot phase --ramp') when they are due. Logs one line per request on standard error. Stops on SIGTERM or SIGINT once the requests under way are answered. The CLI keeps working on the same root meanwhile.
             Examples:
               depot serve
               depot serve --listen 0.0.0.0:8080 --max-upload-size 512M
@@ -42,8 +42,15 @@ struct Serve: AsyncParsableCommand {
             valueName: "SECONDS"))
     var republishEvery: Double = 30
 
+    @Option(
+        help: ArgumentHelp(
+            "Every this many seconds, take the steps of phased rollouts that are due ('depot phase --ramp'); 0: never (leave them to 'depot phase --advance').",
+            valueName: "SECONDS"))
+    var advancePhasesEvery: Double = 60
+
     func validate() throws {
         guard republishEvery >= 0 else { throw ValidationError("--republish-every must be 0 or more seconds") }
+        guard advancePhasesEvery >= 0 else { throw ValidationError("--advance-phases-every must be 0 or more seconds") }
         if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be 1 or more") }
         guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be more than 0 seconds") }
         guard Self.address(listen) != nil else {
@@ -63,22 +70,36 @@ struct Serve: AsyncParsableCommand {
         limits.requestTimeout = .milliseconds(Int(requestTimeout * 1000))
         let server = Server(
             host: host, port: port, maximumUploadSize: Self.size(maxUploadSize)!, connectionLimits: limits)
-        if republishEvery > 0 { Self.republish(repository, every: republishEvery) }
+        if republishEvery > 0 {
+            Self.repeatedly(every: republishEvery, "publishing what another node left unpublished") {
+                try repository.publishWhatOtherNodesLeft()
+            }
+        }
+        if advancePhasesEvery > 0 {
+            Self.repeatedly(every: advancePhasesEvery, "taking the due steps of phased rollouts") {
+                for change in try repository.advancePhases(command: "depot serve") {
+                    printError(
+                        "depot: phased \(change.package) \(change.version) in \(change.distribution) "
+                            + "to \(change.after ?? 100)%")
+                }
+            }
+        }
         try await server.run(repository: repository) { address in
             FileHandle.standardError.write(Data("depot: serving \(repository.root) on http://\(address)/\n".utf8))
         }
     }
 
-    /// On a thread of its own (publishing blocks), for as long as the server runs.
-    private static func republish(_ repository: Repository, every seconds: Double) {
+    /// Runs `work` every `seconds` on a thread of its own (it blocks: it publishes), for as
+    /// long as the server runs; a failure is logged and the next round tries again.
+    private static func repeatedly(every seconds: Double, _ what: String, _ work: @escaping @Sendable () throws -> Void)
+    {
         Thread.detachNewThread {
             while true {
                 Thread.sleep(forTimeInterval: seconds)
                 do {
-                    try repository.publishWhatOtherNodesLeft()
+                    try work()
                 } catch {
-                    FileHandle.standardError.write(
-                        Data("depot: publishing what another node left unpublished failed: \(error)\n".utf8))
+                    printError("depot: \(what) failed: \(error)")
                 }
             }
         }

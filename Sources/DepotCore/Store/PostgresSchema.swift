@@ -89,6 +89,23 @@ enum PostgresSchema {
         CREATE TABLE repository_configuration (configuration TEXT NOT NULL);
         """,
         publicationGenerations,
+        releaseControl + """
+            CREATE OR REPLACE FUNCTION journal_listing() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'INSERT' THEN
+                    INSERT INTO listing_journal
+                        (distribution, component, file_id, package, version, architecture, listed, phase)
+                    SELECT NEW.distribution, NEW.component, NEW.file_id, name, version, architecture, 1, NEW.phase
+                    FROM package_files WHERE id = NEW.file_id;
+                    RETURN NEW;
+                END IF;
+                INSERT INTO listing_journal
+                    (distribution, component, file_id, package, version, architecture, listed, phase)
+                SELECT OLD.distribution, OLD.component, OLD.file_id, name, version, architecture, 0, OLD.phase
+                FROM package_files WHERE id = OLD.file_id;
+                RETURN OLD;
+            END $$;
+            """,
     ]
 
     /// Each distribution's generation: `recorded` counts the changes made to it, `published`
@@ -103,6 +120,39 @@ enum PostgresSchema {
         );
         INSERT INTO publication (distribution, recorded, published) SELECT distribution, 1, 0 FROM unpublished;
         DROP TABLE unpublished;
+        """
+
+    /// Phased rollouts and promotion gates, in the tables both stores share (each store then
+    /// has its journal copy the phase in its own trigger language).
+    ///
+    /// A listing's `phase` is its `Phased-Update-Percentage` (NULL: fully rolled out), and
+    /// the journal keeps it, so a rollback restores a percentage as it restores a listing.
+    /// `phase_ramps` holds the steps of a rollout still to come; `approvals`, who approved a
+    /// file for promotion into a distribution; `history.overridden_gates`, the gates a
+    /// promotion was let past.
+    static let releaseControl = """
+        ALTER TABLE listings ADD COLUMN phase INTEGER;
+        ALTER TABLE listing_journal ADD COLUMN phase INTEGER;
+        ALTER TABLE history ADD COLUMN overridden_gates TEXT;
+        CREATE TABLE phase_ramps (
+            distribution TEXT NOT NULL,
+            package TEXT NOT NULL,
+            version TEXT NOT NULL,
+            steps TEXT NOT NULL,
+            every_seconds BIGINT NOT NULL,
+            next_at BIGINT NOT NULL,
+            "user" TEXT NOT NULL,
+            PRIMARY KEY (distribution, package)
+        );
+        CREATE TABLE approvals (
+            distribution TEXT NOT NULL,
+            file_id BIGINT NOT NULL REFERENCES package_files(id) ON DELETE CASCADE,
+            "user" TEXT NOT NULL,
+            date TEXT NOT NULL,
+            note TEXT,
+            PRIMARY KEY (distribution, file_id, "user")
+        );
+
         """
 
     /// The statements of a version, one at a time (a prepared statement holds one): split

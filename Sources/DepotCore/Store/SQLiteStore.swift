@@ -198,6 +198,25 @@ final class SQLiteStore: Store {
         migrator.registerMigration("v8: publication generations") { db in
             try db.execute(sql: PostgresSchema.publicationGenerations)
         }
+        migrator.registerMigration("v9: release control") { db in
+            try db.execute(
+                sql: PostgresSchema.releaseControl + """
+                    DROP TRIGGER journal_listed;
+                    DROP TRIGGER journal_unlisted;
+                    CREATE TRIGGER journal_listed AFTER INSERT ON listings BEGIN
+                        INSERT INTO listing_journal
+                            (distribution, component, file_id, package, version, architecture, listed, phase)
+                        SELECT NEW.distribution, NEW.component, NEW.file_id, name, version, architecture, 1, NEW.phase
+                        FROM package_files WHERE id = NEW.file_id;
+                    END;
+                    CREATE TRIGGER journal_unlisted AFTER DELETE ON listings BEGIN
+                        INSERT INTO listing_journal
+                            (distribution, component, file_id, package, version, architecture, listed, phase)
+                        SELECT OLD.distribution, OLD.component, OLD.file_id, name, version, architecture, 0, OLD.phase
+                        FROM package_files WHERE id = OLD.file_id;
+                    END;
+                    """)
+        }
         return migrator
     }
 }

@@ -1,0 +1,204 @@
+import DebianFormat
+import Foundation
+
+extension Repository {
+    /// A phased rollout's steps still to come, carried out by `depot serve` or by
+    /// `depot phase --advance`.
+    public struct Ramp: Sendable, Hashable, Codable {
+        public var distribution: String
+        public var package: String
+        public var version: String
+        /// The percentages still to come, in order.
+        public var steps: [Int]
+        /// Seconds between steps.
+        public var every: Int
+        /// When the next step is due (ISO 8601, UTC).
+        public var next: String
+        /// Who set the ramp up: the user of the history entries of its steps.
+        public var user: String
+    }
+
+    /// One change of a rollout's percentage.
+    public struct PhaseChange: Sendable, Codable {
+        public var distribution: String
+        public var package: String
+        public var version: String
+        /// The percentage before and after; nil when fully rolled out.
+        public var before: Int?
+        public var after: Int?
+        /// The ramp that goes on after this change, if any.
+        public var ramp: Ramp?
+        /// One per architecture; empty when the percentage already was the one asked for.
+        public var changes: [Change]
+    }
+
+    /// Sets the `Phased-Update-Percentage` of the newest version `distribution` lists of
+    /// `package` (every architecture): 100 rolls it out fully (the field goes), 0 halts it.
+    /// Stops a ramp of the package.
+    public func phase(_ package: String, in distribution: String, percentage: Int, context: OperationContext)
+        throws -> PhaseChange
+    {
+        try Self.checkPercentage(percentage)
+        return try changingPhases(in: distribution, context: context) { db in
+            try MetadataStore.stopRamps(db, distribution: distribution, packages: [package])
+            return try self.setPhase(package, in: distribution, to: percentage, context: context, db)
+        }
+    }
+
+    /// Sets the first of `steps` now and the next ones every `every` seconds, until the last.
+    public func phase(
+        _ package: String, in distribution: String, ramp steps: [Int], every: Int, context: OperationContext
+    ) throws -> PhaseChange {
+        guard let first = steps.first else { throw DepotError.invalidArgument("a ramp needs at least one percentage") }
+        for step in steps { try Self.checkPercentage(step) }
+        guard zip(steps, steps.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw DepotError.invalidArgument(
+                "the steps of a ramp must rise, each above the one before (such as 10,25,50,100), not "
+                    + steps.map(String.init).joined(separator: ","))
+        }
+        guard every > 0 else { throw DepotError.invalidArgument("a ramp needs a time between steps (--every 6h)") }
+        return try changingPhases(in: distribution, context: context) { db in
+            try MetadataStore.stopRamps(db, distribution: distribution, packages: [package])
+            var change = try self.setPhase(package, in: distribution, to: first, context: context, db)
+            let rest = Array(steps.dropFirst())
+            if !rest.isEmpty {
+                let ramp = Ramp(
+                    distribution: distribution, package: package, version: change.version, steps: rest, every: every,
+                    next: Self.timestamp(Date().addingTimeInterval(Double(every))), user: context.user)
+                try MetadataStore.saveRamp(db, ramp)
+                change.ramp = ramp
+            }
+            return change
+        }
+    }
+
+    /// Takes every ramp step that is due by `now`, each a history entry of the ramp's user.
+    /// A ramp whose version is no longer the newest its distribution lists ends unapplied.
+    public func advancePhases(now: Date = Date(), command: String) throws -> [PhaseChange] {
+        let due = try read { db in try MetadataStore.ramps(db).filter { (Self.date($0.next) ?? now) <= now } }
+        var done: [PhaseChange] = []
+        for ramp in due {
+            let context = try OperationContext(
+                user: ramp.user, command: command, note: "ramp step: \(ramp.steps[0])%", date: now)
+            let change = try changingPhases(in: ramp.distribution, context: context) { db -> PhaseChange? in
+                // Read again under the lock: another node or a manual change may have taken it.
+                guard let current = try MetadataStore.ramps(db, distribution: ramp.distribution)
+                    .first(where: { $0.package == ramp.package }), current == ramp
+                else { return nil }
+                try MetadataStore.stopRamps(db, distribution: ramp.distribution, packages: [ramp.package])
+                let newest = try MetadataStore.listings(db, distribution: ramp.distribution, name: ramp.package)
+                    .map(\.file).max { $0.debianVersion < $1.debianVersion }
+                guard newest?.version == ramp.version else { return nil }
+                var change = try self.setPhase(
+                    ramp.package, in: ramp.distribution, to: ramp.steps[0], context: context, db)
+                if ramp.steps.count > 1 {
+                    var next = ramp
+                    next.steps.removeFirst()
+                    next.next = Self.timestamp(now.addingTimeInterval(Double(ramp.every)))
+                    try MetadataStore.saveRamp(db, next)
+                    change.ramp = next
+                }
+                return change
+            }
+            if let change { done.append(change) }
+        }
+        return done
+    }
+
+    /// The ramps under way, by distribution and package.
+    public func ramps() throws -> [Ramp] {
+        try read { db in try MetadataStore.ramps(db) }
+    }
+
+    /// Runs `body` in a write transaction under the repository lock, and publishes the
+    /// distribution if it recorded a change.
+    private func changingPhases<T>(
+        in distribution: String, context: OperationContext, _ body: @escaping (any StoreTransaction) throws -> T
+    ) throws -> T {
+        try requireDistribution(distribution)
+        return try withLock(cancelled: context.isCancelled) {
+            try publishEarlierChanges()
+            let result = try write(body)
+            try publishPending()
+            return result
+        }
+    }
+
+    /// Relists the newest version's files with the new phase: the journal then holds the
+    /// old and new phase, and a rollback restores it as it restores any listing.
+    private func setPhase(
+        _ package: String, in distribution: String, to percentage: Int, context: OperationContext,
+        _ db: any StoreTransaction
+    ) throws -> PhaseChange {
+        let listed = try MetadataStore.listings(db, distribution: distribution, name: package)
+        guard let newest = listed.max(by: { $0.file.debianVersion < $1.file.debianVersion }) else {
+            throw DepotError.notListed(distribution: distribution, package: package, version: nil)
+        }
+        let phase = percentage == 100 ? nil : percentage
+        let files = listed.filter { $0.file.debianVersion == newest.file.debianVersion }
+            .sorted { $0.file.architecture < $1.file.architecture }
+        var result = PhaseChange(
+            distribution: distribution, package: package, version: newest.file.version, before: newest.phase,
+            after: phase, ramp: nil, changes: [])
+        let writes = MetadataStore.ListingWrites()
+        for listing in files where listing.phase != phase {
+            writes.unlist(fileID: listing.file.id, from: distribution)
+            writes.list(fileID: listing.file.id, in: distribution, component: listing.component, phase: phase)
+            result.changes.append(
+                Change(
+                    package: package, architecture: listing.file.architecture, before: listing.file.version,
+                    after: listing.file.version, beforePhase: listing.phase, afterPhase: phase))
+        }
+        guard !result.changes.isEmpty else { return result }
+        try writes.flush(db)
+        _ = try MetadataStore.recordHistory(
+            db, operation: "phase", distribution: distribution, context: context, changes: result.changes)
+        try MetadataStore.markUnpublished(db, distribution)
+        return result
+    }
+
+    static func checkPercentage(_ percentage: Int) throws {
+        guard (0...100).contains(percentage) else {
+            throw DepotError.invalidArgument(
+                "a phase is a percentage from 0 (halted) to 100 (fully rolled out), not \(percentage)")
+        }
+    }
+
+    static func timestamp(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+    static func date(_ timestamp: String) -> Date? { ISO8601DateFormatter().date(from: timestamp) }
+}
+
+extension MetadataStore {
+    static func ramps(_ db: any StoreTransaction, distribution: String? = nil) throws -> [Repository.Ramp] {
+        var sql = "SELECT distribution, package, version, steps, every_seconds, next_at, \"user\" FROM phase_ramps"
+        var arguments: [any StoreValueConvertible] = []
+        if let distribution {
+            sql += " WHERE distribution = ?"
+            arguments.append(distribution)
+        }
+        return try db.rows(sql + " ORDER BY distribution, package", arguments).map { row in
+            Repository.Ramp(
+                distribution: row[0], package: row[1], version: row[2],
+                steps: (try? JSONDecoder().decode([Int].self, from: Data((row[3] as String).utf8))) ?? [],
+                every: row[4], next: Repository.timestamp(Date(timeIntervalSince1970: Double(row[5] as Int64))),
+                user: row[6])
+        }
+    }
+
+    static func saveRamp(_ db: any StoreTransaction, _ ramp: Repository.Ramp) throws {
+        let steps = String(decoding: try JSONEncoder().encode(ramp.steps), as: UTF8.self)
+        let next = Int64((Repository.date(ramp.next) ?? Date()).timeIntervalSince1970)
+        try db.execute(
+            """
+            INSERT INTO phase_ramps (distribution, package, version, steps, every_seconds, next_at, "user")
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, [ramp.distribution, ramp.package, ramp.version, steps, ramp.every, next, ramp.user])
+    }
+
+    static func stopRamps(_ db: any StoreTransaction, distribution: String, packages: Set<String>) throws {
+        guard !packages.isEmpty else { return }
+        try db.execute(
+            "DELETE FROM phase_ramps WHERE distribution = ? AND package IN \(db.dialect.jsonArrayValues)",
+            [distribution, try namesJSON(packages.sorted())])
+    }
+}
