@@ -87,8 +87,8 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
         case .notListed(let distribution, let package, let version):
             return "\(distribution) does not list \(package)\(version.map { " version \($0)" } ?? "")"
         case .gatesClosed(let details):
-            return "promotion refused: " + details.joined(separator: "\n")
-                + (details.count == 1 ? "" : "\n") + " (or promote with --override-gates, which history records)"
+            return "promotion refused by its gates: " + details.joined(separator: "; and ")
+                + " (or promote with --override-gates, which history records)"
         case .unknownPackage(let name):
             return "no package '\(name)' in this repository"
         case .unmetDependencies(let unmet, let source, let canPromoteAlong):

@@ -195,18 +195,18 @@ extension MetadataStore {
         var journaled: Set<Int64> = []
         for (fileID, fileRows) in Dictionary(grouping: rows, by: { $0[0] as Int64 }) {
             journaled.insert(fileID)
+            // Each entry's net effect: listed where it was not, or unlisted.
             var listed = false
-            var entry: Int64?
-            var listedBeforeEntry = false
-            for row in fileRows {
-                let history: Int64 = row[1]
-                if history != entry {
-                    entry = history
-                    listedBeforeEntry = listed
+            var position = fileRows.startIndex
+            while position < fileRows.endIndex {
+                let entry: Int64 = fileRows[position][1]
+                let wasListed = listed
+                while position < fileRows.endIndex && fileRows[position][1] as Int64 == entry {
+                    listed = fileRows[position][2]
+                    position += 1
                 }
-                listed = row[2]
-                if listed && !listedBeforeEntry {
-                    since[fileID] = Repository.date(row[3])
+                if listed && !wasListed {
+                    since[fileID] = Repository.date(fileRows[position - 1][3])
                 } else if !listed {
                     since[fileID] = nil
                 }

@@ -153,7 +153,9 @@ extension Repository {
                 let closed = promotion.closedGates
                 if !closed.isEmpty && !dryRun {
                     guard overrideGates else { throw DepotError.gatesClosed(closed.map(\.detail)) }
-                    promotion.overriddenGates = Set(closed.map(\.gate.rawValue)).sorted().reversed()
+                    for gate in closed.map(\.gate.rawValue) where !promotion.overriddenGates.contains(gate) {
+                        promotion.overriddenGates.append(gate)
+                    }
                 }
                 if !changes.isEmpty {
                     try MetadataStore.stopRamps(db, distribution: target, packages: Set(changes.map(\.package)))

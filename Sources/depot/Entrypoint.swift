@@ -39,6 +39,11 @@ struct DepotCommand: ParsableCommand {
             printError("depot: error: verification found \(problems.count) problem\(problems.count == 1 ? "" : "s"):")
             for problem in problems { printError("  " + problem) }
             Foundation.exit(1)
+        } catch DepotError.gatesClosed(let gates) where gates.count > 1 {
+            printError("depot: error: promotion refused by \(gates.count) closed gates:")
+            for gate in gates { printError("  " + gate) }
+            printError("  (or promote with --override-gates, which history records)")
+            Foundation.exit(1)
         } catch let error as DepotError {
             printError("depot: error: \(error)")
             Foundation.exit(1)

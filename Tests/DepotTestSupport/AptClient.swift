@@ -1,12 +1,14 @@
 import Foundation
 
 /// The real `apt-get` and `apt-cache`, confined to a private directory: their own sources
-/// list, state, cache and an empty dpkg status. The machine's `/etc/apt/apt.conf.d` is never
-/// read (`APT_CONFIG` names a file of our own that empties `Dir::Etc::Parts`).
+/// list, state, cache and a dpkg status of its own (empty, or with `installed` packages). The
+/// machine's `/etc/apt/apt.conf.d` is never read (`APT_CONFIG` names a file of our own that
+/// empties `Dir::Etc::Parts`).
 public struct AptClient: Sendable {
     public let directory: URL
 
-    public init(sources: [String], architecture: String = "amd64") throws {
+    /// `installed`: name and version of packages the dpkg status says are installed.
+    public init(sources: [String], architecture: String = "amd64", installed: [(String, String)] = []) throws {
         directory = try TestSupport.makeTemporaryDirectory("apt")
         let fileManager = FileManager.default
         for folder in [
@@ -16,7 +18,20 @@ public struct AptClient: Sendable {
             try fileManager.createDirectory(
                 at: directory.appendingPathComponent(folder), withIntermediateDirectories: true)
         }
-        try Data().write(to: directory.appendingPathComponent("status"))
+        let status = installed.map { name, version in
+            """
+            Package: \(name)
+            Status: install ok installed
+            Priority: optional
+            Architecture: \(architecture)
+            Version: \(version)
+            Maintainer: Depot tests <tests@example.org>
+            Description: installed for a test
+
+
+            """
+        }
+        try Data(status.joined().utf8).write(to: directory.appendingPathComponent("status"))
         try (sources.joined(separator: "\n") + "\n").write(
             to: directory.appendingPathComponent("etc/sources.list"), atomically: true, encoding: .utf8)
         let root = directory.path
@@ -49,6 +64,8 @@ public struct AptClient: Sendable {
         environment["APT_CONFIG"] = directory.appendingPathComponent("apt.conf").path
         environment["DEBIAN_FRONTEND"] = "noninteractive"
         environment["LC_ALL"] = "C"
+        // apt takes it for a reproducible build and then ignores phased updates.
+        environment["SOURCE_DATE_EPOCH"] = nil
         return environment
     }
 
