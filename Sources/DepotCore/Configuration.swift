@@ -42,7 +42,7 @@ public struct Configuration: Sendable, Hashable {
     /// `Retain-History` of the repository stanza: the default of every distribution.
     public var retainHistory: Int
     /// Who may see the dashboard at `/` of `depot serve`.
-    public var dashboard: DashboardAccess = .public
+    public var dashboard: DashboardAccess = .private
     /// The bucket that holds the served tree; nil for `public/` under the root.
     public var objectStorage: ObjectStorageConfiguration?
     /// The PostgreSQL database that holds the metadata store (`postgresql://USER@HOST:PORT/DB`);
@@ -51,8 +51,8 @@ public struct Configuration: Sendable, Hashable {
     public var distributions: [Distribution]
 
     /// Whether `depot serve` shows its dashboard (listings, notes and users of the latest
-    /// changes) to anyone who reaches it, or to no one: the API, which asks for a token with
-    /// `read:*`, serves the same data.
+    /// changes) to anyone who reaches it, or only to browsers signed in with an API token.
+    /// Acting from it always needs a signed-in token with the scope the action needs.
     public enum DashboardAccess: String, Sendable, Hashable, CaseIterable {
         case `public`
         case `private`
@@ -235,7 +235,7 @@ public struct Configuration: Sendable, Hashable {
         ])
         if let signWith { repository["Sign-With"] = signWith }
         if retainHistory != Self.defaultRetainHistory { repository["Retain-History"] = String(retainHistory) }
-        if dashboard != .public { repository["Dashboard"] = dashboard.rawValue }
+        if dashboard != .private { repository["Dashboard"] = dashboard.rawValue }
         if let store { repository["Store"] = store }
         if let storage = objectStorage {
             repository["Storage"] = storage.url

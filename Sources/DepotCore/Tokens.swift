@@ -111,13 +111,13 @@ extension Repository {
         }
     }
 
-    private static func tokenRecord(_ row: StoreRow) -> TokenRecord {
+    static func tokenRecord(_ row: StoreRow) -> TokenRecord {
         let scopes = (try? JSONDecoder().decode([Scope].self, from: Data((row[1] as String).utf8))) ?? []
         return TokenRecord(name: row[0], scopes: scopes, created: row[2])
     }
 
     /// 32 random bytes, base64url without padding.
-    private static func randomTokenBody() -> String {
+    static func randomTokenBody() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
@@ -125,7 +125,7 @@ extension Repository {
     }
 
     /// Tokens are long and random: one SHA-256 is enough, no slow password hash needed.
-    private static func tokenHash(_ token: String) -> String {
+    static func tokenHash(_ token: String) -> String {
         lowercaseHex(SHA256.hash(data: Array(token.utf8)))
     }
 }

@@ -63,39 +63,13 @@ public struct Server: Sendable {
         router.add(middleware: AccessLog(logger: logger))
         router.get("healthz") { _, _ in "ok\n" }
         router.head("healthz") { _, _ in "ok\n" }
-        let isPublic = repository.configuration.dashboard == .public
-        router.head("/") { _, _ in
-            var headers = HTTPFields()
-            headers[.contentType] = "text/html; charset=utf-8"
-            return Response(status: isPublic ? .ok : .forbidden, headers: headers)
-        }
-        router.get("/") { _, _ in
-            let html = isPublic ? try await Self.dashboard(repository) : Dashboard.privatePage
-            var headers = HTTPFields()
-            headers[.contentType] = "text/html; charset=utf-8"
-            return Response(
-                status: isPublic ? .ok : .forbidden, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html))
-            )
-        }
+        DashboardRoutes(repository: repository, connections: connections).register(on: router)
         API(repository: repository, maximumUploadSize: maximumUploadSize, connections: connections).register(on: router)
         for path: RouterPath in ["dists/**", "pool/**", "archive-key.asc"] {
             router.get(path) { request, context in try await files.respond(to: request, context: context) }
             router.head(path) { request, context in try await files.respond(to: request, context: context) }
         }
         return router
-    }
-
-    private static func dashboard(_ repository: Repository) async throws -> String {
-        let configuration = repository.configuration
-        let listings = try repository.list()
-        let history = try repository.history(limit: 20)
-        return Dashboard.render(
-            distributions: configuration.distributions.map(\.name),
-            promotesTo: Dictionary(
-                uniqueKeysWithValues: configuration.distributions.compactMap { distribution in
-                    distribution.promotesTo.map { (distribution.name, $0) }
-                }),
-            listings: listings, history: history, origin: configuration.origin)
     }
 }
 

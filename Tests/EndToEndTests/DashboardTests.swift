@@ -17,6 +17,8 @@ struct DashboardTests {
     @Test func theDashboardShowsEachDistributionsVersionsAndMarksPendingPromotions() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }
+        // Shown to anyone, as without signing in.
+        try repository.editConfiguration(replacing: "Components: main", with: "Components: main\nDashboard: public")
         let packages = PackageBuilder()
         let old = try packages.make("tern", "1.0-1")
         try #require(try repository.depot(["push", "development", old, "--note", "first build"]).status == 0)
@@ -33,7 +35,8 @@ struct DashboardTests {
         #expect(dom.status == 0, "\(dom.standardError)")
         let page = dom.text
         func row(_ name: String) -> String {
-            guard let start = page.range(of: "<th scope=\"row\">\(name)</th>") else { return "" }
+            guard let start = page.range(of: "<th scope=\"row\"><a href=\"/packages/\(name)\">\(name)</a></th>")
+            else { return "" }
             return String(page[start.upperBound...].prefix { $0 != "\n" })
         }
         // tern: 2.0-1 in development (newer than staging's 1.0-1: pending), 1.0-1 further on.

@@ -38,6 +38,7 @@ struct ServerHardeningTests {
         let repository = try ScratchRepository()
         defer { repository.remove() }
         let token = try repository.createToken("ops", allowing: ["promote:*"])
+        try repository.editConfiguration(replacing: "Components: main", with: "Components: main\nDashboard: public")
         let server = try DepotServe(root: repository.root)
         defer { server.stop() }
         let port = try #require(URL(string: server.url)?.port)
@@ -154,29 +155,34 @@ struct ServerHardeningTests {
         #expect(try HTTPAnswer(server.curl("healthz")).status == 200)
     }
 
-    /// `Dashboard: private` keeps listings, notes and users off `/` for whoever reaches it.
-    @Test func aPrivateDashboardShowsNothing() throws {
+    /// `Dashboard: private` (the default) keeps listings, notes and users off `/` for whoever
+    /// reaches it without signing in; `Dashboard: public` shows them to anyone.
+    @Test func aPrivateDashboardShowsNothingUntilSignedIn() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }
         let packages = PackageBuilder()
         try #require(
             try repository.depot(["push", "development", try packages.make("secretive", "1.0"), "--note", "INC-9"])
                 .status == 0)
+        let closed = try DepotServe(root: repository.root)
+        for path in ["", "packages/secretive"] {
+            let refused = try HTTPAnswer(closed.curl(path))
+            let page = String(decoding: refused.body, as: UTF8.self)
+            #expect(refused.status == 303 && refused.headers["location"] == "/login", "\(path): \(refused.status)")
+            #expect(!page.contains("secretive") && !page.contains("INC-9"))
+        }
+        #expect(try HTTPAnswer(closed.curl("", ["-I"])).status == 303)
+        let signIn = String(decoding: try HTTPAnswer(closed.curl("login")).body, as: UTF8.self)
+        #expect(signIn.contains("This dashboard is private") && signIn.contains("name=\"token\""))
+        closed.stop()
+
+        try repository.editConfiguration(replacing: "Components: main", with: "Components: main\nDashboard: public")
         let open = try DepotServe(root: repository.root)
+        defer { open.stop() }
         let shown = try HTTPAnswer(open.curl(""))
-        open.stop()
         #expect(shown.status == 200 && String(decoding: shown.body, as: UTF8.self).contains("secretive"))
 
-        try repository.editConfiguration(replacing: "Components: main", with: "Components: main\nDashboard: private")
-        let closed = try DepotServe(root: repository.root)
-        defer { closed.stop() }
-        let refused = try HTTPAnswer(closed.curl(""))
-        let page = String(decoding: refused.body, as: UTF8.self)
-        #expect(refused.status == 403 && page.contains("This dashboard is private"))
-        #expect(!page.contains("secretive") && !page.contains("INC-9"))
-        #expect(try HTTPAnswer(closed.curl("", ["-I"])).status == 403)
-
-        try repository.editConfiguration(replacing: "Dashboard: private", with: "Dashboard: secret")
+        try repository.editConfiguration(replacing: "Dashboard: public", with: "Dashboard: secret")
         let invalid = try repository.depot(["list"])
         #expect(invalid.standardError.contains("Dashboard must be 'public' or 'private', not 'secret'"))
     }

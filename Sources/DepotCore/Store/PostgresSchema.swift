@@ -129,7 +129,8 @@ enum PostgresSchema {
     /// the journal keeps it, so a rollback restores a percentage as it restores a listing.
     /// `phase_ramps` holds the steps of a rollout still to come; `approvals`, who approved a
     /// file for promotion into a distribution; `history.overridden_gates`, the gates a
-    /// promotion was let past.
+    /// promotion was let past; `sessions`, the dashboard's signed-in browsers (by the hash of
+    /// their cookie, acting as the token whose hash they keep), shared by every node.
     static let releaseControl = """
         ALTER TABLE listings ADD COLUMN phase INTEGER;
         ALTER TABLE listing_journal ADD COLUMN phase INTEGER;
@@ -151,6 +152,12 @@ enum PostgresSchema {
             date TEXT NOT NULL,
             note TEXT,
             PRIMARY KEY (distribution, file_id, "user")
+        );
+        CREATE TABLE sessions (
+            hash TEXT PRIMARY KEY,
+            token_hash TEXT NOT NULL,
+            csrf TEXT NOT NULL,
+            expires BIGINT NOT NULL
         );
 
         """

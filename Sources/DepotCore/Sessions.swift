@@ -1,0 +1,55 @@
+import Foundation
+
+/// A browser signed in to the dashboard with an API token: it acts with that token's scopes,
+/// and the token's name is the user in history.
+public struct DashboardSession: Sendable {
+    public var token: TokenRecord
+    /// What every form of this session carries, so that a page of another origin cannot post
+    /// one.
+    public var csrf: String
+    public var expires: Date
+}
+
+extension Repository {
+    /// How long a sign-in lasts.
+    public static let sessionLifetime: TimeInterval = 8 * 3600
+
+    /// Signs in with an API token: the cookie to give the browser, and its session; nil for a
+    /// token that does not exist (or was revoked). Ends sessions that expired meanwhile.
+    public func signIn(token: String, now: Date = Date()) throws -> (cookie: String, session: DashboardSession)? {
+        guard let record = try authenticate(token: token) else { return nil }
+        let cookie = Self.randomTokenBody()
+        let session = DashboardSession(
+            token: record, csrf: Self.randomTokenBody(), expires: now.addingTimeInterval(Self.sessionLifetime))
+        try write { db in
+            try db.execute("DELETE FROM sessions WHERE expires < ?", [Int64(now.timeIntervalSince1970)])
+            try db.execute(
+                "INSERT INTO sessions (hash, token_hash, csrf, expires) VALUES (?, ?, ?, ?)",
+                [
+                    Self.tokenHash(cookie), Self.tokenHash(token), session.csrf,
+                    Int64(session.expires.timeIntervalSince1970),
+                ])
+        }
+        return (cookie, session)
+    }
+
+    /// The session of a cookie, unless it expired, was signed out, or its token was revoked.
+    public func session(cookie: String, now: Date = Date()) throws -> DashboardSession? {
+        try read { db in
+            try db.rows(
+                """
+                SELECT t.name, t.scopes, t.created_at, s.csrf, s.expires FROM sessions s
+                JOIN tokens t ON t.hash = s.token_hash WHERE s.hash = ? AND s.expires > ?
+                """, [Self.tokenHash(cookie), Int64(now.timeIntervalSince1970)]
+            ).first.map { row in
+                DashboardSession(
+                    token: Self.tokenRecord(row), csrf: row[3],
+                    expires: Date(timeIntervalSince1970: Double(row[4] as Int64)))
+            }
+        }
+    }
+
+    public func signOut(cookie: String) throws {
+        try write { db in try db.execute("DELETE FROM sessions WHERE hash = ?", [Self.tokenHash(cookie)]) }
+    }
+}

@@ -1,0 +1,346 @@
+import DepotCore
+import Dispatch
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The dashboard's pages and forms (SPEC §15): sign-in with an API token, a session cookie,
+/// and actions posted as plain HTML forms, each refused unless it carries the session's CSRF
+/// token and the session's token has the scope the action needs.
+struct DashboardRoutes: Sendable {
+    let repository: Repository
+    let connections: ConnectionTracker
+
+    static let cookieName = "depot_session"
+    /// The largest form a page posts (a note is the longest field).
+    private static let maximumFormSize = 64 << 10
+
+    func register(on router: Router<DepotRequestContext>) {
+        router.get("/") { request, _ in try await logged { try await home(request) } }
+        router.head("/") { request, _ in try await logged { try await home(request).withoutBody() } }
+        router.get("login") { _, _ in html(Dashboard.signInPage(isPrivate: !isPublic)) }
+        router.post("login") { request, _ in try await logged { try await signIn(request) } }
+        router.post("logout") { request, _ in try await logged { try await signOut(request) } }
+        router.get("packages/:name") { request, context in try await logged { try await package(request, context) } }
+        for (path, action) in [
+            ("promote", promote), ("approve", approve), ("rollback", rollback), ("phase", phase),
+        ] as [(String, @Sendable (Action) throws -> String)] {
+            router.post(RouterPath("actions/\(path)")) { request, context in
+                try await logged { try await act(request, context, action) }
+            }
+        }
+    }
+
+    /// The library's failures as the API reports them (a store that cannot be read is a 500
+    /// whose cause the log tells).
+    private func logged(_ body: () async throws -> Response) async throws -> Response {
+        do {
+            return try await body()
+        } catch let error as DepotError {
+            throw APIError(error)
+        }
+    }
+
+    private var isPublic: Bool { repository.configuration.dashboard == .public }
+
+    // MARK: - Pages
+
+    private func home(_ request: Request) async throws -> Response {
+        let session = try await currentSession(request)
+        guard isPublic || session != nil else { return redirect(to: "/login") }
+        let snapshot = try await blocking { [repository] in
+            let configuration = repository.configuration
+            var latest: [String: HistoryEntry] = [:]
+            for distribution in configuration.distributions {
+                latest[distribution.name] = try repository.history(distribution: distribution.name, limit: 1).first
+            }
+            return Dashboard.Snapshot(
+                origin: configuration.origin, distributions: configuration.distributions,
+                listings: try repository.list(), history: try repository.history(limit: 20), latest: latest)
+        }
+        return html(Dashboard.render(snapshot, session: session))
+    }
+
+    private func package(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
+        let session = try await currentSession(request)
+        guard isPublic || session != nil else { return redirect(to: "/login") }
+        let name = try context.parameters.require("name")
+        do {
+            let report = try await blocking { [repository] in try repository.show(package: name) }
+            return html(Dashboard.packagePage(report, origin: repository.configuration.origin, session: session))
+        } catch DepotError.unknownPackage {
+            return html(
+                Dashboard.message("Unknown package", "The pool holds no package named \(name).", session: session),
+                status: .notFound)
+        }
+    }
+
+    // MARK: - Signing in and out
+
+    private func signIn(_ request: Request) async throws -> Response {
+        let form = try await formFields(request)
+        guard isSameOrigin(request) else { return refusal("The form came from another site.", session: nil) }
+        guard let token = form["token"]?.trimmingCharacters(in: .whitespaces), !token.isEmpty,
+            let (cookie, session) = try await blocking({ [repository] in try repository.signIn(token: token) })
+        else {
+            return html(
+                Dashboard.signInPage(problem: "Unknown or revoked token.", isPrivate: !isPublic), status: .unauthorized)
+        }
+        var headers = HTTPFields()
+        headers[.location] = "/"
+        headers[.setCookie] =
+            "\(Self.cookieName)=\(cookie); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(Int(Repository.sessionLifetime))"
+            + (isHTTPS(request) ? "; Secure" : "")
+        _ = session
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    private func signOut(_ request: Request) async throws -> Response {
+        let form = try await formFields(request)
+        guard let (cookie, session) = try await cookieAndSession(request), isSameOrigin(request),
+            form["csrf"] == session.csrf
+        else {
+            return refusal("Sign out needs the form of a signed-in page.", session: nil)
+        }
+        try await blocking { [repository] in try repository.signOut(cookie: cookie) }
+        var headers = HTTPFields()
+        headers[.location] = "/login"
+        headers[.setCookie] = "\(Self.cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    // MARK: - Actions
+
+    /// What an action needs: the signed-in session, its form, and a context for history.
+    private struct Action {
+        var session: DashboardSession
+        var form: [String: String]
+        var context: OperationContext
+
+        func field(_ name: String) throws -> String {
+            guard let value = form[name], !value.isEmpty else {
+                throw DashboardRefusal(status: .badRequest, "The form lacks its field '\(name)'.")
+            }
+            return value
+        }
+
+        /// Refused unless the session's token may do `action` on `distribution`.
+        func require(_ action: Scope.Action, on distribution: String) throws {
+            guard session.token.allows(action, on: distribution) else {
+                throw DashboardRefusal(
+                    status: .forbidden,
+                    "Your token '\(session.token.name)' lacks the scope \(action.rawValue):\(distribution), "
+                        + "so it may not \(action.rawValue) in \(distribution).")
+            }
+        }
+    }
+
+    private struct DashboardRefusal: Error {
+        var status: HTTPResponse.Status
+        var text: String
+        init(status: HTTPResponse.Status, _ text: String) {
+            self.status = status
+            self.text = text
+        }
+    }
+
+    /// Checks the session and CSRF token, then runs `body`; a refusal or a failed operation
+    /// becomes a page that says why, with nothing changed.
+    private func act(
+        _ request: Request, _ context: DepotRequestContext,
+        _ body: @escaping @Sendable (Action) throws -> String
+    ) async throws -> Response {
+        let form = try await formFields(request)
+        guard let (_, session) = try await cookieAndSession(request) else {
+            return refusal("Sign in first: this action needs a signed-in session.", session: nil)
+        }
+        guard isSameOrigin(request), let csrf = form["csrf"], csrf == session.csrf else {
+            return refusal("The form did not carry this session's CSRF token; nothing was changed.", session: session)
+        }
+        var operation = try OperationContext(
+            user: session.token.name, command: "dashboard \(request.uri.path)", note: form["note"].flatMap {
+                $0.isEmpty ? nil : $0
+            })
+        let channel = context.channel
+        operation.isCancelled = { [connections] in connections.isClientGone(channel) }
+        let action = Action(session: session, form: form, context: operation)
+        do {
+            return html(try await blocking { try body(action) })
+        } catch let refusal as DashboardRefusal {
+            return html(Dashboard.message("Refused", refusal.text, session: session), status: refusal.status)
+        } catch let error as DepotError {
+            let status = APIError(error).status
+            return html(
+                Dashboard.message("Not done", "\(error)", session: session),
+                status: status == .internalServerError ? .conflict : status)
+        }
+    }
+
+    private func promote(_ action: Action) throws -> String {
+        let package = try action.field("package")
+        let from = try action.field("from")
+        let to = try action.field("to")
+        try action.require(.promote, on: to)
+        let selector = try PackageSelector(parsing: package)
+        let confirmed = action.form["confirm"] == "yes"
+        let promotion = try repository.promote(
+            [selector], from: from, to: to, dryRun: !confirmed, context: action.context)
+        guard confirmed else {
+            return Dashboard.promotionPreview(
+                promotion, package: package, note: action.form["note"] ?? "", session: action.session)
+        }
+        let changes = promotion.changes.map { "\($0.package) \($0.after ?? "") (\($0.architecture))" }
+        return Dashboard.message(
+            "Promoted", "Promoted \(changes.joined(separator: ", ")) from \(from) to \(to).", session: action.session)
+    }
+
+    private func approve(_ action: Action) throws -> String {
+        let package = try action.field("package")
+        let version = try action.field("version")
+        let distribution = try action.field("distribution")
+        try action.require(.approve, on: distribution)
+        let approvals = try repository.approve(
+            try PackageSelector(parsing: "\(package)=\(version)"), into: distribution, context: action.context)
+        return Dashboard.message(
+            "Approved",
+            "\(action.session.token.name) approved \(package) \(version) for \(distribution) "
+                + "(\(approvals.map(\.architecture).joined(separator: ", "))).",
+            session: action.session)
+    }
+
+    private func rollback(_ action: Action) throws -> String {
+        let distribution = try action.field("distribution")
+        let packages = try action.field("packages").split(separator: " ").map(String.init)
+        try action.require(.rollback, on: distribution)
+        let rollback = try repository.rollback(packages, in: distribution, context: action.context)
+        let changes = rollback.changes.map { "\($0.package) (\($0.architecture)): \($0.before ?? "absent") → \($0.after ?? "absent")" }
+        return Dashboard.message(
+            "Rolled back", "In \(distribution): " + changes.joined(separator: "; ") + ".", session: action.session)
+    }
+
+    private func phase(_ action: Action) throws -> String {
+        let package = try action.field("package")
+        let distribution = try action.field("distribution")
+        guard let percentage = Int(try action.field("percentage")) else {
+            throw DashboardRefusal(status: .badRequest, "The percentage must be a whole number from 0 to 100.")
+        }
+        try action.require(.promote, on: distribution)
+        let change = try repository.phase(package, in: distribution, percentage: percentage, context: action.context)
+        return Dashboard.message(
+            "Phase changed",
+            "\(package) \(change.version) in \(distribution): \(change.before ?? 100)% → \(change.after ?? 100)%.",
+            session: action.session)
+    }
+
+    // MARK: - Helpers
+
+    private func currentSession(_ request: Request) async throws -> DashboardSession? {
+        try await cookieAndSession(request)?.1
+    }
+
+    private func cookieAndSession(_ request: Request) async throws -> (String, DashboardSession)? {
+        guard let cookie = Self.cookie(request) else { return nil }
+        guard let session = try await blocking({ [repository] in try repository.session(cookie: cookie) }) else {
+            return nil
+        }
+        return (cookie, session)
+    }
+
+    static func cookie(_ request: Request) -> String? {
+        for header in request.headers[values: .cookie] {
+            for pair in header.split(separator: ";") {
+                let parts = pair.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+                if parts.count == 2 && parts[0] == cookieName { return String(parts[1]) }
+            }
+        }
+        return nil
+    }
+
+    /// A browser names the page a form came from in `Origin`; one from another site is
+    /// refused even before its CSRF token is looked at. Clients that send no `Origin` rely
+    /// on the CSRF token alone.
+    private func isSameOrigin(_ request: Request) -> Bool {
+        guard let origin = request.headers[.origin] else { return true }
+        guard let host = request.head.authority else { return false }
+        return origin == "http://\(host)" || origin == "https://\(host)"
+    }
+
+    private func isHTTPS(_ request: Request) -> Bool {
+        request.headers[HTTPField.Name("X-Forwarded-Proto")!] == "https"
+    }
+
+    private func formFields(_ request: Request) async throws -> [String: String] {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: Self.maximumFormSize)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, "too-large", "the form is larger than \(Self.maximumFormSize >> 10) KiB")
+        } catch {
+            throw APIError.clientClosedRequest
+        }
+        return Self.decodeForm(String(buffer: body))
+    }
+
+    /// `application/x-www-form-urlencoded`: `+` is a space, `%XX` a byte; the first of a
+    /// name given twice counts.
+    static func decodeForm(_ text: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decoded(_ text: Substring) -> String {
+                String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+            }
+            let name = decoded(parts[0])
+            if fields[name] == nil { fields[name] = parts.count == 2 ? decoded(parts[1]) : "" }
+        }
+        return fields
+    }
+
+    private func refusal(_ text: String, session: DashboardSession?) -> Response {
+        html(Dashboard.message("Refused", text, session: session), status: .forbidden)
+    }
+
+    private func redirect(to location: String) -> Response {
+        var headers = HTTPFields()
+        headers[.location] = location
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    private func html(_ page: String, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        // Pages show what a session may do: never kept by a cache, never framed by another site.
+        headers[.cacheControl] = "no-store"
+        headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page)))
+    }
+
+    /// Runs blocking library work on a Dispatch thread; a failure other than the library's
+    /// own becomes a 500 whose cause the server's log tells.
+    private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(
+                    with: Result {
+                        do {
+                            return try body()
+                        } catch let error as DepotError {
+                            throw error
+                        } catch let refusal as DashboardRefusal {
+                            throw refusal
+                        } catch {
+                            throw APIError.internalFailure(error)
+                        }
+                    })
+            }
+        }
+    }
+}
+
+extension Response {
+    /// The same answer to a `HEAD`.
+    fileprivate func withoutBody() -> Response {
+        Response(status: status, headers: headers)
+    }
+}
