@@ -47,31 +47,35 @@ struct RepositoryBenchmark: ParsableCommand {
             ("(b) push one more into the distribution holding N and republish", \Steps.pushed),
             ("(c) promote all N into the next distribution", \Steps.promotedAll),
             ("(d) promote that one package into the distribution holding N", \Steps.promotedOne),
-        ] as [(String, KeyPath<Steps, Timed>)] {
+            ("(e) phase that one package in the distribution holding N (only Depot phases; compare with (d))",
+             \Steps.phasedOne),
+        ] as [(String, KeyPath<Steps, Timed?>)] {
             print(title)
             for (name, steps) in rows {
-                print("  " + name.padding(toLength: 10, withPad: " ", startingAt: 0) + steps[keyPath: keyPath].columns)
+                guard let timed = steps[keyPath: keyPath] else { continue }
+                print("  " + name.padding(toLength: 10, withPad: " ", startingAt: 0) + timed.columns)
             }
-            if let depotSteps = rows.first(where: { $0.0 == "depot" })?.1 {
+            if let depotTimed = rows.first(where: { $0.0 == "depot" })?.1[keyPath: keyPath] {
                 for (name, steps) in rows where name != "depot" {
-                    print(
-                        String(
-                            format: "  depot is %.1fx faster than %@",
-                            steps[keyPath: keyPath].wall / depotSteps[keyPath: keyPath].wall, name))
+                    guard let timed = steps[keyPath: keyPath] else { continue }
+                    print(String(format: "  depot is %.1fx faster than %@", timed.wall / depotTimed.wall, name))
                 }
             }
         }
     }
 
     struct Steps {
-        var imported: Timed
-        var promotedAll: Timed
-        var pushed: Timed
-        var promotedOne: Timed
+        var imported: Timed?
+        var promotedAll: Timed?
+        var pushed: Timed?
+        var promotedOne: Timed?
+        /// Depot only: a phased rollout's step, which should cost what promoting one does.
+        var phasedOne: Timed? = nil
     }
 
-    /// The four steps, each contender in its own idiom: import N into `bench`, promote them
-    /// all into `prod`, push one more into `bench`, promote that one into `prod`.
+    /// The steps, each contender in its own idiom: import N into `bench`, promote them all
+    /// into `prod`, push one more into `bench`, promote that one into `prod`; and for Depot,
+    /// phase it there.
     private func run(_ contender: String, in directory: String, corpus: Corpus, key: SigningKey, depot: String) throws
         -> Steps
     {
@@ -87,7 +91,8 @@ struct RepositoryBenchmark: ParsableCommand {
                     "ls -d '\(corpus.directory)'/*.deb | \(depot) push bench --files-from - >/dev/null"),
                 promotedAll: try Timed.run("\(depot) promote --all --from bench >/dev/null"),
                 pushed: try Timed.run("\(depot) push bench '\(corpus.extra)' >/dev/null"),
-                promotedOne: try Timed.run("\(depot) promote bench-extra --from bench >/dev/null"))
+                promotedOne: try Timed.run("\(depot) promote bench-extra --from bench >/dev/null"),
+                phasedOne: try Timed.run("\(depot) phase prod bench-extra 25 >/dev/null"))
         case "reprepro":
             try FileManager.default.createDirectory(atPath: directory + "/conf", withIntermediateDirectories: true)
             let distributions = ["bench", "prod"].map { name in

@@ -144,3 +144,13 @@ func printTable(_ header: [String], _ rows: [[String]]) {
         printLine(cells.joined(separator: "  "))
     }
 }
+
+extension Change {
+    /// `1.0-1 -> 2.0-1 (25%)`: the version before and after, each with its phase when phased.
+    func transition(absent: String) -> String {
+        func state(_ version: String?, _ phase: Int?) -> String {
+            (version ?? absent) + (phase.map { " (\($0)%)" } ?? "")
+        }
+        return "\(state(before, beforePhase)) -> \(state(after, afterPhase))"
+    }
+}

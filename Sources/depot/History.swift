@@ -31,12 +31,7 @@ struct History: ParsableCommand {
                 printLine("  overrode gates: \(gates.joined(separator: ", "))")
             }
             for change in entry.changes {
-                func phased(_ version: String?, _ phase: Int?) -> String {
-                    (version ?? "-") + (phase.map { " (\($0)%)" } ?? "")
-                }
-                printLine(
-                    "  \(change.package) (\(change.architecture)): \(phased(change.before, change.beforePhase)) -> "
-                        + phased(change.after, change.afterPhase))
+                printLine("  \(change.package) (\(change.architecture)): \(change.transition(absent: "-"))")
             }
         }
     }

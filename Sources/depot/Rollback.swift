@@ -50,12 +50,8 @@ struct Rollback: ParsableCommand {
         } else {
             if rollback.changes.isEmpty { printLine("nothing to roll back: \(distribution) already lists these files") }
             for change in rollback.changes {
-                func phased(_ version: String?, _ phase: Int?) -> String {
-                    (version ?? "absent") + (phase.map { " (\($0)%)" } ?? "")
-                }
                 printLine(
-                    "\(change.package) (\(change.architecture)) in \(distribution): "
-                        + "\(phased(change.before, change.beforePhase)) -> \(phased(change.after, change.afterPhase))")
+                    "\(change.package) (\(change.architecture)) in \(distribution): \(change.transition(absent: "absent"))")
             }
         }
         warn(of: rollback.unmetDependencies)
