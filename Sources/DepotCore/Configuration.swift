@@ -43,6 +43,9 @@ public struct Configuration: Sendable, Hashable {
     public var retainHistory: Int
     /// Who may see the dashboard at `/` of `depot serve`.
     public var dashboard: DashboardAccess = .private
+    /// Seconds a sign-in to the dashboard lasts (`Session-Lifetime`).
+    public var sessionLifetime = Configuration.defaultSessionLifetime
+    public static let defaultSessionLifetime = 8 * 3600
     /// The bucket that holds the served tree; nil for `public/` under the root.
     public var objectStorage: ObjectStorageConfiguration?
     /// The PostgreSQL database that holds the metadata store (`postgresql://USER@HOST:PORT/DB`);
@@ -79,7 +82,7 @@ public struct Configuration: Sendable, Hashable {
     }
 
     static let repositoryFields: Set<String> = [
-        "origin", "label", "architectures", "components", "sign-with", "retain-history", "dashboard",
+        "origin", "label", "architectures", "components", "sign-with", "retain-history", "dashboard", "session-lifetime",
         "store", "storage", "s3-endpoint", "s3-region", "s3-addressing", "s3-acl", "public-url", "gc-grace",
     ]
     static let distributionFields: Set<String> = [
@@ -149,6 +152,14 @@ public struct Configuration: Sendable, Hashable {
                     problem: "Dashboard must be 'public' or 'private', not '\(access)'")
             }
             dashboard = value
+        }
+        if let lifetime = repository["Session-Lifetime"] {
+            guard let seconds = Self.duration(lifetime) else {
+                throw ConfigurationError(
+                    line: lines.line(of: "Session-Lifetime", in: 0),
+                    problem: "Session-Lifetime must be a duration such as '8h', '30m' or '1d', not '\(lifetime)'")
+            }
+            sessionLifetime = seconds
         }
         retainHistory =
             try Self.count(repository, "Retain-History", paragraph: 0, lines: lines) ?? Self.defaultRetainHistory
@@ -236,6 +247,7 @@ public struct Configuration: Sendable, Hashable {
         if let signWith { repository["Sign-With"] = signWith }
         if retainHistory != Self.defaultRetainHistory { repository["Retain-History"] = String(retainHistory) }
         if dashboard != .private { repository["Dashboard"] = dashboard.rawValue }
+        if sessionLifetime != Self.defaultSessionLifetime { repository["Session-Lifetime"] = String(sessionLifetime) }
         if let store { repository["Store"] = store }
         if let storage = objectStorage {
             repository["Storage"] = storage.url

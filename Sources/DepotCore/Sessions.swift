@@ -11,16 +11,14 @@ public struct DashboardSession: Sendable {
 }
 
 extension Repository {
-    /// How long a sign-in lasts.
-    public static let sessionLifetime: TimeInterval = 8 * 3600
-
     /// Signs in with an API token: the cookie to give the browser, and its session; nil for a
     /// token that does not exist (or was revoked). Ends sessions that expired meanwhile.
     public func signIn(token: String, now: Date = Date()) throws -> (cookie: String, session: DashboardSession)? {
         guard let record = try authenticate(token: token) else { return nil }
         let cookie = Self.randomTokenBody()
         let session = DashboardSession(
-            token: record, csrf: Self.randomTokenBody(), expires: now.addingTimeInterval(Self.sessionLifetime))
+            token: record, csrf: Self.randomTokenBody(),
+            expires: now.addingTimeInterval(Double(configuration.sessionLifetime)))
         try write { db in
             try db.execute("DELETE FROM sessions WHERE expires < ?", [Int64(now.timeIntervalSince1970)])
             try db.execute(

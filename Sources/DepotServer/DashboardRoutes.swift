@@ -90,7 +90,7 @@ struct DashboardRoutes: Sendable {
         var headers = HTTPFields()
         headers[.location] = "/"
         headers[.setCookie] =
-            "\(Self.cookieName)=\(cookie); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(Int(Repository.sessionLifetime))"
+            "\(Self.cookieName)=\(cookie); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(repository.configuration.sessionLifetime)"
             + (isHTTPS(request) ? "; Secure" : "")
         _ = session
         return Response(status: .seeOther, headers: headers)

@@ -105,6 +105,35 @@ import Testing
         #expect(entry?["note"] as? String == "halt & look")
     }
 
+    @Test func anExpiredSessionIsNoSession() throws {
+        let (repository, packages) = try releaseRepository()
+        defer { repository.remove() }
+        _ = packages
+        try repository.editConfiguration(replacing: "Components: main", with: "Components: main\nSession-Lifetime: 1s")
+        let release = try repository.createToken("release", allowing: ["promote:production"])
+        let server = try DepotServe(root: repository.root)
+        defer { server.stop() }
+        let signIn = try HTTPAnswer(server.curl("login", ["--data-binary", "token=\(release)"]))
+        let setCookie = try #require(signIn.headers["set-cookie"])
+        #expect(setCookie.contains("Max-Age=1"), "\(setCookie)")
+        let cookie = String(setCookie.dropFirst("depot_session=".count).prefix { $0 != ";" })
+        let page = String(
+            decoding: try HTTPAnswer(server.curl("", ["-b", "depot_session=\(cookie)"])).body, as: UTF8.self)
+        let csrf = try #require(
+            page.range(of: "name=\"csrf\" value=\"").map { String(page[$0.upperBound...].prefix { $0 != "\"" }) })
+        usleep(1_500_000)
+        let before = try repository.snapshot()
+        let late = try HTTPAnswer(
+            server.curl(
+                "actions/phase",
+                ["-b", "depot_session=\(cookie)", "--data-binary",
+                 "package=gull&distribution=production&percentage=0&csrf=\(csrf)"]))
+        #expect(late.status == 403)
+        #expect(String(decoding: late.body, as: UTF8.self).contains("Sign in first"))
+        #expect(try HTTPAnswer(server.curl("", ["-b", "depot_session=\(cookie)"])).headers["location"] == "/login")
+        #expect(try repository.snapshot() == before)
+    }
+
     func listedPhase(_ repository: ScratchRepository, _ package: String) throws -> Int? {
         let list = try repository.depot(["list", "production", "--json"])
         let rows = try JSONSerialization.jsonObject(with: list.standardOutput) as? [[String: Any]] ?? []
