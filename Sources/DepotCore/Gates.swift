@@ -104,7 +104,7 @@ extension Repository {
         of files: [PackageFile], from source: String, into target: String, promoter: String, now: Date,
         _ db: any StoreTransaction
     ) throws -> [GateCheck] {
-        guard let gates = configuration.distribution(target), gates.hasGates, !files.isEmpty else { return [] }
+        guard let gates = configuration.distribution(target), !files.isEmpty else { return [] }
         let versions = Dictionary(grouping: files) { "\($0.name) \($0.version)" }
             .sorted { $0.key < $1.key }.map(\.value)
         var checks: [GateCheck] = []

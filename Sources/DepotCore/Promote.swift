@@ -147,9 +147,11 @@ extension Repository {
                         allowDowngrade: allowDowngrade, db)
                 }
                 var promotion = Promotion(from: from, to: target, changes: changes, dryRun: dryRun)
-                promotion.gates = try self.gateChecks(
-                    of: try MetadataStore.filesListedByThisChange(db, in: target), from: from, into: target,
-                    promoter: context.user, now: Self.date(context.timestamp) ?? Date(), db)
+                if self.configuration.distribution(target)?.hasGates == true {
+                    promotion.gates = try self.gateChecks(
+                        of: try MetadataStore.filesListedByThisChange(db, in: target), from: from, into: target,
+                        promoter: context.user, now: Self.date(context.timestamp) ?? Date(), db)
+                }
                 let closed = promotion.closedGates
                 if !closed.isEmpty && !dryRun {
                     guard overrideGates else { throw DepotError.gatesClosed(closed.map(\.detail)) }

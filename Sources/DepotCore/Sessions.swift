@@ -7,28 +7,25 @@ public struct DashboardSession: Sendable {
     /// What every form of this session carries, so that a page of another origin cannot post
     /// one.
     public var csrf: String
-    public var expires: Date
 }
 
 extension Repository {
-    /// Signs in with an API token: the cookie to give the browser, and its session; nil for a
-    /// token that does not exist (or was revoked). Ends sessions that expired meanwhile.
-    public func signIn(token: String, now: Date = Date()) throws -> (cookie: String, session: DashboardSession)? {
-        guard let record = try authenticate(token: token) else { return nil }
+    /// Signs in with an API token: the cookie to give the browser, or nil for a token that
+    /// does not exist (or was revoked). Ends sessions that expired meanwhile.
+    public func signIn(token: String, now: Date = Date()) throws -> String? {
+        guard try authenticate(token: token) != nil else { return nil }
         let cookie = Self.randomTokenBody()
-        let session = DashboardSession(
-            token: record, csrf: Self.randomTokenBody(),
-            expires: now.addingTimeInterval(Double(configuration.sessionLifetime)))
+        let expires = now.addingTimeInterval(Double(configuration.sessionLifetime))
         try write { db in
             try db.execute("DELETE FROM sessions WHERE expires < ?", [Int64(now.timeIntervalSince1970)])
             try db.execute(
                 "INSERT INTO sessions (hash, token_hash, csrf, expires) VALUES (?, ?, ?, ?)",
                 [
-                    Self.tokenHash(cookie), Self.tokenHash(token), session.csrf,
-                    Int64(session.expires.timeIntervalSince1970),
+                    Self.tokenHash(cookie), Self.tokenHash(token), Self.randomTokenBody(),
+                    Int64(expires.timeIntervalSince1970),
                 ])
         }
-        return (cookie, session)
+        return cookie
     }
 
     /// The session of a cookie, unless it expired, was signed out, or its token was revoked.
@@ -36,13 +33,11 @@ extension Repository {
         try read { db in
             try db.rows(
                 """
-                SELECT t.name, t.scopes, t.created_at, s.csrf, s.expires FROM sessions s
+                SELECT t.name, t.scopes, t.created_at, s.csrf FROM sessions s
                 JOIN tokens t ON t.hash = s.token_hash WHERE s.hash = ? AND s.expires > ?
                 """, [Self.tokenHash(cookie), Int64(now.timeIntervalSince1970)]
             ).first.map { row in
-                DashboardSession(
-                    token: Self.tokenRecord(row), csrf: row[3],
-                    expires: Date(timeIntervalSince1970: Double(row[4] as Int64)))
+                DashboardSession(token: Self.tokenRecord(row), csrf: row[3])
             }
         }
     }

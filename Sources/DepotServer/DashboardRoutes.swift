@@ -82,7 +82,7 @@ struct DashboardRoutes: Sendable {
         let form = try await formFields(request)
         guard isSameOrigin(request) else { return refusal("The form came from another site.", session: nil) }
         guard let token = form["token"]?.trimmingCharacters(in: .whitespaces), !token.isEmpty,
-            let (cookie, session) = try await blocking({ [repository] in try repository.signIn(token: token) })
+            let cookie = try await blocking({ [repository] in try repository.signIn(token: token) })
         else {
             return html(
                 Dashboard.signInPage(problem: "Unknown or revoked token.", isPrivate: !isPublic), status: .unauthorized)
@@ -92,7 +92,6 @@ struct DashboardRoutes: Sendable {
         headers[.setCookie] =
             "\(Self.cookieName)=\(cookie); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(repository.configuration.sessionLifetime)"
             + (isHTTPS(request) ? "; Secure" : "")
-        _ = session
         return Response(status: .seeOther, headers: headers)
     }
 
