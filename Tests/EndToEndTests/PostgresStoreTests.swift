@@ -51,6 +51,14 @@ final class PostgresStoreTests {
             let result = try repository.depot(step)
             #expect(result.status == 0, "\(step): \(result.standardError)")
         }
+        // Release control: a ramp under way, and an approval by another user.
+        let ramp = try repository.depot(["phase", "production", "snowbird", "--ramp", "10,50", "--every", "6h"])
+        #expect(ramp.status == 0, "\(ramp.standardError)")
+        var environment = repository.environment ?? ProcessInfo.processInfo.environment
+        environment["USER"] = "qa"
+        let approval = try ScratchRepository(existing: repository.root, environment: environment)
+            .depot(["approve", "staging", "snowbird=1.5.0-1", "--note", "QA-1"])
+        #expect(approval.status == 0, "\(approval.standardError)")
     }
 
     @Test func theWorkflowEndsAlikeOnPostgreSQLAndSQLite() throws {
@@ -80,9 +88,12 @@ final class PostgresStoreTests {
         #expect(try apt.candidate("snowbird") == "1.4.2-1")
     }
 
-    /// What the store answers, exactly: listings and history (dates, users and ids included).
+    /// What the store answers, exactly: listings and history (dates, users and ids included),
+    /// tokens, and a package's phases, approvals and ramp.
     static func answers(of repository: ScratchRepository) throws -> [Data] {
-        try [["list", "--json"], ["history", "--json"], ["token", "list"]].map { try repository.depot($0).standardOutput }
+        try [["list", "--json"], ["history", "--json"], ["token", "list"], ["show", "snowbird", "--json"]].map {
+            try repository.depot($0).standardOutput
+        }
     }
 
     @Test func storeCopyMovesARepositoryToPostgreSQLAndBack() throws {
