@@ -23,9 +23,9 @@ extension Repository {
         public var distribution: String
         public var package: String
         public var version: String
-        /// The percentage before and after; nil when fully rolled out.
-        public var before: Int?
-        public var after: Int?
+        /// The percentage before and after (100: fully rolled out, no field).
+        public var before: Int
+        public var after: Int
         /// The ramp that goes on after this change, if any.
         public var ramp: Ramp?
         /// One per architecture; empty when the percentage already was the one asked for.
@@ -138,8 +138,8 @@ extension Repository {
         let files = listed.filter { $0.file.debianVersion == newest.file.debianVersion }
             .sorted { $0.file.architecture < $1.file.architecture }
         var result = PhaseChange(
-            distribution: distribution, package: package, version: newest.file.version, before: newest.phase,
-            after: phase, ramp: nil, changes: [])
+            distribution: distribution, package: package, version: newest.file.version,
+            before: newest.phase ?? 100, after: percentage, ramp: nil, changes: [])
         let writes = MetadataStore.ListingWrites()
         for listing in files where listing.phase != phase {
             writes.unlist(fileID: listing.file.id, from: distribution)

@@ -228,7 +228,7 @@ struct DashboardRoutes: Sendable {
         let change = try repository.phase(package, in: distribution, percentage: percentage, context: action.context)
         return Dashboard.message(
             "Phase changed",
-            "\(package) \(change.version) in \(distribution): \(change.before ?? 100)% → \(change.after ?? 100)%.",
+            "\(package) \(change.version) in \(distribution): \(change.before)% → \(change.after)%.",
             session: action.session)
     }
 

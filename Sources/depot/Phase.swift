@@ -93,12 +93,11 @@ struct Phase: ParsableCommand {
     }
 
     private func report(_ change: Repository.PhaseChange) {
-        func percent(_ phase: Int?) -> String { "\(phase ?? 100)%" }
         let what = "\(change.package) \(change.version) in \(change.distribution)"
         if change.changes.isEmpty {
-            printLine("\(what) already is at \(percent(change.after))")
+            printLine("\(what) already is at \(change.after)%")
         } else {
-            printLine("\(what): \(percent(change.before)) -> \(percent(change.after))")
+            printLine("\(what): \(change.before)% -> \(change.after)%")
         }
         if let ramp = change.ramp {
             printLine(

@@ -80,7 +80,7 @@ struct Serve: AsyncParsableCommand {
                 for change in try repository.advancePhases(command: "depot serve") {
                     printError(
                         "depot: phased \(change.package) \(change.version) in \(change.distribution) "
-                            + "to \(change.after ?? 100)%")
+                            + "to \(change.after)%")
                 }
             }
         }
