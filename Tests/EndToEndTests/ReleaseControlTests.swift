@@ -72,7 +72,11 @@ import Testing
 
         #expect(try apt.run(["update"]).status == 0)
         #expect(try upgrading(apt, "tern", to: "2.0-1").isEmpty, "a halted rollout upgraded a machine")
+        // A phase republishes its distribution only.
+        let stagingRelease = repository.publicDirectory + "/dists/staging/InRelease"
+        let stagingBefore = try Data(contentsOf: URL(fileURLWithPath: stagingRelease))
         let quarter = try phase(25)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: stagingRelease)) == stagingBefore)
         let half = try phase(50)
         #expect(!quarter.isEmpty && quarter.count < 20, "\(quarter.count) of 40 at 25%")
         #expect(half.count > quarter.count && half.count < 40, "\(half.count) of 40 at 50%")
