@@ -157,14 +157,13 @@ struct DashboardRoutes: Sendable {
         guard isSameOrigin(request), let csrf = form["csrf"], csrf == session.csrf else {
             return refusal("The form did not carry this session's CSRF token; nothing was changed.", session: session)
         }
-        var operation = try OperationContext(
-            user: session.token.name, command: "dashboard \(request.uri.path)", note: form["note"].flatMap {
-                $0.isEmpty ? nil : $0
-            })
         let channel = context.channel
-        operation.isCancelled = { [connections] in connections.isClientGone(channel) }
-        let action = Action(session: session, form: form, context: operation)
         do {
+            var operation = try OperationContext(
+                user: session.token.name, command: "dashboard \(request.uri.path)",
+                note: form["note"].flatMap { $0.isEmpty ? nil : $0 })
+            operation.isCancelled = { [connections] in connections.isClientGone(channel) }
+            let action = Action(session: session, form: form, context: operation)
             return html(try await blocking { try body(action) })
         } catch let refusal as DashboardRefusal {
             return html(Dashboard.message("Refused", refusal.text, session: session), status: refusal.status)

@@ -84,6 +84,7 @@ import Testing
             ("no session", try post("actions/phase", halt + "&csrf=\(csrf)"), 403),
             ("a forged session", try post("actions/phase", halt + "&csrf=\(csrf)", cookie: "forged"), 403),
             ("a bad percentage", try post("actions/phase", "package=gull&distribution=production&percentage=150&csrf=\(csrf)", cookie: cookie), 400),
+            ("a note holding a NUL", try post("actions/phase", halt + "&csrf=\(csrf)&note=a%00b", cookie: cookie), 400),
             ("an unlisted package", try post("actions/phase", "package=tern&distribution=production&percentage=5&csrf=\(csrf)", cookie: cookie), 404),
         ]
         for (what, answer, status) in refusals {
