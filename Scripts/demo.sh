@@ -23,7 +23,7 @@ rm -rf "$root"
 "$depot" --root "$root" list
 "$depot" --root "$root" verify
 token=$("$depot" --root "$root" token create demo --allow 'push:*' --allow 'promote:*' --allow 'rollback:*' \
-    --allow 'read:*')
+    --allow 'approve:*' --allow 'read:*')
 
 cat <<MSG
 
@@ -34,7 +34,11 @@ The demo repository is in $root. On a client:
       > /etc/apt/sources.list.d/depot.list
   apt-get update && apt-get install hello-depot
 
-The dashboard is http://127.0.0.1:$port/. The API takes this token (made for the demo):
+The dashboard is http://127.0.0.1:$port/: sign in with this token (made for the demo) to
+promote, roll back and phase from it. The API takes the same token:
+
+  $token
+
 
   curl -H "Authorization: Bearer $token" http://127.0.0.1:$port/api/v1/history
   curl -H "Authorization: Bearer $token" --data-binary @Fixtures/good/epochal_3.1-1_amd64.deb \\
