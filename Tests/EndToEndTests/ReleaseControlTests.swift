@@ -102,12 +102,12 @@ import Testing
         defer { repository.remove() }
         let packages = PackageBuilder()
         try #require(try repository.depot(["push", "production", try packages.make("tern", "1.0-1")]).status == 0)
-        let ramp = try repository.depot(["phase", "production", "tern", "--ramp", "10,25,50,100", "--every", "1s"])
+        let ramp = try repository.depot(["phase", "production", "tern", "--ramp", "10,25,50,100", "--every", "2s"])
         #expect(ramp.status == 0, "\(ramp.standardError)")
         #expect(ramp.text.hasPrefix("tern 1.0-1 in production: 100% -> 10%\n"), "\(ramp.text)")
         #expect(try packagesIndex(repository, "production").contains("Phased-Update-Percentage: 10\n"))
 
-        usleep(1_200_000)
+        usleep(2_200_000)
         let advance = try repository.depot(["phase", "--advance"])
         #expect(advance.text.hasPrefix("tern 1.0-1 in production: 10% -> 25%\n"), "\(advance.text)")
         #expect(try packagesIndex(repository, "production").contains("Phased-Update-Percentage: 25\n"))
@@ -116,7 +116,7 @@ import Testing
         // depot serve takes the remaining steps by itself, one entry each.
         let server = try DepotServe(root: repository.root, arguments: ["--advance-phases-every", "0.3"])
         var index = ""
-        for _ in 0..<100 {
+        for _ in 0..<200 {
             index = try packagesIndex(repository, "production")
             if !index.contains("Phased-Update-Percentage") { break }
             usleep(100_000)
@@ -165,7 +165,7 @@ import Testing
         defer { repository.remove() }
         try repository.editConfiguration(
             replacing: "Distribution: production\n",
-            with: "Distribution: production\nMin-Soak: 3s\nApprovals: 1\n")
+            with: "Distribution: production\nMin-Soak: 5s\nApprovals: 1\n")
         var environment = ProcessInfo.processInfo.environment
         func user(_ name: String) -> ScratchRepository {
             environment["USER"] = name
@@ -180,7 +180,7 @@ import Testing
         let refused = try bob.depot(["promote", "tern", "--from", "staging"])
         #expect(refused.status == 1)
         #expect(refused.standardError.contains("tern 2.0-1 has been in staging for "), "\(refused.standardError)")
-        #expect(refused.standardError.contains("; production requires 3s (Min-Soak); it can be promoted after 20"))
+        #expect(refused.standardError.contains("; production requires 5s (Min-Soak); it can be promoted after 20"))
         #expect(refused.standardError.contains("depot approve production tern=2.0-1"))
         #expect(refused.standardError.contains("its pusher alice@"))
         #expect(try listed(repository, "production").isEmpty)
@@ -207,7 +207,7 @@ import Testing
 
         // A phase change in staging relists the file there, but does not restart its soak.
         try #require(try alice.depot(["phase", "staging", "tern", "50"]).status == 0)
-        usleep(UInt32(max(0, 3.3 - Date().timeIntervalSince(pushedAt)) * 1_000_000))
+        usleep(UInt32(max(0, 5.3 - Date().timeIntervalSince(pushedAt)) * 1_000_000))
 
         // Bob approved, so Bob's promotion lacks an approval: the promoter does not count.
         let byApprover = try bob.depot(["promote", "tern", "--from", "staging"])
