@@ -180,9 +180,9 @@ extension Repository {
                     SELECT DISTINCT p.name FROM provides p JOIN package_files f ON f.id = p.file_id
                     WHERE f.name IN \(db.dialect.jsonArrayValues)
                     """,
-                    [try MetadataStore.namesJSON(names.sorted())])
+                    [try MetadataStore.json(names.sorted())])
                 sql += " AND " + db.dialect.containsAnyOfJSONArray("f.control")
-                arguments.append(try MetadataStore.namesJSON(names.union(provided).sorted()))
+                arguments.append(try MetadataStore.json(names.union(provided).sorted()))
             }
             let offerings = Offerings(db, distribution: distribution)
             var parsed: [String: RelationshipList] = [:]

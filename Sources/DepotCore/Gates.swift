@@ -185,7 +185,7 @@ extension MetadataStore {
     static func listedSince(_ db: any StoreTransaction, distribution: String, files: [PackageFile]) throws
         -> [Int64: Date]
     {
-        let ids = String(decoding: try JSONEncoder().encode(files.map(\.id)), as: UTF8.self)
+        let ids = try json(files.map(\.id))
         let rows = try db.rows(
             """
             SELECT j.file_id, j.history_id, j.listed, h.date FROM listing_journal j JOIN history h ON h.id = j.history_id
@@ -214,7 +214,7 @@ extension MetadataStore {
         }
         let unjournaled = files.filter { !journaled.contains($0.id) }.map(\.id)
         if !unjournaled.isEmpty {
-            let list = String(decoding: try JSONEncoder().encode(unjournaled), as: UTF8.self)
+            let list = try json(unjournaled)
             for row in try db.rows(
                 "SELECT id, added_at FROM package_files WHERE id IN \(db.dialect.jsonArrayIntegers)", [list])
             {
@@ -238,7 +238,7 @@ extension MetadataStore {
 
     /// The user of the push that first listed each file.
     static func pushers(_ db: any StoreTransaction, fileIDs: [Int64]) throws -> [Int64: String] {
-        let ids = String(decoding: try JSONEncoder().encode(fileIDs), as: UTF8.self)
+        let ids = try json(fileIDs)
         var pushers: [Int64: String] = [:]
         for row in try db.rows(
             """
@@ -256,7 +256,7 @@ extension MetadataStore {
     static func approvers(_ db: any StoreTransaction, distribution: String, fileIDs: [Int64]) throws
         -> [Int64: [String]]
     {
-        let ids = String(decoding: try JSONEncoder().encode(fileIDs), as: UTF8.self)
+        let ids = try json(fileIDs)
         return Dictionary(
             grouping: try db.rows(
                 """

@@ -90,7 +90,7 @@ enum MetadataStore {
     /// Of these paths of the tree, the ones gc keeps for clients, found in one query.
     static func keptForClients(_ db: any StoreTransaction, paths: [String]) throws -> Set<String> {
         guard !paths.isEmpty else { return [] }
-        let list = String(decoding: try JSONEncoder().encode(paths), as: UTF8.self)
+        let list = try json(paths)
         return Set(try db.texts("SELECT path FROM storage_garbage WHERE path IN \(db.dialect.jsonArrayValues)", [list]))
     }
 
@@ -126,7 +126,7 @@ enum MetadataStore {
     static func files(_ db: any StoreTransaction, names: [String]) throws -> [PackageFile] {
         try db.rows(
             "SELECT \(fileColumns) FROM package_files f WHERE f.name IN \(db.dialect.jsonArrayValues)",
-            [namesJSON(names)]
+            [json(names)]
         ).map { file($0) }
     }
 
@@ -138,7 +138,7 @@ enum MetadataStore {
             \(db.dialect.joinInThisOrder) listings l ON l.file_id = f.id
             WHERE f.name IN \(db.dialect.jsonArrayValues) AND l.distribution = ?
             """,
-            [namesJSON(names), distribution]
+            [json(names), distribution]
         ).map(listing)
     }
 
@@ -148,9 +148,10 @@ enum MetadataStore {
         Listing(distribution: row[0], component: row[1], file: file(row, offset: 3), phase: row[2])
     }
 
-    /// Package names as a JSON array, for `json_each`: one bound value however many names.
-    static func namesJSON(_ names: [String]) throws -> String {
-        String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
+    /// A value as JSON text: an array of names or ids bound to one `?` for `json_each`
+    /// however many it holds, or a column the store keeps as JSON.
+    static func json(_ value: some Encodable) throws -> String {
+        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
     }
 
     static func listings(_ db: any StoreTransaction, distribution: String?, name: String? = nil) throws -> [Listing] {
@@ -187,7 +188,6 @@ enum MetadataStore {
         ).map { IndexRow(name: $0[0], version: $0[1], architecture: $0[2], stanza: $0[3], phase: $0[4]) }
     }
 
-    /// Lists a file in a distribution; the store's triggers journal the row.
     /// Listing rows a change adds and removes, kept in order and written together: many
     /// rows in one statement, where each statement is a round trip to a server.
     final class ListingWrites {
@@ -236,6 +236,7 @@ enum MetadataStore {
         }
     }
 
+    /// Lists a file in a distribution; the store's triggers journal the row.
     static func list(
         _ db: any StoreTransaction, fileID: Int64, in distribution: String, component: String, phase: Int? = nil
     ) throws {
@@ -284,7 +285,7 @@ enum MetadataStore {
         _ db: any StoreTransaction, operation: String, distribution: String, context: OperationContext,
         changes: [Change], overriddenGates: [String] = []
     ) throws -> Int64 {
-        let changesJSON = String(decoding: try JSONEncoder().encode(changes), as: UTF8.self)
+        let changesJSON = try json(changes)
         let overridden = overriddenGates.isEmpty ? nil : overriddenGates.joined(separator: ", ")
         let id: Int64 =
             try db.value(

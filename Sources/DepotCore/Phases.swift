@@ -186,7 +186,7 @@ extension MetadataStore {
     }
 
     static func saveRamp(_ db: any StoreTransaction, _ ramp: Repository.Ramp) throws {
-        let steps = String(decoding: try JSONEncoder().encode(ramp.steps), as: UTF8.self)
+        let steps = try MetadataStore.json(ramp.steps)
         let next = Int64((Repository.date(ramp.next) ?? Date()).timeIntervalSince1970)
         try db.execute(
             """
@@ -199,6 +199,6 @@ extension MetadataStore {
         guard !packages.isEmpty else { return }
         try db.execute(
             "DELETE FROM phase_ramps WHERE distribution = ? AND package IN \(db.dialect.jsonArrayValues)",
-            [distribution, try namesJSON(packages.sorted())])
+            [distribution, try json(packages.sorted())])
     }
 }

@@ -75,7 +75,7 @@ extension Repository {
             try requireDistribution(scope.distribution)
         }
         let token = "depot_" + Self.randomTokenBody()
-        let scopesJSON = String(decoding: try JSONEncoder().encode(scopes), as: UTF8.self)
+        let scopesJSON = try MetadataStore.json(scopes)
         try write { db in
             guard try !db.exists("SELECT 1 FROM tokens WHERE name = ?", [name]) else {
                 throw DepotError.invalidArgument(
