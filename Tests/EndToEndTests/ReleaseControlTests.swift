@@ -143,8 +143,10 @@ import Testing
         let repository = try ScratchRepository()
         defer { repository.remove() }
         let packages = PackageBuilder()
-        try #require(try repository.depot(["push", "production", try packages.make("tern", "1.0-1")]).status == 0)
-        try #require(try repository.depot(["push", "staging", try packages.make("tern", "1.0-1")]).status == 0)
+        // One build pushed twice: a second build of the same version may differ in its bytes.
+        let tern = try packages.make("tern", "1.0-1")
+        try #require(try repository.depot(["push", "production", tern]).status == 0)
+        try #require(try repository.depot(["push", "staging", tern]).status == 0)
         try expectRefusals(
             repository,
             [
