@@ -21,6 +21,11 @@ public struct Configuration: Sendable, Hashable {
 
         public var hasGates: Bool { minSoak != nil || approvals > 0 }
 
+        /// The gates it has, as depot.conf names them.
+        public var gateNames: [String] {
+            (minSoak == nil ? [] : ["Min-Soak"]) + (approvals > 0 ? ["Approvals"] : [])
+        }
+
         public init(
             name: String, promotesTo: String? = nil, keepVersions: Int = 1,
             retainHistory: Int = Configuration.defaultRetainHistory, validFor: Int? = nil, description: String? = nil
@@ -157,7 +162,7 @@ public struct Configuration: Sendable, Hashable {
             guard let seconds = Self.duration(lifetime) else {
                 throw ConfigurationError(
                     line: lines.line(of: "Session-Lifetime", in: 0),
-                    problem: "Session-Lifetime must be a duration such as '8h', '30m' or '1d', not '\(lifetime)'")
+                    problem: "Session-Lifetime must be a duration such as '8h', '30m' or '1d', \(Self.durationLimit), not '\(lifetime)'")
             }
             sessionLifetime = seconds
         }
@@ -169,7 +174,7 @@ public struct Configuration: Sendable, Hashable {
             else {
                 throw ConfigurationError(
                     line: lines.line(of: "Store", in: 0),
-                    problem: "Store must be 'postgresql://USER@HOST:PORT/DATABASE' (or absent, for SQLite in .depot/), not '\(store)'")
+                    problem: "Store must be 'postgresql://USER@HOST:PORT/DATABASE' (or absent, for SQLite in .depot/), not '\(PostgresAddress.withoutPassword(store))'")
             }
             self.store = store
         }
@@ -201,7 +206,7 @@ public struct Configuration: Sendable, Hashable {
                 guard let seconds = Self.duration(valid) else {
                     throw ConfigurationError(
                         line: lines.line(of: "Valid-For", in: position),
-                        problem: "Valid-For must be a duration such as '7d', '12h' or '3600' (seconds), not '\(valid)'")
+                        problem: "Valid-For must be a duration such as '7d', '12h' or '3600' (seconds), \(Self.durationLimit), not '\(valid)'")
                 }
                 distribution.validFor = seconds
             }
@@ -209,15 +214,15 @@ public struct Configuration: Sendable, Hashable {
                 guard let seconds = soak == "0" ? 0 : Self.duration(soak) else {
                     throw ConfigurationError(
                         line: lines.line(of: "Min-Soak", in: position),
-                        problem: "Min-Soak must be a duration such as '24h', '2d' or '0', not '\(soak)'")
+                        problem: "Min-Soak must be a duration such as '24h', '2d' or '0', \(Self.durationLimit), not '\(soak)'")
                 }
                 distribution.minSoak = seconds == 0 ? nil : seconds
             }
             if let approvals = paragraph["Approvals"] {
-                guard let count = Int(approvals), count >= 0 else {
+                guard let count = Int(approvals), (0...Self.largestCount).contains(count) else {
                     throw ConfigurationError(
                         line: lines.line(of: "Approvals", in: position),
-                        problem: "Approvals must be a whole number of at least 0, not '\(approvals)'")
+                        problem: "Approvals must be a whole number from 0 to \(Self.largestCount), not '\(approvals.prefix(64))'")
                 }
                 distribution.approvals = count
             }
@@ -359,7 +364,7 @@ public struct Configuration: Sendable, Hashable {
         }
         if let grace = paragraph["GC-Grace"] {
             guard let seconds = grace == "0" ? 0 : Self.duration(grace) else {
-                throw fail("GC-Grace", "GC-Grace must be a duration such as '24h', '2d' or '0', not '\(grace)'")
+                throw fail("GC-Grace", "GC-Grace must be a duration such as '24h', '2d' or '0', \(Self.durationLimit), not '\(grace)'")
             }
             configuration.gcGrace = seconds
         }
@@ -417,24 +422,43 @@ public struct Configuration: Sendable, Hashable {
         _ paragraph: Deb822Paragraph, _ name: String, paragraph position: Int, lines: LineLocator
     ) throws(ConfigurationError) -> Int? {
         guard let text = paragraph[name] else { return nil }
-        guard let value = Int(text), value >= 1 else {
+        guard let value = Int(text), (1...largestCount).contains(value) else {
             throw ConfigurationError(
                 line: lines.line(of: name, in: position),
-                problem: "\(name) must be a whole number of at least 1, not '\(text)'")
+                problem: "\(name) must be a whole number from 1 to \(largestCount), not '\(text.prefix(64))'")
         }
         return value
     }
 
     /// The seconds of a duration written `90s`, `30m`, `6h`, `2d`, `1w` or in plain seconds;
-    /// nil for anything else, or for none at all.
+    /// nil for anything else, for none at all, and for more than `longestDuration`.
     public static func duration(_ text: String) -> Int? {
         let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800]
-        if let unit = text.last, let factor = units[unit], let value = Int(text.dropLast()), value > 0 {
-            return value * factor
+        var number = Substring(text)
+        var factor = 1
+        if let unit = text.last, let unitFactor = units[unit] {
+            number = number.dropLast()
+            factor = unitFactor
         }
-        if let value = Int(text), value > 0 { return value }
-        return nil
+        // Digits only: Int() would take a sign, and '+5h' is no duration a person writes.
+        guard !number.isEmpty, number.utf8.allSatisfy(isASCIIDigit), let value = Int(number), value > 0 else {
+            return nil
+        }
+        let (seconds, overflow) = value.multipliedReportingOverflow(by: factor)
+        guard !overflow, seconds <= longestDuration else { return nil }
+        return seconds
     }
+
+    /// The longest duration Depot takes anywhere (`Valid-For`, `Min-Soak`, `Session-Lifetime`,
+    /// a ramp's `--every`, a server's periods): ten years, far beyond any real use and far
+    /// below what a date can hold.
+    public static let longestDuration = 3650 * 86400
+
+    /// The largest count a field takes (`Keep-Versions`, `Retain-History`, `Approvals`).
+    public static let largestCount = 1_000_000
+
+    /// What the duration fields accept, for error messages.
+    static let durationLimit = "at most 3650d"
 }
 
 /// Finds the line of a field in the parsed text, for error messages.

@@ -21,8 +21,8 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
     case downgrade(file: String, package: String, version: String, newest: String, distribution: String)
     case notListed(distribution: String, package: String, version: String?)
     case unknownPackage(String)
-    /// A promotion's gates are closed: one line per gate and package version.
-    case gatesClosed([String])
+    /// A promotion's (or a push's) gates are closed: one line per gate and package version.
+    case gatesClosed([String], refused: String = "promotion")
     case unmetDependencies([UnmetDependency], source: String, canPromoteAlong: Bool)
     case invalidSelector(String, reason: String)
     case tooLarge(name: String, limit: Int)
@@ -86,9 +86,9 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
                 + "pass --allow-downgrade to make it the candidate"
         case .notListed(let distribution, let package, let version):
             return "\(distribution) does not list \(package)\(version.map { " version \($0)" } ?? "")"
-        case .gatesClosed(let details):
-            return "promotion refused by its gates: " + details.joined(separator: "; and ")
-                + " (or promote with --override-gates, which history records)"
+        case .gatesClosed(let details, let refused):
+            return "\(refused) refused by its gates: " + details.joined(separator: "; and ")
+                + " (or pass --override-gates, which history records)"
         case .unknownPackage(let name):
             return "no package '\(name)' in this repository"
         case .unmetDependencies(let unmet, let source, let canPromoteAlong):

@@ -6,6 +6,8 @@ extension Repository {
     /// or how it opens.
     public struct GateCheck: Sendable, Hashable, Codable {
         public enum Gate: String, Sendable, Codable {
+            /// The promotion comes from a distribution whose `Promotes-To` is the gated one.
+            case promotesTo = "Promotes-To"
             case minSoak = "Min-Soak"
             case approvals = "Approvals"
         }
@@ -99,7 +101,10 @@ extension Repository {
 
     /// The gates of `target` for promoting `files` from `source` by `promoter`, one check per
     /// gate and package version (a version's architectures pass or fail together: the
-    /// earliest listing and the fewest approvals decide).
+    /// shortest soak and the fewest approvals decide).
+    ///
+    /// Gates hold on every path: a source whose `Promotes-To` is not `target` is a closed
+    /// gate of its own, and time in it never counts as soak.
     func gateChecks(
         of files: [PackageFile], from source: String, into target: String, promoter: String, now: Date,
         _ db: any StoreTransaction
@@ -108,21 +113,40 @@ extension Repository {
         let versions = Dictionary(grouping: files) { "\($0.name) \($0.version)" }
             .sorted { $0.key < $1.key }.map(\.value)
         var checks: [GateCheck] = []
-        if let soak = gates.minSoak {
-            let since = try MetadataStore.listedSince(db, distribution: source, files: files)
+        let onPath = configuration.distribution(source)?.promotesTo == target
+        if !onPath {
+            let sources = configuration.distributions.filter { $0.promotesTo == target }.map(\.name)
+            let way = sources.isEmpty ? "no distribution promotes to \(target)" : "promote it into \(sources.joined(separator: " or ")) first"
             for version in versions {
-                let file = version[0]
-                let entered = version.map { since[$0.id] ?? now }.max() ?? now
-                let opens = entered.addingTimeInterval(Double(soak))
-                let open = opens <= now
-                let held = Self.describe(seconds: Int(now.timeIntervalSince(entered)))
                 checks.append(
                     GateCheck(
-                        package: file.name, version: file.version, gate: .minSoak, open: open,
-                        detail: "\(file.name) \(file.version) has been in \(source) for \(held); "
-                            + "\(target) requires \(Self.describe(seconds: soak)) (Min-Soak)"
-                            + (open ? "" : "; it can be promoted after \(Self.timestamp(opens))"),
-                        opensAt: open ? nil : Self.timestamp(opens)))
+                        package: version[0].name, version: version[0].version, gate: .promotesTo, open: false,
+                        detail: "\(target) is gated and takes promotions only from a distribution whose Promotes-To "
+                            + "is \(target), not from \(source) (Promotes-To); \(way)"))
+            }
+        }
+        if let soak = gates.minSoak {
+            let soaked = onPath ? try MetadataStore.soak(db, distribution: source, files: files, now: now) : [:]
+            for version in versions {
+                let file = version[0]
+                let shortest = version.map { soaked[$0.id] ?? .none }.min { $0.seconds < $1.seconds } ?? .none
+                let open = shortest.seconds >= Double(soak)
+                let opens = now.addingTimeInterval(Double(soak) - shortest.seconds)
+                var detail =
+                    "\(file.name) \(file.version) has been in \(source) for \(Self.describe(seconds: Int(shortest.seconds)))"
+                    + "\(onPath ? " at a phase above 0 %" : ""); \(target) requires \(Self.describe(seconds: soak)) (Min-Soak)"
+                if !open {
+                    detail +=
+                        !onPath
+                        ? "; time in \(source) does not count"
+                        : shortest.counting
+                            ? "; it can be promoted after \(Self.timestamp(opens))"
+                            : "; it is halted at 0 % (or not listed) there, which does not count: widen its rollout in \(source)"
+                }
+                checks.append(
+                    GateCheck(
+                        package: file.name, version: file.version, gate: .minSoak, open: open, detail: detail,
+                        opensAt: open || !onPath || !shortest.counting ? nil : Self.timestamp(opens)))
             }
         }
         if gates.approvals > 0 {
@@ -179,49 +203,69 @@ extension Repository {
 }
 
 extension MetadataStore {
-    /// When each file was last listed in `distribution`, from the history entry that listed
-    /// it there: a change that relists a file in the same entry (a new phase) keeps the time.
+    /// How long a file has soaked in a distribution: the seconds it was listed there at a
+    /// phase above 0 %, and whether it still is (so the time goes on).
+    struct Soak {
+        var seconds: Double
+        var counting: Bool
+        static let none = Soak(seconds: 0, counting: false)
+    }
+
+    /// How long each file has soaked in `distribution` up to `now`, from the journal: each
+    /// history entry's net effect opens or closes a span (a change that relists a file in the
+    /// same entry at another phase above 0 % goes on with the span; halting at 0 % closes it).
     /// A file listed before the journal was kept counts from when it was pushed.
-    static func listedSince(_ db: any StoreTransaction, distribution: String, files: [PackageFile]) throws
-        -> [Int64: Date]
+    static func soak(_ db: any StoreTransaction, distribution: String, files: [PackageFile], now: Date) throws
+        -> [Int64: Soak]
     {
         let ids = try json(files.map(\.id))
         let rows = try db.rows(
             """
-            SELECT j.file_id, j.history_id, j.listed, h.date FROM listing_journal j JOIN history h ON h.id = j.history_id
+            SELECT j.file_id, j.history_id, j.listed, j.phase, h.date FROM listing_journal j
+            JOIN history h ON h.id = j.history_id
             WHERE j.distribution = ? AND j.file_id IN \(db.dialect.jsonArrayIntegers) ORDER BY j.sequence
             """, [distribution, ids])
-        var since: [Int64: Date] = [:]
-        var journaled: Set<Int64> = []
+        var soaks: [Int64: Soak] = [:]
         for (fileID, fileRows) in Dictionary(grouping: rows, by: { $0[0] as Int64 }) {
-            journaled.insert(fileID)
-            // Each entry's net effect: listed where it was not, or unlisted.
+            var total = 0.0
+            var countingSince: Date?
             var listed = false
+            var phase: Int?
             var position = fileRows.startIndex
             while position < fileRows.endIndex {
                 let entry: Int64 = fileRows[position][1]
-                let wasListed = listed
+                let date = Repository.date(fileRows[position][4]) ?? now
                 while position < fileRows.endIndex && fileRows[position][1] as Int64 == entry {
                     listed = fileRows[position][2]
+                    phase = fileRows[position][3]
                     position += 1
                 }
-                if listed && !wasListed {
-                    since[fileID] = Repository.date(fileRows[position - 1][3])
-                } else if !listed {
-                    since[fileID] = nil
+                let counting = listed && phase != 0
+                if counting && countingSince == nil {
+                    countingSince = date
+                } else if !counting, let since = countingSince {
+                    total += max(0, date.timeIntervalSince(since))
+                    countingSince = nil
                 }
             }
+            if let since = countingSince { total += max(0, now.timeIntervalSince(since)) }
+            soaks[fileID] = Soak(seconds: total, counting: countingSince != nil)
         }
-        let unjournaled = files.filter { !journaled.contains($0.id) }.map(\.id)
+        let unjournaled = files.filter { soaks[$0.id] == nil }.map(\.id)
         if !unjournaled.isEmpty {
             let list = try json(unjournaled)
             for row in try db.rows(
-                "SELECT id, added_at FROM package_files WHERE id IN \(db.dialect.jsonArrayIntegers)", [list])
+                """
+                SELECT f.id, f.added_at, l.phase FROM package_files f JOIN listings l ON l.file_id = f.id
+                WHERE l.distribution = ? AND f.id IN \(db.dialect.jsonArrayIntegers)
+                """, [distribution, list])
             {
-                since[row[0]] = Repository.date(row[1])
+                let phase: Int? = row[2]
+                guard phase != 0, let added = Repository.date(row[1]) else { continue }
+                soaks[row[0]] = Soak(seconds: max(0, now.timeIntervalSince(added)), counting: true)
             }
         }
-        return since
+        return soaks
     }
 
     /// The files the change under way (its journal rows not yet given to a history entry)

@@ -274,11 +274,22 @@ enum MetadataStore {
             "SELECT recorded FROM publication WHERE distribution = ? AND recorded > published", [distribution])
     }
 
-    /// Records that the tree shows generation `generation` of `distribution`; never lowers it.
-    static func markPublished(_ db: any StoreTransaction, _ distribution: String, generation: Int64) throws {
+    /// Records that the tree shows generation `generation` of `distribution`, signed at
+    /// `signed` (seconds since the epoch); never lowers it.
+    static func markPublished(_ db: any StoreTransaction, _ distribution: String, generation: Int64, signed: Int)
+        throws
+    {
         try db.execute(
-            "UPDATE publication SET published = ? WHERE distribution = ? AND published < ?",
-            [generation, distribution, generation])
+            "UPDATE publication SET published = ?, signed_at = ? WHERE distribution = ? AND published < ?",
+            [generation, signed, distribution, generation])
+    }
+
+    /// When each distribution's served `Release` was signed (seconds since the epoch); nil
+    /// for one published before Depot recorded it.
+    static func signingTimes(_ db: any StoreTransaction) throws -> [String: Int64?] {
+        Dictionary(
+            try db.rows("SELECT distribution, signed_at FROM publication").map { ($0[0] as String, $0[1] as Int64?) },
+            uniquingKeysWith: { first, _ in first })
     }
 
     static func recordHistory(
@@ -333,11 +344,20 @@ public struct OperationContext: Sendable {
     /// change that waits for the repository is then not made at all.
     public var isCancelled: @Sendable () -> Bool = { false }
 
-    /// Refuses a note with a NUL: the store would keep only the text before it.
+    /// The longest note history keeps, in bytes of UTF-8: a page that shows notes stays a page.
+    public static let longestNote = 64 << 10
+
+    /// Refuses a note with a NUL (the store would keep only the text before it) and one
+    /// longer than `longestNote`.
     public init(user: String, command: String, note: String? = nil, date: Date = Date()) throws(DepotError) {
         if let note, note.utf8.contains(0) {
             throw .invalidArgument(
                 "the note holds a NUL character, which history cannot keep; send the note without it")
+        }
+        if let note, note.utf8.count > Self.longestNote {
+            throw .invalidArgument(
+                "the note is \(note.utf8.count) bytes long; a note is at most \(Self.longestNote) bytes (64 KiB): "
+                    + "link to longer text instead")
         }
         self.user = user
         self.command = command

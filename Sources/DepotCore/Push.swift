@@ -84,9 +84,9 @@ extension Repository {
     /// `progress` is told how many files have been read, of how many, as reading goes on.
     public func push(
         _ paths: [String], to distribution: String, component: String? = nil, allowDowngrade: Bool = false,
-        context: OperationContext, progress: (@Sendable (Int, Int) -> Void)? = nil
+        overrideGates: Bool = false, context: OperationContext, progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> [PushOutcome] {
-        let component = try checkPushTarget(distribution, component: component)
+        let component = try checkPushTarget(distribution, component: component, overrideGates: overrideGates)
         do {
             try DurableFiles.makeDirectory(incomingDirectory)
         } catch {
@@ -109,29 +109,38 @@ extension Repository {
             let readAll = received.allSatisfy { if case .success = $0 { true } else { false } }
             let flush = readAll ? mover.flushPlaced() : nil
             return try push(
-                received, to: distribution, component: component, allowDowngrade: allowDowngrade, context: context,
-                mover: mover, flushing: flush)
+                received, to: distribution, component: component, allowDowngrade: allowDowngrade,
+                overrideGates: overrideGates, context: context, mover: mover, flushing: flush)
         }
     }
 
     /// Pushes a package received over the network (`Upload`), as `push` does files.
     public func push(
         _ upload: Upload, to distribution: String, component: String? = nil, allowDowngrade: Bool = false,
-        context: OperationContext
+        overrideGates: Bool = false, context: OperationContext
     ) throws -> [PushOutcome] {
-        let component = try checkPushTarget(distribution, component: component)
+        let component = try checkPushTarget(distribution, component: component, overrideGates: overrideGates)
         let received = Result { try PreparedFile(try upload.received(), component: component) }
         return try withLock(cancelled: context.isCancelled) {
             try publishEarlierChanges()
             return try push(
                 [received], to: distribution, component: component, allowDowngrade: allowDowngrade,
-                context: context, mover: storage.poolWriter())
+                overrideGates: overrideGates, context: context, mover: storage.poolWriter())
         }
     }
 
-    /// The component a push goes to, once the distribution and component are known to exist.
-    private func checkPushTarget(_ distribution: String, component: String?) throws -> String {
+    /// The component a push goes to, once the distribution and component are known to exist
+    /// and its gates let a push in: a gated distribution takes files only by promotion, which
+    /// its gates check, unless `overrideGates` (recorded).
+    private func checkPushTarget(_ distribution: String, component: String?, overrideGates: Bool) throws -> String {
         try requireDistribution(distribution)
+        if let gated = configuration.distribution(distribution), gated.hasGates, !overrideGates {
+            throw DepotError.gatesClosed([
+                "\(distribution) has promotion gates (\(gated.gateNames.joined(separator: ", "))), so a push straight "
+                    + "into it is refused; push into \((try? source(of: distribution)) ?? "the distribution before it") "
+                    + "and promote"
+            ], refused: "push")
+        }
         let component = component ?? configuration.components[0]
         guard configuration.components.contains(component) else {
             throw DepotError.unknownComponent(component, known: configuration.components)
@@ -144,7 +153,7 @@ extension Repository {
     /// `flushing` is the flush of the files named in the pool while reading, if one was started.
     private func push(
         _ received: [Result<PreparedFile, any Error>], to distribution: String, component: String,
-        allowDowngrade: Bool, context: OperationContext, mover: any PoolWriter,
+        allowDowngrade: Bool, overrideGates: Bool, context: OperationContext, mover: any PoolWriter,
         flushing placed: BackgroundTask<Void>? = nil
     ) throws -> [PushOutcome] {
         var prepared = received.compactMap { try? $0.get() }
@@ -170,8 +179,10 @@ extension Repository {
                 // commits; on a local disk by flushes made while the history is written.
                 let flush = try mover.finish()
                 if !changes.isEmpty {
+                    let gates = self.configuration.distribution(distribution)?.gateNames ?? []
                     _ = try MetadataStore.recordHistory(
-                        db, operation: "push", distribution: distribution, context: context, changes: changes)
+                        db, operation: "push", distribution: distribution, context: context, changes: changes,
+                        overriddenGates: overrideGates ? gates : [])
                     try MetadataStore.markUnpublished(db, distribution)
                 }
                 try placed?.value()

@@ -214,6 +214,9 @@ public final class Repository: Sendable {
         /// The bucket the repository publishes to, as the first node was given it; checked
         /// against the recorded configuration.
         public var storage: String?
+        /// The bucket's endpoint, as the first node was given it; checked against the
+        /// recorded configuration.
+        public var s3Endpoint: String?
         public var signWith: String?
         /// Where the key named by `signWith` is; it is copied into this node's keyring.
         public var gnupgHome: String?
@@ -239,6 +242,17 @@ public final class Repository: Sendable {
             configuration = try Configuration(parsing: recorded)
         } catch {
             throw DepotError.storage("\(store.location): the recorded configuration does not read back (\(error.problem))")
+        }
+        guard let objectStorage = configuration.objectStorage else {
+            throw DepotError.invalidArgument(
+                "the repository in \(store.location) publishes to public/ on its first node, so it cannot take "
+                    + "another node: each would serve a signed tree of its own, and they would diverge; publish to a "
+                    + "bucket first (Storage: s3://BUCKET/PREFIX in depot.conf, see depot.conf(5)), then join")
+        }
+        if let endpoint = options.s3Endpoint, endpoint != objectStorage.endpoint {
+            throw DepotError.invalidArgument(
+                "--s3-endpoint \(endpoint): the repository in \(store.location) reaches its bucket at "
+                    + "\(objectStorage.endpoint ?? "AWS's endpoint for its region (no S3-Endpoint)"); give the same, or none")
         }
         if let storage = options.storage, storage != configuration.objectStorage?.url {
             throw DepotError.invalidArgument(
@@ -498,7 +512,7 @@ public final class Repository: Sendable {
             throw DepotError.publishing(error)
         }
         try write { db in
-            try MetadataStore.markPublished(db, name, generation: snapshot.generation)
+            try MetadataStore.markPublished(db, name, generation: snapshot.generation, signed: now)
             // What the new Release names is no longer garbage; what the old one named alone
             // is, from now on, kept for the grace period.
             for path in published.named {

@@ -96,11 +96,12 @@ extension Repository {
                 }
                 let later = try db.rows(
                     """
-                    SELECT h.id, EXISTS (SELECT 1 FROM listing_journal j WHERE j.history_id = h.id)
+                    SELECT h.id, h.changes = '[]' OR EXISTS (SELECT 1 FROM listing_journal j WHERE j.history_id = h.id)
                     FROM history h WHERE h.distribution = ? AND h.id > ? ORDER BY h.id DESC
                     """,
                     [distribution, id])
-                // Entries written before the journal existed cannot be undone exactly.
+                // Entries written before the journal existed cannot be undone exactly; entries
+                // that changed no listing (a stopped ramp) have nothing to undo.
                 if let unjournaled = later.first(where: { !($0[1] as Bool) }) {
                     let entry: Int64 = unjournaled[0]
                     throw DepotError.invalidArgument(

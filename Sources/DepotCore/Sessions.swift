@@ -24,9 +24,18 @@ extension Repository {
                     Self.tokenHash(cookie), Self.tokenHash(token), Self.randomTokenBody(),
                     Int64(expires.timeIntervalSince1970),
                 ])
+            // A token signed in over and over keeps only its latest sessions.
+            try db.execute(
+                """
+                DELETE FROM sessions WHERE token_hash = ? AND hash NOT IN (
+                    SELECT hash FROM sessions WHERE token_hash = ? ORDER BY expires DESC, hash LIMIT ?)
+                """, [Self.tokenHash(token), Self.tokenHash(token), Self.sessionsPerToken])
         }
         return cookie
     }
+
+    /// The most sessions one token has at once: each further sign-in ends its oldest.
+    public static let sessionsPerToken = 20
 
     /// The session of a cookie, unless it expired, was signed out, or its token was revoked.
     public func session(cookie: String, now: Date = Date()) throws -> DashboardSession? {

@@ -53,7 +53,8 @@ extension Repository {
         CopiedTable(name: "sessions", columns: ["hash", "token_hash", "csrf", "expires"], order: "hash"),
         CopiedTable(name: "tokens", columns: ["name", "hash", "scopes", "created_at"], order: "name"),
         CopiedTable(name: "storage_garbage", columns: ["path", "since"], order: "path"),
-        CopiedTable(name: "publication", columns: ["distribution", "recorded", "published"], order: "distribution"),
+        CopiedTable(
+            name: "publication", columns: ["distribution", "recorded", "published", "signed_at"], order: "distribution"),
         CopiedTable(name: "repository_configuration", columns: ["configuration"], order: "configuration"),
     ]
 
@@ -118,10 +119,17 @@ extension Repository {
             copied += rows.count
             if rows.count < copyPage { break }
         }
-        // PostgreSQL's identity sequence goes on after the copied values, not from 1.
-        if let identity = table.identity, destination.dialect == .postgresql, copied > 0 {
-            try destination.execute(
-                "SELECT setval(pg_get_serial_sequence('\(table.name)', '\(identity)'), (SELECT max(\(identity)) FROM \(table.name)))")
+        // The copy's counter goes on where the source's did, not after the highest id still
+        // present: an id gc freed is never given again.
+        if let identity = table.identity {
+            let issued: Int64 = try source.value(source.dialect.issuedIdentities(table.name, identity)) ?? 0
+            let present: Int64 = try destination.value("SELECT COALESCE(MAX(\(identity)), 0) FROM \(table.name)") ?? 0
+            let counter = max(issued, present)
+            if counter > 0 {
+                for statement in destination.dialect.continueIdentities(table.name, identity) {
+                    try destination.execute(statement, [counter])
+                }
+            }
         }
         return copied
     }

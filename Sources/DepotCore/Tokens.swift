@@ -95,10 +95,28 @@ extension Repository {
         }
     }
 
-    public func revokeToken(name: String) throws {
-        try write { db in
-            guard try !db.rows("DELETE FROM tokens WHERE name = ? RETURNING name", [name]).isEmpty else {
-                throw DepotError.invalidArgument("no token named '\(name)' (see 'depot token list')")
+    /// Deletes a token: its requests get 401 and its dashboard sessions end. The ramps it
+    /// started stop (the steps still to come are not taken), each recorded in history: a
+    /// revoked user no longer widens a rollout. Returns those ramps.
+    @discardableResult
+    public func revokeToken(name: String, context: OperationContext) throws -> [Ramp] {
+        try withLock(cancelled: context.isCancelled) {
+            try write { db in
+                guard let hash: String = try db.value("DELETE FROM tokens WHERE name = ? RETURNING hash", [name]) else {
+                    throw DepotError.invalidArgument("no token named '\(name)' (see 'depot token list')")
+                }
+                try db.execute("DELETE FROM sessions WHERE token_hash = ?", [hash])
+                let ramps = try MetadataStore.ramps(db).filter { $0.user == name }
+                for ramp in ramps {
+                    try MetadataStore.stopRamps(db, distribution: ramp.distribution, packages: [ramp.package])
+                    var stopped = context
+                    stopped.note =
+                        "token \(name) revoked: the ramp of \(ramp.package) \(ramp.version) stopped, "
+                        + "steps not taken: " + ramp.steps.map { "\($0)%" }.joined(separator: ", ")
+                    _ = try MetadataStore.recordHistory(
+                        db, operation: "ramp-stopped", distribution: ramp.distribution, context: stopped, changes: [])
+                }
+                return ramps
             }
         }
     }

@@ -34,8 +34,10 @@ struct API: Sendable {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maximumUploadSize {
             throw APIError(DepotError.tooLarge(name: "request body", limit: maximumUploadSize))
         }
-        let query = try queryParameters(request, accepting: ["note", "component", "allowDowngrade"])
+        let query = try queryParameters(request, accepting: ["note", "component", "allowDowngrade", "overrideGates"])
         let allowDowngrade = try flag(query, "allowDowngrade")
+        let overrideGates = try flag(query, "overrideGates")
+        if overrideGates && !token.allows(.override, on: distribution) { throw forbidden(token, .override, distribution) }
         let upload = try run { try Upload(into: repository, name: "request body", limit: maximumUploadSize) }
         // The body goes to disk piece by piece as it arrives; a client that disconnects
         // midway ends the loop with an error and the upload is discarded.
@@ -51,7 +53,7 @@ struct API: Sendable {
         let outcomes = try await blocking {
             try repository.push(
                 upload, to: distribution, component: query["component"],
-                allowDowngrade: allowDowngrade,
+                allowDowngrade: allowDowngrade, overrideGates: overrideGates,
                 context: try operationContext(token, request, context, note: query["note"]))
         }
         return try json(outcomes, status: outcomes.contains { $0.status == .added } ? .created : .ok)
@@ -302,8 +304,9 @@ struct API: Sendable {
     private func operationContext(
         _ token: TokenRecord, _ request: Request, _ context: DepotRequestContext, note: String?
     ) throws -> OperationContext {
-        var operation = try OperationContext(
-            user: token.name, command: "\(request.method) \(request.uri.path)", note: note)
+        var operation = try run {
+            try OperationContext(user: token.name, command: "\(request.method) \(request.uri.path)", note: note)
+        }
         let channel = context.channel
         operation.isCancelled = { [connections] in connections.isClientGone(channel) }
         return operation

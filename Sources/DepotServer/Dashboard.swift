@@ -20,8 +20,12 @@ enum Dashboard {
         /// The latest history entry of each distribution.
         var latest: [String: HistoryEntry]
 
+        /// The distribution `distribution` promotes to, when the page shows it.
         func promotesTo(_ distribution: String) -> String? {
-            distributions.first { $0.name == distribution }?.promotesTo
+            guard let next = distributions.first(where: { $0.name == distribution })?.promotesTo,
+                distributions.contains(where: { $0.name == next })
+            else { return nil }
+            return next
         }
     }
 
@@ -118,11 +122,20 @@ enum Dashboard {
                 + "<td>\(escape(entry.operation)) \(escape(entry.distribution))\(overridden(entry))</td>"
                 + "<td>\(escape(entry.user))</td>"
                 + "<td>\(entry.changes.map { escape(describe($0)) }.joined(separator: "<br>"))</td>"
-                + "<td>\(escape(entry.note ?? ""))</td></tr>\n"
+                + "<td>\(escape(shortened(entry.note)))</td></tr>\n"
         }
         html += "</tbody>\n</table>\n"
         return page(title: repository.origin, heading: repository.origin, session: session, html)
     }
+
+    /// A note as a page shows it: at most `shownNote` characters, so that pages stay small
+    /// whatever notes were given (history keeps them whole).
+    static func shortened(_ note: String?) -> String {
+        guard let note else { return "" }
+        return note.count <= shownNote ? note : note.prefix(shownNote) + "…"
+    }
+
+    static let shownNote = 500
 
     /// The page of one package: its versions, where each is listed (and phased), when each
     /// entered and left each distribution, by whom and why, and its approvals.
@@ -137,7 +150,7 @@ enum Dashboard {
             }
             let approvals = version.approvals.map { approval in
                 "for \(approval.distribution) by \(approval.user) at \(approval.date)"
-                    + (approval.note.map { ": \($0)" } ?? "")
+                    + (approval.note.map { ": \(shortened($0))" } ?? "")
             }
             html +=
                 "<tr><td>\(escape(version.file.version))</td><td>\(escape(version.file.architecture))</td>"
@@ -161,9 +174,14 @@ enum Dashboard {
             html +=
                 "<tr><td>\(event.history)</td><td>\(escape(event.date))</td><td>\(escape(event.distribution))</td>"
                 + "<td>\(escape(event.version)) \(escape(event.architecture))</td><td>\(escape(what))</td>"
-                + "<td>\(escape(event.user))</td><td>\(escape(event.note ?? ""))</td></tr>\n"
+                + "<td>\(escape(event.user))</td><td>\(escape(shortened(event.note)))</td></tr>\n"
         }
         html += "</tbody>\n</table>\n"
+        if report.events.count >= DashboardRoutes.packageEvents {
+            html +=
+                "<p>The \(DashboardRoutes.packageEvents) latest events are shown; 'depot show \(escape(report.name)) --json' "
+                + "and the API have them all.</p>\n"
+        }
         return page(title: "\(report.name) · \(origin)", heading: report.name, session: session, html)
     }
 

@@ -11,6 +11,7 @@ import NIOCore
 struct DashboardRoutes: Sendable {
     let repository: Repository
     let connections: ConnectionTracker
+    let signIns = SignInLimiter()
 
     static let cookieName = "depot_session"
     /// The largest form a page posts (a note is the longest field).
@@ -20,7 +21,7 @@ struct DashboardRoutes: Sendable {
         router.get("/") { request, _ in try await logged { try await home(request) } }
         router.head("/") { request, _ in try await logged { try await home(request).withoutBody() } }
         router.get("login") { _, _ in html(Dashboard.signInPage(isPrivate: !isPublic)) }
-        router.post("login") { request, _ in try await logged { try await signIn(request) } }
+        router.post("login") { request, context in try await logged { try await signIn(request, context) } }
         router.post("logout") { request, _ in try await logged { try await signOut(request) } }
         router.get("packages/:name") { request, context in try await logged { try await package(request, context) } }
         for (path, action) in [
@@ -49,41 +50,85 @@ struct DashboardRoutes: Sendable {
     private func home(_ request: Request) async throws -> Response {
         let session = try await currentSession(request)
         guard isPublic || session != nil else { return redirect(to: "/login") }
+        let mayRead = Self.readable(by: session)
         let snapshot = try await blocking { [repository] in
             let configuration = repository.configuration
+            let distributions = configuration.distributions.filter { mayRead($0.name) }
             var latest: [String: HistoryEntry] = [:]
-            for distribution in configuration.distributions {
-                latest[distribution.name] = try repository.history(distribution: distribution.name, limit: 1).first
+            var history: [HistoryEntry] = []
+            for distribution in distributions {
+                let entries = try repository.history(distribution: distribution.name, limit: Self.recentEntries)
+                latest[distribution.name] = entries.first
+                history += entries
             }
             return Dashboard.Snapshot(
-                origin: configuration.origin, distributions: configuration.distributions,
-                listings: try repository.list(), history: try repository.history(limit: 20), latest: latest)
+                origin: configuration.origin, distributions: distributions,
+                listings: try repository.list().filter { mayRead($0.distribution) },
+                history: Array(history.sorted { $0.id > $1.id }.prefix(Self.recentEntries)), latest: latest)
         }
         return html(Dashboard.render(snapshot, session: session))
+    }
+
+    /// The history entries the home page shows.
+    private static let recentEntries = 20
+
+    /// The events a package page shows, newest first: a package changed every hour for years
+    /// still has a page of bounded size (the API and `depot show` have them all).
+    static let packageEvents = 200
+
+    /// Whether the dashboard shows a distribution: a signed-in user sees only what the token
+    /// may read (`read:{dist}`), as the API would answer it; a public dashboard shows a
+    /// browser that is not signed in everything.
+    private static func readable(by session: DashboardSession?) -> @Sendable (String) -> Bool {
+        guard let token = session?.token else { return { _ in true } }
+        return { token.allows(.read, on: $0) }
     }
 
     private func package(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
         let session = try await currentSession(request)
         guard isPublic || session != nil else { return redirect(to: "/login") }
         let name = try context.parameters.require("name")
+        let mayRead = Self.readable(by: session)
+        let unknown = html(
+            Dashboard.message("Unknown package", "No distribution you may read lists a package named \(name).", session: session),
+            status: .notFound)
         do {
-            let report = try await blocking { [repository] in try repository.show(package: name) }
+            var report = try await blocking { [repository] in try repository.show(package: name) }
+            report.events = Array(report.events.filter { mayRead($0.distribution) }.prefix(Self.packageEvents))
+            report.ramps = report.ramps.filter { mayRead($0.distribution) }
+            report.versions = report.versions.compactMap { version in
+                var version = version
+                version.distributions = version.distributions.filter(mayRead)
+                version.phases = version.phases.filter { mayRead($0.key) }
+                version.approvals = version.approvals.filter { mayRead($0.distribution) }
+                return version.distributions.isEmpty && !report.events.contains { $0.version == version.file.version }
+                    ? nil : version
+            }
+            guard !report.versions.isEmpty || !report.events.isEmpty else { return unknown }
             return html(Dashboard.packagePage(report, origin: repository.configuration.origin, session: session))
         } catch DepotError.unknownPackage {
-            return html(
-                Dashboard.message("Unknown package", "The pool holds no package named \(name).", session: session),
-                status: .notFound)
+            return unknown
         }
     }
 
     // MARK: - Signing in and out
 
-    private func signIn(_ request: Request) async throws -> Response {
+    private func signIn(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
         let form = try await formFields(request)
         guard isSameOrigin(request) else { return refusal("The form came from another site.", session: nil) }
+        let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        if let wait = signIns.wait(for: address) {
+            var response = html(
+                Dashboard.signInPage(
+                    problem: "Too many failed sign-ins from this address: try again in \(wait) s.", isPrivate: !isPublic),
+                status: .tooManyRequests)
+            response.headers[.retryAfter] = String(wait)
+            return response
+        }
         guard let token = form["token"]?.trimmingCharacters(in: .whitespaces), !token.isEmpty,
             let cookie = try await blocking({ [repository] in try repository.signIn(token: token) })
         else {
+            signIns.recordFailure(of: address)
             return html(
                 Dashboard.signInPage(problem: "Unknown or revoked token.", isPrivate: !isPublic), status: .unauthorized)
         }

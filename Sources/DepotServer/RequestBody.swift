@@ -1,7 +1,7 @@
 import Foundation
 
-/// A JSON request body of the API. Decoding is strict: a key the call does not take, or a
-/// key given twice, is refused rather than ignored, so that a misspelt `"dryrun"` never
+/// A JSON request body of the API. Decoding is strict: a key the call does not take, a key
+/// given twice, or a key given as null is refused rather than ignored, so that a misspelt `"dryrun"` never
 /// turns a dry run into a real promotion.
 protocol RequestBody: Decodable {
     /// Every key the call takes: declared, so that the decoder and the check share them.
@@ -30,6 +30,15 @@ extension RequestBody {
                 "unknown key\(unknown.count == 1 ? "" : "s") "
                     + unknown.map { "\"\(escaped($0))\"" }.joined(separator: ", ")
                     + "; this call takes " + acceptedKeys.map { "\"\($0)\"" }.joined(separator: ", "))
+        }
+        // A null would decode as an absent key, so that `"dryRun": null` made a real promotion:
+        // a key given is given a value.
+        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let null = object.keys.sorted().first(where: { object[$0] is NSNull })
+        {
+            throw APIError(
+                .badRequest, "invalid-json",
+                "\"\(escaped(null))\" is null: give it a value, or leave the key out for its default")
         }
         do {
             return try JSONDecoder().decode(Self.self, from: data)

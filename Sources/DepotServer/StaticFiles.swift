@@ -70,12 +70,12 @@ struct StaticFiles: Sendable {
         var information = stat()
         guard depot_fstat(descriptor, &information) == 0, (information.st_mode & S_IFMT) == S_IFREG else { return nil }
         let size = Int(information.st_size)
-        let modified = Int(information.st_mtim.tv_sec)
+        let modified = Modified(information.st_mtim)
         let eTag =
-            "\"\(String(information.st_ino, radix: 16))-\(String(size, radix: 16))-\(String(modified, radix: 16))\""
+            "\"\(String(information.st_ino, radix: 16))-\(String(size, radix: 16))-\(String(modified.seconds, radix: 16))\""
 
         var headers = [
-            ("Content-Type", Self.contentType(of: relative)), ("Last-Modified", HTTPDate.format(modified)),
+            ("Content-Type", Self.contentType(of: relative)), ("Last-Modified", HTTPDate.format(modified.lastModified)),
             ("ETag", eTag), ("Accept-Ranges", "bytes"),
         ]
         if Self.isNotModified(conditions, eTag: eTag, modified: modified) {
@@ -192,9 +192,36 @@ struct StaticFiles: Sendable {
         }
     }
 
+    /// A file's modification time at full precision: HTTP dates count whole seconds, and a
+    /// file changed within the second a date names is changed.
+    struct Modified {
+        var seconds: Int
+        var nanoseconds: Int
+
+        init(_ time: timespec) {
+            seconds = Int(time.tv_sec)
+            nanoseconds = Int(time.tv_nsec)
+        }
+
+        /// Whether the file is unchanged since the start of second `date`, so that a client
+        /// holding what was served with `Last-Modified: date` holds this file.
+        func isNotLater(than date: Int) -> Bool {
+            seconds < date || (seconds == date && nanoseconds == 0)
+        }
+
+        /// The `Last-Modified` to send: the end of the file's second, the first whole second
+        /// the file is not later than, so that revalidating with it finds the file unchanged;
+        /// but never later than now (the answer's `Date`). A file changed within the current
+        /// second is dated by its start, which revalidation takes as changed until the second
+        /// is over.
+        var lastModified: Int {
+            min(nanoseconds == 0 ? seconds : seconds + 1, time(nil))
+        }
+    }
+
     /// `If-None-Match` compares entity tags weakly (RFC 9110 §13.1.2): `W/"x"` matches `"x"`.
     /// An `If-Modified-Since` later than now is not a date the client can have seen: ignored.
-    private static func isNotModified(_ conditions: Conditions, eTag: String, modified: Int) -> Bool {
+    private static func isNotModified(_ conditions: Conditions, eTag: String, modified: Modified) -> Bool {
         let matches = conditions.ifNoneMatch.flatMap { $0.split(separator: ",") }
             .map { tag in
                 let trimmed = tag.trimmingCharacters(in: .whitespaces)
@@ -202,15 +229,18 @@ struct StaticFiles: Sendable {
             }
         if !matches.isEmpty { return matches.contains("*") || matches.contains(eTag) }
         if let since = conditions.ifModifiedSince.flatMap(HTTPDate.parse), since <= time(nil) {
-            return modified <= since
+            return modified.isNotLater(than: since)
         }
         return false
     }
 
-    /// `If-Range`: the range is served only if the file is still the one the client has.
-    private static func rangeApplies(_ conditions: Conditions, eTag: String, modified: Int) -> Bool {
+    /// `If-Range`: the range is served only if the file is still the one the client has: the
+    /// same entity tag, or a date the file is not later than (see `Modified.lastModified`).
+    private static func rangeApplies(_ conditions: Conditions, eTag: String, modified: Modified) -> Bool {
         guard let condition = conditions.ifRange else { return true }
-        return condition == eTag || HTTPDate.parse(condition) == modified
+        if condition == eTag { return true }
+        guard let date = HTTPDate.parse(condition) else { return false }
+        return modified.isNotLater(than: date)
     }
 
     /// Compared byte by byte: this runs for every request, and the generic string searches

@@ -39,10 +39,10 @@ struct DepotCommand: ParsableCommand {
             printError("depot: error: verification found \(problems.count) problem\(problems.count == 1 ? "" : "s"):")
             for problem in problems { printError("  " + problem) }
             Foundation.exit(1)
-        } catch DepotError.gatesClosed(let gates) where gates.count > 1 {
-            printError("depot: error: promotion refused by \(gates.count) closed gates:")
+        } catch DepotError.gatesClosed(let gates, let refused) where gates.count > 1 {
+            printError("depot: error: \(refused) refused by \(gates.count) closed gates:")
             for gate in gates { printError("  " + gate) }
-            printError("  (or promote with --override-gates, which history records)")
+            printError("  (or pass --override-gates, which history records)")
             Foundation.exit(1)
         } catch let error as DepotError {
             printError("depot: error: \(error)")
@@ -104,7 +104,7 @@ struct RepositoryOptions: ParsableArguments {
     var wait: Double?
 
     func validate() throws {
-        if let wait, !(wait >= 0) { throw ValidationError("--wait takes a number of seconds, 0 or more") }
+        if let wait { try checkSeconds(wait, "--wait", allowingZero: true) }
     }
 
     var resolvedRoot: String {
@@ -115,6 +115,16 @@ struct RepositoryOptions: ParsableArguments {
         try Repository(
             root: resolvedRoot, lockTimeout: wait ?? Repository.defaultLockTimeout,
             onLockWait: { holder in printError("depot: waiting for the repository, which \(holder) holds") })
+    }
+}
+
+/// Refuses a number of seconds an option cannot take: not a number, below its least value, or
+/// beyond the longest duration Depot takes anywhere (a larger one would overflow a clock).
+func checkSeconds(_ value: Double, _ option: String, allowingZero: Bool) throws {
+    let least = allowingZero ? "0" : "more than 0"
+    guard allowingZero ? value >= 0 : value > 0, value <= Double(Configuration.longestDuration) else {
+        throw ValidationError(
+            "\(option) takes a number of seconds, \(least) and at most \(Configuration.longestDuration) (ten years)")
     }
 }
 

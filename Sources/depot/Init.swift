@@ -106,7 +106,7 @@ struct Init: ParsableCommand {
             throw DepotError.invalidArgument("--join needs --store postgresql://USER@HOST:PORT/DATABASE: the store to join")
         }
         let given: [(String, String?)] = [
-            ("--s3-endpoint", s3Endpoint), ("--s3-region", s3Region), ("--s3-addressing", s3Addressing),
+            ("--s3-region", s3Region), ("--s3-addressing", s3Addressing),
             ("--s3-acl", s3ACL), ("--public-url", publicURL), ("--label", label),
         ]
         if let option = given.first(where: { $0.1 != nil }) {
@@ -114,6 +114,7 @@ struct Init: ParsableCommand {
         }
         var options = Repository.JoinOptions(store: store)
         options.storage = storage
+        options.s3Endpoint = s3Endpoint
         options.signWith = signWith
         options.gnupgHome = gnupgHome
         let joined = try Repository.join(root: repository.resolvedRoot, options: options)

@@ -35,6 +35,11 @@ struct Push: ParsableCommand {
     @Flag(help: "Accept a version lower than the one listed, unlisting the newer ones.")
     var allowDowngrade = false
 
+    @Flag(
+        help: "Push into a distribution with promotion gates (Min-Soak, Approvals), which takes files only by promotion otherwise; history records it."
+    )
+    var overrideGates = false
+
     @Flag(help: "Print the outcome as JSON.")
     var json = false
 
@@ -65,7 +70,7 @@ struct Push: ParsableCommand {
         }
         let outcomes = try repository.open().push(
             paths, to: distribution, component: component, allowDowngrade: allowDowngrade,
-            context: try .currentProcess(note: note), progress: Progress.onTerminal("reading"))
+            overrideGates: overrideGates, context: try .currentProcess(note: note), progress: Progress.onTerminal("reading"))
         if json { return try printJSON(outcomes) }
         for outcome in outcomes {
             let what = "\(outcome.package) \(outcome.version) (\(outcome.architecture))"

@@ -7,7 +7,7 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve public/ for apt, the JSON API and the dashboard over HTTP.",
         discussion: """
-            Serves /dists/, /pool/ and /archive-key.asc as they are on disk, the API under /api/v1/ (every call needs 'Authorization: Bearer TOKEN', see 'depot token'), the dashboard at / and /healthz. Takes the steps of phased rollouts ('depot phase --ramp') when they are due. Logs one line per request on standard error. Stops on SIGTERM or SIGINT once the requests under way are answered. The CLI keeps working on the same root meanwhile.
+            Serves /dists/, /pool/ and /archive-key.asc as they are on disk, the API under /api/v1/ (every call needs 'Authorization: Bearer TOKEN', see 'depot token'), the dashboard at / and /healthz. Takes the steps of phased rollouts ('depot phase --ramp') when they are due, and re-signs a distribution with Valid-For once less than half of it is left, so that a distribution that does not change never expires on its clients. Logs one line per request on standard error. Stops on SIGTERM or SIGINT once the requests under way are answered. The CLI keeps working on the same root meanwhile.
             Examples:
               depot serve
               depot serve --listen 0.0.0.0:8080 --max-upload-size 512M
@@ -49,10 +49,12 @@ struct Serve: AsyncParsableCommand {
     var advancePhasesEvery: Double = 60
 
     func validate() throws {
-        guard republishEvery >= 0 else { throw ValidationError("--republish-every must be 0 or more seconds") }
-        guard advancePhasesEvery >= 0 else { throw ValidationError("--advance-phases-every must be 0 or more seconds") }
-        if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be 1 or more") }
-        guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be more than 0 seconds") }
+        try checkSeconds(republishEvery, "--republish-every", allowingZero: true)
+        try checkSeconds(advancePhasesEvery, "--advance-phases-every", allowingZero: true)
+        try checkSeconds(requestTimeout, "--request-timeout", allowingZero: false)
+        if let maxConnections, !(1...1_000_000).contains(maxConnections) {
+            throw ValidationError("--max-connections must be from 1 to 1000000")
+        }
         guard Self.address(listen) != nil else {
             throw ValidationError("--listen takes HOST:PORT, such as 127.0.0.1:8080, not '\(listen)'")
         }
@@ -81,6 +83,13 @@ struct Serve: AsyncParsableCommand {
                     printError(
                         "depot: phased \(change.package) \(change.version) in \(change.distribution) "
                             + "to \(change.after)%")
+                }
+            }
+        }
+        if let interval = repository.resignCheckInterval {
+            Self.repeatedly(every: interval, "re-signing distributions whose Release is about to expire") {
+                for distribution in try repository.resignExpiring() {
+                    printError("depot: re-signed \(distribution): its Valid-For was half gone")
                 }
             }
         }
@@ -117,7 +126,8 @@ struct Serve: AsyncParsableCommand {
         if let unit = text.last.flatMap({ units[Character($0.uppercased())] }), let value = Int(text.dropLast()),
             value > 0
         {
-            return value * unit
+            let (bytes, overflow) = value.multipliedReportingOverflow(by: unit)
+            return overflow ? nil : bytes
         }
         return Int(text).flatMap { $0 > 0 ? $0 : nil }
     }

@@ -48,7 +48,7 @@ struct Token: ParsableCommand {
     }
 
     struct Revoke: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete a token: requests with it get 401.")
+        static let configuration = CommandConfiguration(abstract: "Delete a token: requests with it get 401, its dashboard sessions end and the ramps it started stop.")
 
         @OptionGroup var repository: RepositoryOptions
 
@@ -56,8 +56,13 @@ struct Token: ParsableCommand {
         var name: String
 
         func run() throws {
-            try repository.open().revokeToken(name: name)
+            let ramps = try repository.open().revokeToken(name: name, context: try .currentProcess())
             printLine("revoked token \(name)")
+            for ramp in ramps {
+                printLine(
+                    "stopped its ramp of \(ramp.package) \(ramp.version) in \(ramp.distribution) "
+                        + "(steps not taken: \(ramp.steps.map { "\($0)%" }.joined(separator: ", ")))")
+            }
         }
     }
 }

@@ -14,7 +14,8 @@ import Testing
             replacing: "Distribution: production\n", with: "Distribution: production\nApprovals: 1\n")
         let packages = PackageBuilder()
         try #require(try repository.depot(["push", "staging", try packages.make("tern", "1.0-1")]).status == 0)
-        try #require(try repository.depot(["push", "production", try packages.make("gull", "1.0-1")]).status == 0)
+        try #require(
+            try repository.depot(["push", "production", try packages.make("gull", "1.0-1"), "--override-gates"]).status == 0)
         try #require(try repository.depot(["phase", "production", "gull", "25"]).status == 0)
         return (repository, packages)
     }
@@ -25,7 +26,7 @@ import Testing
         _ = packages
         let release = try repository.createToken(
             "release", allowing: ["promote:staging", "promote:production", "read:*"])
-        let reviewer = try repository.createToken("reviewer", allowing: ["approve:production"])
+        let reviewer = try repository.createToken("reviewer", allowing: ["approve:production", "read:*"])
         let server = try DepotServe(root: repository.root)
         defer { server.stop() }
 

@@ -207,7 +207,11 @@ final class PostgresStoreTests {
             (server.url("missing"), server.environment, "create the database"),
             (server.url("accounting"), wrongPassword, "check the user in Store: and the password"),
             ("postgresql://depot@127.0.0.1:9/depot", server.environment, "cannot reach the PostgreSQL server"),
-            ("postgresql://depot:secret@127.0.0.1/depot", server.environment, "a password does not belong in Store:"),
+            ("postgresql://depot:hunter2@127.0.0.1/depot", server.environment, "a password does not belong in the store's address"),
+            ("postgresql://depot:hunter2@127.0.0.1/depot?sslmode=sometimes", server.environment, "a password does not belong"),
+            (server.url("depot") + "?sslmode=sometimes", server.environment, "sslmode must be one of disable, prefer, require, verify-ca, verify-full"),
+            (server.url("depot") + "?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem", server.environment, "cannot read the certificate authority of sslrootcert (/nonexistent/ca.pem)"),
+            (server.url("depot") + "?sslcert=x", server.environment, "unknown parameter 'sslcert'"),
         ]
         for (url, environment, message) in cases {
             let root = try TestSupport.makeTemporaryDirectory("repo")
@@ -219,6 +223,7 @@ final class PostgresStoreTests {
                 result.standardError.hasPrefix("depot: error: ") && result.standardError.contains(message),
                 "\(url): \(result.standardError)")
             #expect(result.standardError.split(separator: "\n").count == 1, "\(result.standardError)")
+            #expect(!result.standardError.contains("hunter2"), "an error repeated the password: \(result.standardError)")
             #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty, "\(url) left files")
         }
         #expect(try server.psql("SELECT count(*) FROM invoices", database: "accounting").hasPrefix("0"))

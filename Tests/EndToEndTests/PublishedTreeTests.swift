@@ -111,23 +111,42 @@ import Testing
 
     /// A publish switches `dists/<dist>` to a new generation in one rename, and the previous
     /// generations' index files stay reachable by hash for clients mid-update.
-    /// apt revalidates InRelease with If-Modified-Since, in whole seconds: each publish must
-    /// give it a later Last-Modified, however quickly publishes follow each other, or a client
-    /// that fetched the old one in that second is told 304 and keeps it.
-    @Test func eachPublishGivesInReleaseALaterLastModified() throws {
+    /// apt revalidates InRelease with If-Modified-Since, and resumes with If-Range, in whole
+    /// seconds: however quickly publishes follow each other, a client holding what an earlier
+    /// publish served is never told it is unchanged (304) nor sent a slice of the new file
+    /// (206), and no Last-Modified is later than the answer's Date.
+    @Test func aPublishIsNeverReportedUnchangedHoweverQuickly() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }
         let server = try DepotServe(root: repository.root)
         defer { server.stop() }
         let builder = PackageBuilder()
-        var previous: Date?
-        for round in 0..<4 {
+        func header(_ name: String, _ head: String) throws -> String {
+            let line = try #require(head.split(separator: "\r\n").first { $0.lowercased().hasPrefix(name + ":") })
+            return String(line.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces)
+        }
+        // Each round lists a new package: every InRelease differs from the one before.
+        var previous: String?
+        for round in 0..<6 {
             try #require(try repository.depot(["push", "development", try builder.make("quick\(round)", "1.0-1")]).status == 0)
-            let head = try server.curl("dists/development/InRelease", ["-I"]).text
-            let line = try #require(head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("last-modified:") })
-            let modified = try #require(Self.httpDate(String(line.dropFirst("last-modified:".count)).trimmingCharacters(in: .whitespaces)))
-            if let previous { #expect(modified > previous, "round \(round): \(modified) after \(previous)") }
-            previous = modified
+            for index in ["InRelease", "main/binary-amd64/Packages.xz"] {
+                let path = "dists/development/\(index)"
+                let head = try server.curl(path, ["-I"]).text
+                let modified = try header("last-modified", head)
+                let date = try header("date", head)
+                #expect(
+                    try #require(Self.httpDate(modified)) <= (try #require(Self.httpDate(date))),
+                    "round \(round): Last-Modified \(modified) is later than Date \(date)")
+                guard index == "InRelease" else { continue }
+                if let previous {
+                    let revalidated = try server.curl(path, ["-o", "/dev/null", "-H", "If-Modified-Since: \(previous)"]).text
+                    #expect(revalidated.hasPrefix("HTTP/1.1 200"), "round \(round): a changed InRelease was answered \(revalidated)")
+                    let resumed = try server.curl(
+                        path, ["-o", "/dev/null", "-H", "Range: bytes=10-", "-H", "If-Range: \(previous)"]).text
+                    #expect(resumed.hasPrefix("HTTP/1.1 200"), "round \(round): a changed InRelease was resumed with \(resumed)")
+                }
+                previous = modified
+            }
         }
     }
 

@@ -106,7 +106,35 @@ enum PostgresSchema {
                 RETURN OLD;
             END $$;
             """,
+        // Identity sequences never go back, but `store copy` used to set them to the highest id
+        // still present, so a copy gave a file gc had deleted the id of the next push: each
+        // goes on past every id any table or the journal names.
+        """
+        SELECT setval(pg_get_serial_sequence('package_files', 'id'), GREATEST(1, highest), highest > 0)
+            FROM (SELECT \(highestFileID(.postgresql)) AS highest) AS named;
+        SELECT setval(pg_get_serial_sequence('history', 'id'), GREATEST(1, highest), highest > 0)
+            FROM (SELECT \(highestHistoryID(.postgresql)) AS highest) AS named;
+        \(signingTimes)
+        """,
     ]
+
+    /// When each distribution's served `Release` was last signed, so that a server re-signs
+    /// one with `Valid-For` before it expires.
+    static let signingTimes = "ALTER TABLE publication ADD COLUMN signed_at BIGINT;"
+
+    /// The highest file id any table or the journal names (0 for none): a counter of file ids
+    /// goes on past it.
+    static func highestFileID(_ dialect: StoreDialect) -> String {
+        dialect.greatest(
+            "(SELECT MAX(id) FROM package_files)", "(SELECT MAX(file_id) FROM listing_journal)",
+            "(SELECT MAX(file_id) FROM listings)", "(SELECT MAX(file_id) FROM approvals)",
+            "(SELECT MAX(file_id) FROM provides)")
+    }
+
+    /// The highest history id any table names (0 for none).
+    static func highestHistoryID(_ dialect: StoreDialect) -> String {
+        dialect.greatest("(SELECT MAX(id) FROM history)", "(SELECT MAX(history_id) FROM listing_journal)")
+    }
 
     /// Each distribution's generation: `recorded` counts the changes made to it, `published`
     /// is the generation its served tree shows. A publish renders one generation and records

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOSSL
 import PostgresNIO
 import Synchronization
 
@@ -35,7 +36,7 @@ final class PostgresStore: Store {
         location = address.description
         var configuration = PostgresConnection.Configuration(
             host: address.host, port: address.port, username: address.user, password: address.password,
-            database: address.database, tls: .disable)
+            database: address.database, tls: try address.tls())
         configuration.options.connectTimeout = .seconds(10)
         self.configuration = configuration
         try write(commit: true) { db in try PostgresSchema.migrate(db, location: self.location) }
@@ -238,34 +239,111 @@ final class PostgresTransaction: StoreTransaction {
     }
 }
 
-/// `postgresql://USER@HOST:PORT/DATABASE`, with the password from `PGPASSWORD` or the
-/// password file (`PGPASSFILE`, default `~/.pgpass`).
+/// `postgresql://USER@HOST:PORT/DATABASE[?sslmode=MODE&sslrootcert=FILE]`, with the
+/// password from `PGPASSWORD` or the password file (`PGPASSFILE`, default `~/.pgpass`).
+///
+/// `sslmode` is libpq's: `disable` (clear text), `prefer` (the default: TLS when the server
+/// offers it, unverified), `require` (TLS or no connection, unverified), `verify-ca` (TLS with
+/// a certificate signed by `sslrootcert`) and `verify-full` (that, for the host named).
+/// `sslrootcert` defaults to libpq's `~/.postgresql/root.crt`.
 struct PostgresAddress: CustomStringConvertible {
     var user: String
     var host: String
     var port: Int
     var database: String
     var password: String?
+    var sslMode: SSLMode = .prefer
+    var rootCertificate: String?
+
+    enum SSLMode: String, CaseIterable {
+        case disable, prefer, require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
+    }
 
     init(parsing url: String, environment: [String: String]) throws {
+        let shown = Self.withoutPassword(url)
         guard let components = URLComponents(string: url), ["postgresql", "postgres"].contains(components.scheme),
             let host = components.host, !host.isEmpty, let user = components.user, !user.isEmpty
         else {
             throw DepotError.invalidArgument(
-                "'\(url)' is not a PostgreSQL address such as postgresql://depot@db.example:5432/depot")
+                "'\(shown)' is not a PostgreSQL address such as postgresql://depot@db.example:5432/depot")
         }
         guard components.password == nil else {
             throw DepotError.invalidArgument(
-                "\(url): a password does not belong in Store: (depot.conf is not a secret); set PGPASSWORD or use the password file")
+                "\(shown): a password does not belong in the store's address (depot.conf is not a secret); "
+                    + "set PGPASSWORD or use the password file")
         }
         let database = String(components.path.drop { $0 == "/" })
         self.user = user
         self.host = host
         self.port = components.port ?? 5432
         self.database = database.isEmpty ? user : database
+        var seen = Set<String>()
+        for item in components.queryItems ?? [] {
+            guard seen.insert(item.name).inserted else {
+                throw DepotError.invalidArgument("\(shown): '\(item.name)' is given twice")
+            }
+            switch item.name {
+            case "sslmode":
+                guard let mode = item.value.flatMap(SSLMode.init(rawValue:)) else {
+                    throw DepotError.invalidArgument(
+                        "\(shown): sslmode must be one of "
+                            + SSLMode.allCases.map(\.rawValue).joined(separator: ", ") + ", not '\(item.value ?? "")'")
+                }
+                sslMode = mode
+            case "sslrootcert":
+                guard let path = item.value, !path.isEmpty else {
+                    throw DepotError.invalidArgument("\(shown): sslrootcert names no file")
+                }
+                rootCertificate = path
+            default:
+                throw DepotError.invalidArgument(
+                    "\(shown): unknown parameter '\(item.name)' (Depot takes sslmode and sslrootcert)")
+            }
+        }
+        if rootCertificate == nil, sslMode == .verifyCA || sslMode == .verifyFull {
+            rootCertificate = (environment["HOME"] ?? NSHomeDirectory()) + "/.postgresql/root.crt"
+        }
         password =
             environment["PGPASSWORD"]
             ?? Self.passwordFile(environment).flatMap { Self.password(in: $0, host: host, port: port, database: self.database, user: user) }
+    }
+
+    /// The address as messages show it: any password replaced, so that no error repeats it.
+    static func withoutPassword(_ url: String) -> String {
+        guard let at = url.lastIndex(of: "@"), let scheme = url.range(of: "://"), scheme.upperBound < at,
+            let colon = url[scheme.upperBound..<at].firstIndex(of: ":")
+        else { return url }
+        return String(url[..<colon]) + ":***" + String(url[at...])
+    }
+
+    /// The TLS of `sslmode`: certificates are checked against `sslrootcert` for `verify-ca`
+    /// (any host name) and `verify-full` (the host connected to).
+    func tls() throws -> PostgresConnection.Configuration.TLS {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .none
+        switch sslMode {
+        case .disable: return .disable
+        case .prefer, .require: break
+        case .verifyCA, .verifyFull:
+            let path = rootCertificate ?? ""
+            do {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path))
+            } catch {
+                throw DepotError.invalidArgument(
+                    "\(description): cannot read the certificate authority of sslrootcert (\(path)): \(error); "
+                        + "give the PEM file of the CA that signed the server's certificate")
+            }
+            tls.certificateVerification = sslMode == .verifyFull ? .fullVerification : .noHostnameVerification
+        }
+        let context: NIOSSLContext
+        do {
+            context = try NIOSSLContext(configuration: tls)
+        } catch {
+            throw DepotError.invalidArgument("\(description): cannot set up TLS: \(error)")
+        }
+        return sslMode == .prefer ? .prefer(context) : .require(context)
     }
 
     var description: String { "postgresql://\(user)@\(host):\(port)/\(database)" }

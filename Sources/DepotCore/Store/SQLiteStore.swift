@@ -217,6 +217,72 @@ final class SQLiteStore: Store {
                     END;
                     """)
         }
+        // Ids that never go back: without AUTOINCREMENT, SQLite gives a new row the highest id
+        // plus one, so a file gc deleted lent its id to the next push, and a rollback, an
+        // approval or a soak that named the old file applied to the new one. The tables are
+        // made anew (SQLite cannot change a key), and each counter starts past every id any
+        // table or the journal still names.
+        migrator.registerMigration("v10: identities never reused") { db in
+            try db.execute(
+                sql: """
+                    DROP TRIGGER journal_listed;
+                    DROP TRIGGER journal_unlisted;
+                    CREATE TABLE package_files_new (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        name TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        architecture TEXT NOT NULL,
+                        source TEXT NOT NULL,
+                        pool_path TEXT NOT NULL UNIQUE,
+                        size INTEGER NOT NULL,
+                        md5 TEXT NOT NULL,
+                        sha1 TEXT NOT NULL,
+                        sha256 TEXT NOT NULL,
+                        sha512 TEXT NOT NULL,
+                        control TEXT NOT NULL,
+                        stanza TEXT NOT NULL,
+                        added_at TEXT NOT NULL
+                    );
+                    INSERT INTO package_files_new SELECT id, name, version, architecture, source, pool_path, size,
+                        md5, sha1, sha256, sha512, control, stanza, added_at FROM package_files;
+                    DROP TABLE package_files;
+                    ALTER TABLE package_files_new RENAME TO package_files;
+                    CREATE INDEX package_files_by_name ON package_files(name, architecture);
+                    CREATE TABLE history_new (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        date TEXT NOT NULL,
+                        operation TEXT NOT NULL,
+                        distribution TEXT NOT NULL,
+                        user TEXT NOT NULL,
+                        command TEXT NOT NULL,
+                        note TEXT,
+                        changes TEXT NOT NULL,
+                        overridden_gates TEXT
+                    );
+                    INSERT INTO history_new SELECT id, date, operation, distribution, user, command, note, changes,
+                        overridden_gates FROM history;
+                    DROP TABLE history;
+                    ALTER TABLE history_new RENAME TO history;
+                    CREATE TRIGGER journal_listed AFTER INSERT ON listings BEGIN
+                        INSERT INTO listing_journal
+                            (distribution, component, file_id, package, version, architecture, listed, phase)
+                        SELECT NEW.distribution, NEW.component, NEW.file_id, name, version, architecture, 1, NEW.phase
+                        FROM package_files WHERE id = NEW.file_id;
+                    END;
+                    CREATE TRIGGER journal_unlisted AFTER DELETE ON listings BEGIN
+                        INSERT INTO listing_journal
+                            (distribution, component, file_id, package, version, architecture, listed, phase)
+                        SELECT OLD.distribution, OLD.component, OLD.file_id, name, version, architecture, 0, OLD.phase
+                        FROM package_files WHERE id = OLD.file_id;
+                    END;
+                    DELETE FROM sqlite_sequence WHERE name IN ('package_files', 'history');
+                    """)
+            try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) VALUES ('package_files', \(PostgresSchema.highestFileID(.sqlite)))")
+            try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) VALUES ('history', \(PostgresSchema.highestHistoryID(.sqlite)))")
+        }
+        migrator.registerMigration("v11: signing times") { db in
+            try db.execute(sql: PostgresSchema.signingTimes)
+        }
         return migrator
     }
 }

@@ -65,6 +65,40 @@ enum StoreDialect: Sendable {
         }
     }
 
+    /// The greatest of these whole-number expressions, at least 0, each NULL taken as 0:
+    /// SQLite's `max` with several arguments is NULL when any is, PostgreSQL's `GREATEST`
+    /// skips NULLs.
+    func greatest(_ expressions: String...) -> String {
+        let arguments = expressions.map { "COALESCE(\($0), 0)" }.joined(separator: ", ")
+        return switch self {
+        case .sqlite: "max(0, \(arguments))"
+        case .postgresql: "GREATEST(0, \(arguments))"
+        }
+    }
+
+    /// The highest value the counter of `table`'s identity column has given, in a query
+    /// (SQLite's AUTOINCREMENT keeps it in `sqlite_sequence`, PostgreSQL in a sequence).
+    func issuedIdentities(_ table: String, _ column: String) -> String {
+        switch self {
+        case .sqlite: "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '\(table)'), 0)"
+        case .postgresql:
+            "SELECT COALESCE((SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM \(table)_\(column)_seq), 0)"
+        }
+    }
+
+    /// Statements that make the counter of `table`'s identity column go on after the value
+    /// bound to each `?` (a value of at least 1).
+    func continueIdentities(_ table: String, _ column: String) -> [String] {
+        switch self {
+        case .sqlite:
+            [
+                "DELETE FROM sqlite_sequence WHERE name = '\(table)' AND ? IS NOT NULL",
+                "INSERT INTO sqlite_sequence (name, seq) VALUES ('\(table)', ?)",
+            ]
+        case .postgresql: ["SELECT setval(pg_get_serial_sequence('\(table)', '\(column)'), ?)"]
+        }
+    }
+
     /// A subquery of the whole numbers in a JSON array bound to one `?`.
     var jsonArrayIntegers: String {
         switch self {
