@@ -458,7 +458,7 @@ public struct Configuration: Sendable, Hashable {
     public static let largestCount = 1_000_000
 
     /// What the duration fields accept, for error messages.
-    static let durationLimit = "at most 3650d"
+    public static let durationLimit = "at most 3650d"
 }
 
 /// Finds the line of a field in the parsed text, for error messages.

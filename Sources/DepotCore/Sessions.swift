@@ -19,16 +19,16 @@ extension Repository {
         try write { db in
             try db.execute("DELETE FROM sessions WHERE expires < ?", [Int64(now.timeIntervalSince1970)])
             try db.execute(
-                "INSERT INTO sessions (hash, token_hash, csrf, expires) VALUES (?, ?, ?, ?)",
+                "INSERT INTO sessions (hash, token_hash, csrf, expires, began) VALUES (?, ?, ?, ?, ?)",
                 [
                     Self.tokenHash(cookie), Self.tokenHash(token), Self.randomTokenBody(),
-                    Int64(expires.timeIntervalSince1970),
+                    Int64(expires.timeIntervalSince1970), Int64(now.timeIntervalSince1970 * 1_000_000),
                 ])
             // A token signed in over and over keeps only its latest sessions.
             try db.execute(
                 """
                 DELETE FROM sessions WHERE token_hash = ? AND hash NOT IN (
-                    SELECT hash FROM sessions WHERE token_hash = ? ORDER BY expires DESC, hash LIMIT ?)
+                    SELECT hash FROM sessions WHERE token_hash = ? ORDER BY began DESC LIMIT ?)
                 """, [Self.tokenHash(token), Self.tokenHash(token), Self.sessionsPerToken])
         }
         return cookie

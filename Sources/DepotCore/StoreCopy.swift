@@ -50,7 +50,7 @@ extension Repository {
         CopiedTable(
             name: "approvals", columns: ["distribution", "file_id", "\"user\"", "date", "note"],
             order: "distribution, file_id, \"user\""),
-        CopiedTable(name: "sessions", columns: ["hash", "token_hash", "csrf", "expires"], order: "hash"),
+        CopiedTable(name: "sessions", columns: ["hash", "token_hash", "csrf", "expires", "began"], order: "hash"),
         CopiedTable(name: "tokens", columns: ["name", "hash", "scopes", "created_at"], order: "name"),
         CopiedTable(name: "storage_garbage", columns: ["path", "since"], order: "path"),
         CopiedTable(

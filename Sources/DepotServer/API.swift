@@ -136,7 +136,7 @@ struct API: Sendable {
             guard let seconds = Configuration.duration(every) else {
                 throw APIError(
                     .badRequest, "invalid-request",
-                    "\"every\" must be a duration such as \"30m\", \"6h\" or \"1d\", not \"\(every.prefix(64))\"")
+                    "\"every\" must be a duration such as \"30m\", \"6h\" or \"1d\", \(Configuration.durationLimit), not \"\(every.prefix(64))\"")
             }
             change = try await blocking {
                 try repository.phase(body.package, in: distribution, ramp: steps, every: seconds, context: operation)

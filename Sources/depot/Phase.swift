@@ -82,7 +82,7 @@ struct Phase: ParsableCommand {
                 return value
             }
             guard let seconds = Configuration.duration(every) else {
-                throw ValidationError("--every takes a duration such as 30m, 6h or 1d, not '\(every)'")
+                throw ValidationError("--every takes a duration such as 30m, 6h or 1d, \(Configuration.durationLimit), not '\(every.prefix(64))'")
             }
             change = try repository.phase(package, in: distribution, ramp: steps, every: seconds, context: context)
         } else {

@@ -1,4 +1,5 @@
 import DepotCore
+import DepotTestSupport
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -126,6 +127,67 @@ import Testing
         } catch {
             #expect(error.line == line, "\(error)")
             #expect(error.problem.contains(problem), "\(error)")
+        }
+    }
+}
+
+/// Numbers and durations from depot.conf, fed extreme and malformed: each is read within its
+/// range or refused with an error naming the field and line, never a crash (an overflow
+/// would end this test process).
+@Suite struct ConfigurationBoundsTests {
+    /// Text a hostile or careless hand writes where a number goes.
+    static func hostileNumber(_ random: inout SeededGenerator) -> String {
+        let digits = (0..<Int.random(in: 1...40, using: &random)).map { _ in String(Int.random(in: 0...9, using: &random)) }
+            .joined()
+        let pieces = [
+            digits, "-" + digits, "+" + digits, String(Int.max), String(Int.min), "9223372036854775808", "0", "",
+            " " + digits, digits + ".5", "1e308", "nan", "0x10", "٣", "9" + String(repeating: "9", count: 100),
+        ]
+        let units = ["", "s", "m", "h", "d", "w", "y", "ms", "ww", "\u{0}"]
+        return pieces.randomElement(using: &random)! + units.randomElement(using: &random)!
+    }
+
+    @Test func durationsAreWithinTheirRangeOrRefused() {
+        var random = SeededGenerator(seed: 2026_12_07)
+        for _ in 0..<5_000 {
+            let text = Self.hostileNumber(&random)
+            if let seconds = Configuration.duration(text) {
+                #expect((1...Configuration.longestDuration).contains(seconds), "\(text) read as \(seconds)")
+            }
+        }
+        #expect(Configuration.duration("3650d") == Configuration.longestDuration)
+        #expect(Configuration.duration("3651d") == nil && Configuration.duration("522w") == nil)
+        #expect(Configuration.duration("99999999999999999w") == nil)
+        #expect(Configuration.duration("+5h") == nil && Configuration.duration("-5h") == nil)
+        #expect(Configuration.duration("90s") == 90 && Configuration.duration("2d") == 172_800)
+    }
+
+    @Test func everyNumericFieldIsWithinItsRangeOrRefusedWithItsLine() {
+        var random = SeededGenerator(seed: 42)
+        let fields: [(field: String, repository: Bool)] = [
+            ("Min-Soak", false), ("Valid-For", false), ("Keep-Versions", false), ("Retain-History", false),
+            ("Approvals", false), ("Session-Lifetime", true), ("Retain-History", true),
+        ]
+        for _ in 0..<2_000 {
+            let (field, inRepository) = fields.randomElement(using: &random)!
+            let value = Self.hostileNumber(&random)
+            let text =
+                "Architectures: amd64\n" + (inRepository ? "\(field): \(value)\n" : "") + "\nDistribution: a\n"
+                + (inRepository ? "" : "\(field): \(value)\n")
+            do {
+                let configuration = try Configuration(parsing: text)
+                let distribution = configuration.distributions[0]
+                #expect((1...Configuration.longestDuration).contains(configuration.sessionLifetime))
+                #expect((1...Configuration.largestCount).contains(distribution.keepVersions))
+                #expect((1...Configuration.largestCount).contains(distribution.retainHistory))
+                #expect((0...Configuration.largestCount).contains(distribution.approvals))
+                #expect(distribution.minSoak.map { (1...Configuration.longestDuration).contains($0) } ?? true)
+                #expect(distribution.validFor.map { (1...Configuration.longestDuration).contains($0) } ?? true)
+            } catch where !value.contains("\u{0}") {
+                // (A NUL is refused by the deb822 reader, before any field is read.)
+                #expect(error.line == (inRepository ? 2 : 4), "\(field): \(value): \(error)")
+                #expect(error.problem.contains(field), "\(field): \(value): \(error)")
+            } catch {}
         }
     }
 }

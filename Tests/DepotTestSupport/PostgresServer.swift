@@ -16,7 +16,15 @@ public final class PostgresServer: @unchecked Sendable {
         ProcessInfo.processInfo.environment.merging(["PGPASSWORD": Self.password, "PGPASSFILE": "/nonexistent"]) { $1 }
     }
 
-    public init() throws {
+    /// The certificate authority that signed the server's certificate, with `tls`.
+    public var certificateAuthority: String { directory.appendingPathComponent("ca.pem").path }
+    /// Another authority, which signed nothing the server holds.
+    public var otherCertificateAuthority: String { directory.appendingPathComponent("other-ca.pem").path }
+
+    /// With `tls`, the server speaks TLS only (`hostssl` in its pg_hba.conf), with a
+    /// certificate for the name `db.example` (not for 127.0.0.1) signed by an authority
+    /// made here (`certificateAuthority`).
+    public init(tls: Bool = false) throws {
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
         guard let version = versions.sorted().last else {
             throw TestSupportError("PostgreSQL is missing: apt-get install postgresql")
@@ -31,6 +39,18 @@ public final class PostgresServer: @unchecked Sendable {
                 "--pwfile=\(directory.appendingPathComponent("password").path)", "-A", "scram-sha-256", "--no-sync",
             ])
         guard initdb.status == 0 else { throw TestSupportError("initdb failed: \(initdb.standardError)") }
+        var settings: [String] = []
+        if tls {
+            try Self.makeCertificates(in: directory)
+            let hba = directory.appendingPathComponent("pg_hba.conf")
+            try "hostssl all all 127.0.0.1/32 scram-sha-256\nlocal all all trust\n".write(
+                to: hba, atomically: true, encoding: .utf8)
+            try TestSupport.run("chown", ["-R", "postgres:postgres", directory.path])
+            settings = [
+                "-c", "ssl=on", "-c", "ssl_cert_file=\(directory.path)/server.pem",
+                "-c", "ssl_key_file=\(directory.path)/server.key", "-c", "hba_file=\(hba.path)",
+            ]
+        }
         var lastError = ""
         for _ in 0..<5 {
             // Below the kernel's ephemeral ports, which clients take.
@@ -45,7 +65,7 @@ public final class PostgresServer: @unchecked Sendable {
                 "-u", "postgres", "--", "\(binaries)/postgres", "-D", directory.appendingPathComponent("data").path,
                 "-p", String(port), "-k", directory.path, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
                 "-c", "max_connections=60",
-            ]
+            ] + settings
             let output = try FileHandle(forWritingTo: log)
             process.standardOutput = output
             process.standardError = output
@@ -65,6 +85,33 @@ public final class PostgresServer: @unchecked Sendable {
             process.waitUntilExit()
         }
         throw TestSupportError("PostgreSQL did not start: \(lastError)")
+    }
+
+    /// A CA, a server key and certificate (for `db.example`) it signs, and another CA.
+    private static func makeCertificates(in directory: URL) throws {
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        func openssl(_ arguments: [String]) throws {
+            let result = try TestSupport.run("openssl", arguments)
+            guard result.status == 0 else {
+                throw TestSupportError("openssl \(arguments[0]) failed: \(result.standardError)")
+            }
+        }
+        for ca in ["ca", "other-ca"] {
+            try openssl([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path("\(ca).key"), "-out", path("\(ca).pem"),
+                "-days", "2", "-subj", "/CN=Depot test \(ca)",
+            ])
+        }
+        try "subjectAltName=DNS:db.example\n".write(toFile: path("server.ext"), atomically: true, encoding: .utf8)
+        try openssl([
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", path("server.key"), "-out", path("server.csr"),
+            "-subj", "/CN=db.example",
+        ])
+        try openssl([
+            "x509", "-req", "-in", path("server.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
+            "-CAcreateserial", "-out", path("server.pem"), "-days", "2", "-extfile", path("server.ext"),
+        ])
+        chmod(path("server.key"), 0o600)
     }
 
     private static func asPostgres(_ program: String, _ arguments: [String]) throws -> TestSupport.ProcessResult {

@@ -119,8 +119,12 @@ enum PostgresSchema {
     ]
 
     /// When each distribution's served `Release` was last signed, so that a server re-signs
-    /// one with `Valid-For` before it expires.
-    static let signingTimes = "ALTER TABLE publication ADD COLUMN signed_at BIGINT;"
+    /// one with `Valid-For` before it expires; and when each dashboard session began (in
+    /// microseconds), so that a token's oldest sessions are the ones its newest end.
+    static let signingTimes = """
+        ALTER TABLE publication ADD COLUMN signed_at BIGINT;
+        ALTER TABLE sessions ADD COLUMN began BIGINT NOT NULL DEFAULT 0;
+        """
 
     /// The highest file id any table or the journal names (0 for none): a counter of file ids
     /// goes on past it.
