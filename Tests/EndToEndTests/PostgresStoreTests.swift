@@ -137,6 +137,69 @@ final class PostgresStoreTests {
         #expect(try listed(repository, "production").isEmpty)
     }
 
+    /// A copy into PostgreSQL goes on counting where the source did: a file gc deleted lends
+    /// its id to no later push, and a rollback naming it is refused.
+    @Test func aStoreCopyCarriesTheCountersPastEveryIdGiven() throws {
+        let repository = try ScratchRepository(environment: server.environment)
+        defer { repository.remove() }
+        let packages = PackageBuilder()
+        let (entry, collected) = try PromiseTests.collectTheNewestFile(repository, packages)
+        try server.createDatabase("counters")
+        try #require(try repository.depot(["store", "copy", "--to", server.url("counters")]).status == 0)
+        try FileManager.default.removeItem(at: repository.root.appendingPathComponent(".depot/depot.sqlite"))
+        try repository.editConfiguration(replacing: "Origin: Depot", with: "Origin: Depot\nStore: \(server.url("counters"))")
+        let copy = ScratchRepository(existing: repository.root, environment: server.environment)
+        // (Retain-History was set after init, by hand.)
+        try #require(try copy.depot(["store", "record-configuration"]).status == 0)
+        let pushed = try copy.depot(["push", "development", try packages.make("gull", "1.0-1")])
+        try #require(pushed.status == 0, "\(pushed.standardError)")
+        let gull = try #require(try PromiseTests.fileIDs(copy, "gull")["1.0-1"])
+        #expect(gull > collected, "the copy gave id \(gull), at or below the collected file's \(collected)")
+        try expectRefusals(
+            copy, [(["rollback", "production", "--to", String(entry)], "cannot restore tern 2.0-1 (amd64) in production: gc deleted it")])
+        let history = try copy.depot(["history", "--json"])
+        let ids = (try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]] ?? [])
+            .compactMap { ($0["id"] as? NSNumber)?.int64Value }
+        #expect(Set(ids).count == ids.count, "a history id was given twice: \(ids)")
+    }
+
+    /// `sslmode` as libpq takes it, against a server that speaks TLS only, with a certificate
+    /// for db.example signed by an authority the test made.
+    @Test func sslModesAreHonouredAndRequireNeverSpeaksClearText() throws {
+        let tls = try PostgresServer(tls: true)
+        defer { tls.stop() }
+        let ca = tls.certificateAuthority
+        let cases: [(query: String, refusal: String?)] = [
+            ("", nil),
+            ("?sslmode=require", nil),
+            ("?sslmode=verify-ca&sslrootcert=\(ca)", nil),
+            ("?sslmode=disable", "no encryption"),
+            ("?sslmode=verify-ca&sslrootcert=\(tls.otherCertificateAuthority)", "certificate"),
+            ("?sslmode=verify-full&sslrootcert=\(ca)", "certificate"),
+        ]
+        for (number, (query, refusal)) in cases.enumerated() {
+            try tls.createDatabase("tls\(number)")
+            let root = try TestSupport.makeTemporaryDirectory("repo")
+            defer { try? FileManager.default.removeItem(at: root) }
+            let result = try TestSupport.run(
+                TestSupport.depotExecutable, ["--root", root.path, "init", "--store", tls.url("tls\(number)") + query],
+                environment: tls.environment)
+            if let refusal {
+                #expect(result.status != 0, "\(query) connected")
+                #expect(
+                    result.standardError.hasPrefix("depot: error: ") && result.standardError.lowercased().contains(refusal),
+                    "\(query): \(result.standardError)")
+                #expect(result.standardError.split(separator: "\n").count == 1, "\(result.standardError)")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty, "\(query) left files")
+            } else {
+                #expect(result.status == 0, "\(query): \(result.standardError)")
+                let repository = ScratchRepository(existing: root, environment: tls.environment)
+                #expect(try repository.depot(["push", "development", TestSupport.fixture("real/hello_2.10-3_amd64.deb")]).status == 0)
+                #expect(try repository.depot(["verify"]).status == 0)
+            }
+        }
+    }
+
     /// The server cuts Depot's connections again and again while pushes of 40 packages run:
     /// a push that loses its connection fails with one line and leaves none of its packages
     /// behind; one that committed keeps all of them; the repository stays whole.

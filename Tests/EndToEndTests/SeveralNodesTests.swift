@@ -39,7 +39,9 @@ final class SeveralNodesTests {
                 configuration.split(separator: "\n").first { $0.hasPrefix("Sign-With:") }?.split(separator: " ").last)
             let second = try ScratchRepository(
                 [
-                    "--join", "--store", storeURL, "--storage", "s3://apt/depot", "--sign-with", String(fingerprint),
+                    // The same endpoint as the first node's: accepted.
+                    "--join", "--store", storeURL, "--storage", "s3://apt/depot", "--s3-endpoint", moto.endpoint,
+                    "--sign-with", String(fingerprint),
                     "--gnupg-home", first.root.appendingPathComponent(".depot/gnupg").path,
                 ], environment: environment)
             nodes = [first, second]
@@ -326,6 +328,10 @@ final class SeveralNodesTests {
         #expect(try a.depot(["promote", "agreed", "--from", "development"]).status == 0)
 
         try postgres.createDatabase("empty")
+        // A repository whose tree is a public/ of its first node.
+        try postgres.createDatabase("localtree")
+        let local = try ScratchRepository(["--store", postgres.url("localtree")], environment: cluster.environment)
+        defer { local.remove() }
         let configuration = try String(contentsOf: a.root.appendingPathComponent("depot.conf"), encoding: .utf8)
         let fingerprint = String(
             configuration.split(separator: "\n").first { $0.hasPrefix("Sign-With:") }!.split(separator: " ").last!)
@@ -335,6 +341,11 @@ final class SeveralNodesTests {
             (["--store", cluster.storeURL, "--storage", "s3://other/depot"], "publishes to s3://apt/depot"),
             (["--store", cluster.storeURL, "--sign-with", "0123456789ABCDEF0123456789ABCDEF01234567"], "signs with \(fingerprint)"),
             (["--storage", "s3://apt/depot"], "--join needs --store"),
+            (
+                ["--store", cluster.storeURL, "--s3-endpoint", "http://127.0.0.1:1"],
+                "--s3-endpoint http://127.0.0.1:1: the repository in \(cluster.storeURL) reaches its bucket at \(cluster.moto.endpoint)"
+            ),
+            (["--store", postgres.url("localtree")], "publishes to public/ on its first node, so it cannot take another node"),
         ]
         for (arguments, message) in cases {
             let root = try TestSupport.makeTemporaryDirectory("node")
