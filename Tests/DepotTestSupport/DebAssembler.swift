@@ -14,9 +14,11 @@ public enum DebAssembler {
     }
 
     /// Writes `package(control:)` to a new file in `directory` and returns its path.
-    public static func write(control: [UInt8], in directory: URL, name: String) throws -> String {
+    public static func write(
+        control: [UInt8], data: [UInt8] = Array("payload\n".utf8), in directory: URL, name: String
+    ) throws -> String {
         let path = directory.appendingPathComponent(name).path
-        try Data(package(control: control)).write(to: URL(fileURLWithPath: path))
+        try Data(package(control: control, data: data)).write(to: URL(fileURLWithPath: path))
         return path
     }
 

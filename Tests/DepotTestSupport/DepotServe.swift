@@ -8,13 +8,14 @@ public final class DepotServe: @unchecked Sendable {
     /// `http://127.0.0.1:PORT/`.
     public let url: String
 
-    public init(root: URL, arguments: [String] = [], environment: [String: String]? = nil) throws {
+    /// `port`: the port to listen on (default: one the kernel picks, above 32767).
+    public init(root: URL, arguments: [String] = [], environment: [String: String]? = nil, port: Int = 0) throws {
         scratch = try TestSupport.makeTemporaryDirectory("serve")
         log = scratch.appendingPathComponent("log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: TestSupport.depotExecutable)
-        process.arguments = ["--root", root.path, "serve", "--listen", "127.0.0.1:0"] + arguments
+        process.arguments = ["--root", root.path, "serve", "--listen", "127.0.0.1:\(port)"] + arguments
         if let environment { process.environment = environment }
         process.standardOutput = try FileHandle(forWritingTo: log)
         process.standardError = try FileHandle(forWritingTo: log)

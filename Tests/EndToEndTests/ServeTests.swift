@@ -319,3 +319,45 @@ final class Failures: @unchecked Sendable {
     func add(_ failure: String) { lock.withLock { list.append(failure) } }
     var all: [String] { lock.withLock { list } }
 }
+
+/// depot serve behind Debian's caching proxy: every answer to a revalidation is true, so the
+/// proxy never hands apt an index that does not match the Release it signed.
+@Suite struct CachingProxyTests {
+    @Test func aptThroughACachingProxySeesEveryQuickPublishWithoutAMismatch() throws {
+        let repository = try ScratchRepository()
+        defer { repository.remove() }
+        // apt-cacher-ng 3.7 refuses to reach a port above 32767 ("Connection refused"),
+        // where the kernel's own picks lie.
+        var started: DepotServe?
+        for _ in 0..<5 where started == nil {
+            started = try? DepotServe(root: repository.root, port: Int.random(in: 20_000..<32_000))
+        }
+        let server = try #require(started)
+        defer { server.stop() }
+        let proxy = try AptCacherNG()
+        defer { proxy.stop() }
+        let apt = try AptClient(
+            sources: ["staging", "production"].map { "deb [signed-by=\(repository.archiveKey)] \(server.url) \($0) main" })
+        defer { apt.remove() }
+        let options = ["-o", "Acquire::http::Proxy=\(proxy.proxy)", "-o", "Acquire::By-Hash=no"]
+        let packages = PackageBuilder()
+        for round in 0..<20 {
+            let name = "quick\(round)"
+            try #require(try repository.depot(["push", "staging", try packages.make(name, "1.0-1")]).status == 0)
+            try #require(try repository.depot(["promote", name, "--from", "staging"]).status == 0)
+            let update = try apt.run(options + ["update"])
+            let messages = update.text + update.standardError
+            #expect(update.status == 0 && !messages.contains("E:") && !messages.contains("W:"), "round \(round): \(messages)")
+            #expect(!messages.contains("Hash Sum mismatch"), "round \(round): \(messages)")
+        }
+        // Once the proxy's second of freshness is over, apt sees the last round through it, and
+        // fetches its package through it.
+        usleep(1_500_000)
+        let update = try apt.run(options + ["update"])
+        #expect(update.status == 0 && !update.standardError.contains("W:"), "\(update.standardError)")
+        let policy = try apt.run(["policy", "quick19"], program: "apt-cache")
+        #expect(policy.text.contains("Candidate: 1.0-1"), "the proxy handed apt an old index: \(policy.text)")
+        let fetched = try apt.run(options + ["install", "-y", "--download-only", "quick19"])
+        #expect(fetched.status == 0, "\(fetched.standardError)")
+    }
+}
