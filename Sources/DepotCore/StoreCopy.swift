@@ -71,7 +71,9 @@ extension Repository {
             target = try PostgresStore(url: destination, lockTimeout: lockTimeout)
         } else {
             let path = Self.absolute(destination)
-            guard !FileManager.default.fileExists(atPath: path) else {
+            // lstat, not fileExists: a dangling symbolic link would be written through.
+            var information = stat()
+            guard lstat(path, &information) != 0 else {
                 throw DepotError.invalidArgument(
                     "\(path) exists: a store is copied into a new SQLite file (or an empty PostgreSQL database)")
             }

@@ -195,6 +195,13 @@ import Testing
         }
         #expect(try HTTPAnswer(server.curl("healthz")).status == 200, "the server died")
         #expect(try repository.snapshot() == before, "a refused request changed the repository")
+        // A store copy never writes through a symbolic link, even one that points nowhere yet.
+        let link = repository.root.appendingPathComponent("copy.sqlite").path
+        let target = repository.root.appendingPathComponent("elsewhere.sqlite").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        let copied = try repository.depot(["store", "copy", "--to", link])
+        #expect(copied.status != 0 && copied.standardError.contains("exists"), "\(copied.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: target), "store copy wrote through a dangling link")
         let note = try repository.depot(["remove", "production", "tern", "--note", longNote])
         #expect(note.status != 0 && note.standardError.contains("a note is at most 65536 bytes"), "\(note.standardError)")
     }
