@@ -52,6 +52,7 @@ extension Repository {
             order: "distribution, file_id, \"user\""),
         CopiedTable(name: "sessions", columns: ["hash", "token_hash", "csrf", "expires", "began"], order: "hash"),
         CopiedTable(name: "tokens", columns: ["name", "hash", "scopes", "created_at"], order: "name"),
+        CopiedTable(name: "revoked_tokens", columns: ["name", "revoked_at"], order: "name"),
         CopiedTable(name: "storage_garbage", columns: ["path", "since"], order: "path"),
         CopiedTable(
             name: "publication", columns: ["distribution", "recorded", "published", "signed_at"], order: "distribution"),

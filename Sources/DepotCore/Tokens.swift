@@ -82,6 +82,11 @@ extension Repository {
                     "a token named '\(name)' exists: revoke it first ('depot token revoke \(name)') or pick another name"
                 )
             }
+            if let revoked: String = try db.value("SELECT revoked_at FROM revoked_tokens WHERE name = ?", [name]) {
+                throw DepotError.invalidArgument(
+                    "a token named '\(name)' was revoked at \(revoked), and a name is never given to another token "
+                        + "(history and approvals name users by it): pick a new one, such as '\(name)-2'")
+            }
             try db.execute(
                 "INSERT INTO tokens (name, hash, scopes, created_at) VALUES (?, ?, ?, ?)",
                 [name, Self.tokenHash(token), scopesJSON, context.timestamp])
@@ -95,7 +100,8 @@ extension Repository {
         }
     }
 
-    /// Deletes a token: its requests get 401 and its dashboard sessions end. The ramps it
+    /// Deletes a token: its requests get 401, its dashboard sessions end, and its name is never
+    /// given to another token. The ramps it
     /// started stop (the steps still to come are not taken), each recorded in history: a
     /// revoked user no longer widens a rollout. Returns those ramps.
     @discardableResult
@@ -106,6 +112,8 @@ extension Repository {
                     throw DepotError.invalidArgument("no token named '\(name)' (see 'depot token list')")
                 }
                 try db.execute("DELETE FROM sessions WHERE token_hash = ?", [hash])
+                try db.execute(
+                    "INSERT INTO revoked_tokens (name, revoked_at) VALUES (?, ?)", [name, context.timestamp])
                 let ramps = try MetadataStore.ramps(db).filter { $0.user == name }
                 for ramp in ramps {
                     try MetadataStore.stopRamps(db, distribution: ramp.distribution, packages: [ramp.package])

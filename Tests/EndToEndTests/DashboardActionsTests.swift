@@ -57,7 +57,7 @@ import Testing
         let (repository, packages) = try releaseRepository()
         defer { repository.remove() }
         _ = packages
-        let release = try repository.createToken("release", allowing: ["promote:production"])
+        let release = try repository.createToken("release", allowing: ["promote:production", "read:production"])
         let server = try DepotServe(root: repository.root)
         defer { server.stop() }
         func post(_ path: String, _ form: String, cookie: String? = nil, origin: String? = nil) throws -> HTTPAnswer {
@@ -112,7 +112,7 @@ import Testing
         defer { repository.remove() }
         _ = packages
         try repository.editConfiguration(replacing: "Components: main", with: "Components: main\nSession-Lifetime: 1s")
-        let release = try repository.createToken("release", allowing: ["promote:production"])
+        let release = try repository.createToken("release", allowing: ["promote:production", "read:production"])
         let server = try DepotServe(root: repository.root)
         defer { server.stop() }
         let signIn = try HTTPAnswer(server.curl("login", ["--data-binary", "token=\(release)"]))

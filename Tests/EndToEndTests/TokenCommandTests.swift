@@ -38,5 +38,9 @@ import Testing
 
         #expect(try repository.depot(["token", "revoke", "ci"]).status == 0)
         #expect(try repository.depot(["token", "list"]).text == "NAME  CREATED  SCOPES\n")
+        // The name stays the revoked token's: history and approvals name users by it.
+        try expectRefusals(
+            repository, [(["token", "create", "ci", "--allow", "push:staging"], "a token named 'ci' was revoked at")])
+        #expect(try repository.depot(["token", "create", "ci-2", "--allow", "push:staging"]).status == 0)
     }
 }

@@ -120,10 +120,13 @@ enum PostgresSchema {
 
     /// When each distribution's served `Release` was last signed, so that a server re-signs
     /// one with `Valid-For` before it expires; and when each dashboard session began (in
-    /// microseconds), so that a token's oldest sessions are the ones its newest end.
+    /// microseconds), so that a token's oldest sessions are the ones its newest end; and the
+    /// names of revoked tokens, which no later token takes (history and approvals name users
+    /// by them).
     static let signingTimes = """
         ALTER TABLE publication ADD COLUMN signed_at BIGINT;
         ALTER TABLE sessions ADD COLUMN began BIGINT NOT NULL DEFAULT 0;
+        CREATE TABLE revoked_tokens (name TEXT PRIMARY KEY, revoked_at TEXT NOT NULL);
         """
 
     /// The highest file id any table or the journal names (0 for none): a counter of file ids
