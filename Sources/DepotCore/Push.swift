@@ -197,7 +197,11 @@ extension Repository {
         }
         // Best effort: publishing compresses whatever the guess missed.
         let precompressed = (try? precompression?.value()) ?? PrecompressedChunks()
-        try publishPending(precompressed: precompressed)
+        do {
+            try publishPending(precompressed: precompressed)
+        } catch let error as DepotError {
+            throw DepotError.recordedButUnpublished(error, outcomes: outcomes)
+        }
         return outcomes
     }
 

@@ -68,9 +68,17 @@ struct Push: ParsableCommand {
             }
             paths += listed
         }
-        let outcomes = try repository.open().push(
-            paths, to: distribution, component: component, allowDowngrade: allowDowngrade,
-            overrideGates: overrideGates, context: try .currentProcess(note: note), progress: Progress.onTerminal("reading"))
+        let outcomes: [Repository.PushOutcome]
+        do {
+            outcomes = try repository.open().push(
+                paths, to: distribution, component: component, allowDowngrade: allowDowngrade,
+                overrideGates: overrideGates, context: try .currentProcess(note: note),
+                progress: Progress.onTerminal("reading"))
+        } catch DepotError.recordedButUnpublished(let error, let recorded) where json {
+            // A script learns what was recorded, and the exit status says the publish failed.
+            try printJSON(recorded)
+            throw DepotError.recordedButUnpublished(error, outcomes: recorded)
+        }
         if json { return try printJSON(outcomes) }
         for outcome in outcomes {
             let what = "\(outcome.package) \(outcome.version) (\(outcome.architecture))"

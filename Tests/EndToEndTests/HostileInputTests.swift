@@ -329,6 +329,21 @@ struct HostileInputTests {
         #expect(try repository.depot(["publish"]).status == 0)
         #expect(try listed(repository, "development") == ["world 1.0 amd64"])
         #expect(try repository.depot(["verify"]).status == 0)
+
+        // A push with --json whose publish fails still says, on standard output, what it recorded.
+        try FileManager.default.moveItem(atPath: dists, toPath: dists + ".away")
+        try #require(FileManager.default.createFile(atPath: dists, contents: nil))
+        let pushed = try repository.depot(["push", "development", try packages.make("kite", "1.0"), "--json"])
+        #expect(pushed.status == 1)
+        #expect(
+            pushed.standardError.hasPrefix("depot: error: publishing: ")
+                && pushed.standardError.contains("the push is recorded but not yet published"), "\(pushed.standardError)")
+        let outcomes = try JSONSerialization.jsonObject(with: pushed.standardOutput) as? [[String: Any]] ?? []
+        #expect(outcomes.map { "\($0["package"] ?? "") \($0["status"] ?? "")" } == ["kite added"], "\(pushed.text)")
+        try FileManager.default.removeItem(atPath: dists)
+        try FileManager.default.moveItem(atPath: dists + ".away", toPath: dists)
+        #expect(try repository.depot(["publish"]).status == 0)
+        #expect(try listed(repository, "development") == ["world 1.0 amd64", "kite 1.0 amd64"])
     }
 
     /// A link planted in the pool once had a push write its file outside the served tree.
