@@ -119,7 +119,7 @@ let package = Package(
             dependencies: ["AptRepository", "DepotTestSupport"]),
         .testTarget(
             name: "DepotCoreTests",
-            dependencies: ["DepotCore", "DepotTestSupport"]),
+            dependencies: ["DepotCore", "DepotTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["depot", "DepotTestSupport", "DebianFormat", "AptRepository"]),

@@ -67,6 +67,23 @@ final class SQLiteStore: Store {
         }
     }
 
+    /// The journal's triggers since release control (v9): each listing row added or removed
+    /// is copied, with its phase, into `listing_journal`.
+    private static let journalTriggers = """
+        CREATE TRIGGER journal_listed AFTER INSERT ON listings BEGIN
+            INSERT INTO listing_journal
+                (distribution, component, file_id, package, version, architecture, listed, phase)
+            SELECT NEW.distribution, NEW.component, NEW.file_id, name, version, architecture, 1, NEW.phase
+            FROM package_files WHERE id = NEW.file_id;
+        END;
+        CREATE TRIGGER journal_unlisted AFTER DELETE ON listings BEGIN
+            INSERT INTO listing_journal
+                (distribution, component, file_id, package, version, architecture, listed, phase)
+            SELECT OLD.distribution, OLD.component, OLD.file_id, name, version, architecture, 0, OLD.phase
+            FROM package_files WHERE id = OLD.file_id;
+        END;
+        """
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
@@ -203,18 +220,7 @@ final class SQLiteStore: Store {
                 sql: PostgresSchema.releaseControl + """
                     DROP TRIGGER journal_listed;
                     DROP TRIGGER journal_unlisted;
-                    CREATE TRIGGER journal_listed AFTER INSERT ON listings BEGIN
-                        INSERT INTO listing_journal
-                            (distribution, component, file_id, package, version, architecture, listed, phase)
-                        SELECT NEW.distribution, NEW.component, NEW.file_id, name, version, architecture, 1, NEW.phase
-                        FROM package_files WHERE id = NEW.file_id;
-                    END;
-                    CREATE TRIGGER journal_unlisted AFTER DELETE ON listings BEGIN
-                        INSERT INTO listing_journal
-                            (distribution, component, file_id, package, version, architecture, listed, phase)
-                        SELECT OLD.distribution, OLD.component, OLD.file_id, name, version, architecture, 0, OLD.phase
-                        FROM package_files WHERE id = OLD.file_id;
-                    END;
+                    \(journalTriggers)
                     """)
         }
         // Ids that never go back: without AUTOINCREMENT, SQLite gives a new row the highest id
@@ -263,18 +269,7 @@ final class SQLiteStore: Store {
                         overridden_gates FROM history;
                     DROP TABLE history;
                     ALTER TABLE history_new RENAME TO history;
-                    CREATE TRIGGER journal_listed AFTER INSERT ON listings BEGIN
-                        INSERT INTO listing_journal
-                            (distribution, component, file_id, package, version, architecture, listed, phase)
-                        SELECT NEW.distribution, NEW.component, NEW.file_id, name, version, architecture, 1, NEW.phase
-                        FROM package_files WHERE id = NEW.file_id;
-                    END;
-                    CREATE TRIGGER journal_unlisted AFTER DELETE ON listings BEGIN
-                        INSERT INTO listing_journal
-                            (distribution, component, file_id, package, version, architecture, listed, phase)
-                        SELECT OLD.distribution, OLD.component, OLD.file_id, name, version, architecture, 0, OLD.phase
-                        FROM package_files WHERE id = OLD.file_id;
-                    END;
+                    \(journalTriggers)
                     DELETE FROM sqlite_sequence WHERE name IN ('package_files', 'history');
                     """)
             try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) VALUES ('package_files', \(PostgresSchema.highestFileID(.sqlite)))")
