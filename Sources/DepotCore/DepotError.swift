@@ -37,9 +37,9 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
     /// gc keeps for clients that may still fetch it.
     case poolObjectKept(location: String, grace: Int)
     case publishing(PublishError)
-    /// A push was recorded, but publishing it failed: the next command (or `depot publish`)
-    /// publishes it. `outcomes` says what the push recorded.
-    indirect case recordedButUnpublished(DepotError, outcomes: [Repository.PushOutcome])
+    /// A change (`operation`: "push", "promotion" ...) was recorded, but publishing it failed:
+    /// the next change (or `depot publish`) publishes it. `outcomes` says what a push recorded.
+    indirect case recordedButUnpublished(DepotError, operation: String, outcomes: [Repository.PushOutcome] = [])
     /// Publishing what earlier changes recorded failed, so a new change was not made.
     case earlierChangesUnpublished(PublishError)
     case signing(SigningError)
@@ -119,8 +119,8 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
                 + "build it with a new version, or push it again after that time and 'depot gc'"
         case .publishing(let error):
             return error.description
-        case .recordedButUnpublished(let error, _):
-            return "\(error); the push is recorded but not yet published: fix that, then 'depot publish' "
+        case .recordedButUnpublished(let error, let operation, _):
+            return "\(error); the \(operation) is recorded but not yet published: fix that, then 'depot publish' "
                 + "(or the next change) publishes it"
         case .earlierChangesUnpublished(let error):
             return "not changed: an earlier change is recorded but not yet published, and publishing it failed "

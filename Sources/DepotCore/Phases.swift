@@ -119,7 +119,7 @@ extension Repository {
         return try withLock(cancelled: context.isCancelled) {
             try publishEarlierChanges()
             let result = try write(body)
-            try publishPending()
+            try publishRecorded("phase change")
             return result
         }
     }

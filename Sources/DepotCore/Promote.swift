@@ -168,7 +168,7 @@ extension Repository {
                 }
                 return promotion
             }
-            if !dryRun { try publishPending() }
+            if !dryRun { try publishRecorded("promotion") }
             return promotion
         }
     }

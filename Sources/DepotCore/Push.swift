@@ -197,11 +197,7 @@ extension Repository {
         }
         // Best effort: publishing compresses whatever the guess missed.
         let precompressed = (try? precompression?.value()) ?? PrecompressedChunks()
-        do {
-            try publishPending(precompressed: precompressed)
-        } catch let error as DepotError {
-            throw DepotError.recordedButUnpublished(error, outcomes: outcomes)
-        }
+        try publishRecorded("push", outcomes: outcomes, precompressed: precompressed)
         return outcomes
     }
 

@@ -59,7 +59,7 @@ extension Repository {
                 try MetadataStore.markUnpublished(db, distribution)
                 return changes
             }
-            try publishPending()
+            try publishRecorded("removal")
             return changes
         }
     }

@@ -79,7 +79,7 @@ extension Repository {
                 }
                 return try self.undo(rows, in: distribution, undone: undone.sorted(by: >), context: context, db)
             }
-            try publishPending()
+            try publishRecorded("rollback")
             return try withUnmetDependencies(rollback)
         }
     }
@@ -117,7 +117,7 @@ extension Repository {
                 ).map(JournalRow.init)
                 return try self.undo(rows, in: distribution, undone: later.map { $0[0] }, context: context, db)
             }
-            try publishPending()
+            try publishRecorded("rollback")
             return try withUnmetDependencies(rollback)
         }
     }

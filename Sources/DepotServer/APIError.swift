@@ -10,6 +10,9 @@ struct APIError: HTTPResponseError {
     /// What went wrong inside the server, for its log only: a client never sees SQL, the
     /// server's paths or its files' errors.
     var serverDetail: String?
+    /// What a push recorded although it failed afterwards (its publish), so that a client
+    /// knows what it no longer needs to send.
+    var recorded: [Repository.PushOutcome]?
 
     init(_ status: HTTPResponse.Status, _ error: String, _ detail: String) {
         self.status = status
@@ -49,6 +52,21 @@ struct APIError: HTTPResponseError {
         case .unknownComponent, .invalidSelector, .invalidArgument: self.init(.badRequest, "invalid-request", detail)
         case .poolPathTaken: self.init(.conflict, "conflict", detail)
         case .cancelled: self = .clientClosedRequest
+        case .recordedButUnpublished(let error, let operation, let outcomes):
+            // The server failed, not the request; but the change is made, and a client that
+            // took it for undone would make it again or report it missing.
+            self.init(
+                .internalServerError, "recorded-unpublished",
+                "the \(operation) is recorded but publishing it failed (the server's log says why); "
+                    + "it is published once that is fixed, by 'depot publish' or the next change")
+            serverDetail = error.description
+            recorded = outcomes.isEmpty ? nil : outcomes
+        case .earlierChangesUnpublished:
+            self.init(
+                .serviceUnavailable, "unpublished-changes",
+                "not changed: an earlier change is recorded but publishing it failed (the server's log says why); "
+                    + "try again once 'depot publish' succeeds")
+            serverDetail = detail
         case .lockTimeout:
             // The holder's command line names the server's paths: the log has it.
             self.init(
@@ -59,8 +77,14 @@ struct APIError: HTTPResponseError {
         }
     }
 
+    private struct Body: Encodable {
+        var error: String
+        var detail: String
+        var recorded: [Repository.PushOutcome]?
+    }
+
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = try JSONEncoder().encode(["error": error, "detail": detail])
+        let body = try JSONEncoder().encode(Body(error: error, detail: detail, recorded: recorded))
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"depot\"" }

@@ -74,10 +74,10 @@ struct Push: ParsableCommand {
                 paths, to: distribution, component: component, allowDowngrade: allowDowngrade,
                 overrideGates: overrideGates, context: try .currentProcess(note: note),
                 progress: Progress.onTerminal("reading"))
-        } catch DepotError.recordedButUnpublished(let error, let recorded) where json {
+        } catch DepotError.recordedButUnpublished(let error, let operation, let recorded) where json {
             // A script learns what was recorded, and the exit status says the publish failed.
             try printJSON(recorded)
-            throw DepotError.recordedButUnpublished(error, outcomes: recorded)
+            throw DepotError.recordedButUnpublished(error, operation: operation, outcomes: recorded)
         }
         if json { return try printJSON(outcomes) }
         for outcome in outcomes {

@@ -314,7 +314,10 @@ struct HostileInputTests {
         try FileManager.default.moveItem(atPath: dists, toPath: dists + ".away")
         try #require(FileManager.default.createFile(atPath: dists, contents: nil))
         let recorded = try repository.depot(["remove", "development", "hello"])
-        #expect(recorded.standardError.hasPrefix("depot: error: publishing: "), "\(recorded.standardError)")
+        #expect(
+            recorded.standardError.hasPrefix("depot: error: publishing: ")
+                && recorded.standardError.contains("the removal is recorded but not yet published"),
+            "\(recorded.standardError)")
         let refused = try repository.depot(["remove", "development", "world"])
         #expect(
             refused.standardError.hasPrefix(
@@ -344,6 +347,38 @@ struct HostileInputTests {
         try FileManager.default.moveItem(atPath: dists + ".away", toPath: dists)
         #expect(try repository.depot(["publish"]).status == 0)
         #expect(try listed(repository, "development") == ["world 1.0 amd64", "kite 1.0 amd64"])
+
+        // Through the API: the push's answer says it is recorded and what it recorded; the
+        // next change is refused as not made, without the server's paths.
+        try FileManager.default.moveItem(atPath: dists, toPath: dists + ".away")
+        try #require(FileManager.default.createFile(atPath: dists, contents: nil))
+        let token = try repository.createToken("ci", allowing: ["push:development"])
+        let server = try DepotServe(root: repository.root)
+        defer { server.stop() }
+        func apiPush(_ file: String) throws -> HTTPAnswer {
+            try HTTPAnswer(
+                server.curl(
+                    "api/v1/distributions/development/packages",
+                    ["-H", "Authorization: Bearer \(token)", "--data-binary", "@" + file]))
+        }
+        let apiRecorded = try apiPush(try packages.make("lark", "1.0"))
+        let answer = apiRecorded.json as? [String: Any] ?? [:]
+        #expect(apiRecorded.status == 500 && apiRecorded.error == "recorded-unpublished", "\(answer)")
+        #expect(
+            (answer["recorded"] as? [[String: Any]] ?? []).map { "\($0["package"] ?? "") \($0["status"] ?? "")" }
+                == ["lark added"], "\(answer)")
+        #expect(!String(decoding: apiRecorded.body, as: UTF8.self).contains(repository.root.path))
+        let apiRefused = try apiPush(try packages.make("wren", "1.0"))
+        #expect(apiRefused.status == 503 && apiRefused.error == "unpublished-changes")
+        #expect(!String(decoding: apiRefused.body, as: UTF8.self).contains(repository.root.path))
+        #expect(server.logText.contains("Not a directory"), "\(server.logText)")
+        server.stop()
+
+        try FileManager.default.removeItem(atPath: dists)
+        try FileManager.default.moveItem(atPath: dists + ".away", toPath: dists)
+        #expect(try repository.depot(["publish"]).status == 0)
+        #expect(
+            try listed(repository, "development") == ["world 1.0 amd64", "kite 1.0 amd64", "lark 1.0 amd64"])
     }
 
     /// A link planted in the pool once had a push write its file outside the served tree.

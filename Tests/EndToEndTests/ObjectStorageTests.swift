@@ -145,6 +145,42 @@ struct ObjectStorageTests {
         }
     }
 
+    /// Re-signing a quiet `Valid-For` distribution works on a bucket as on `public/`: on
+    /// demand with `depot publish DIST`, and by `depot serve` once half of it is gone.
+    @Test func aQuietDistributionInTheBucketIsReSignedBeforeItExpires() throws {
+        let bucket = try BucketRepository()
+        defer { bucket.remove() }
+        try bucket.repository.editConfiguration(
+            replacing: "Distribution: development\n", with: "Distribution: development\nValid-For: 4s\n")
+        try #require(
+            try bucket.repository.depot(["push", "development", TestSupport.fixture("real/hello_2.10-3_amd64.deb")]).status == 0)
+        func release() throws -> (validUntil: String, indices: String) {
+            let text = String(decoding: try bucket.curl("dists/development/Release", ["-f"]).standardOutput, as: UTF8.self)
+            let validUntil = text.split(separator: "\n").first { $0.hasPrefix("Valid-Until: ") } ?? ""
+            return (String(validUntil), String(text[try #require(text.range(of: "SHA256:")).lowerBound...]))
+        }
+        let signed = try release()
+        try #require(!signed.validUntil.isEmpty)
+
+        usleep(1_100_000)
+        try #require(try bucket.repository.depot(["publish", "development"]).status == 0)
+        let republished = try release()
+        #expect(republished.validUntil != signed.validUntil && republished.indices == signed.indices)
+
+        let server = try DepotServe(root: bucket.repository.root, environment: MotoServer.clientEnvironment)
+        defer { server.stop() }
+        let apt = try bucket.aptClient("development")
+        defer { apt.remove() }
+        for round in 0..<4 {
+            usleep(2_000_000)
+            let update = try apt.run(["update"])
+            #expect(update.status == 0 && !update.standardError.contains("E:"), "round \(round): \(update.standardError)")
+        }
+        let later = try release()
+        #expect(later.validUntil != republished.validUntil && later.indices == signed.indices)
+        #expect(server.logText.contains("depot: re-signed development"), "\(server.logText)")
+    }
+
     @Test func serveRedirectsTheTreeToTheBucketAndAptFollows() throws {
         let bucket = try BucketRepository()
         defer { bucket.remove() }
