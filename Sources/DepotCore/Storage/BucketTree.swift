@@ -129,7 +129,7 @@ final class BucketTree: PublishedStorage {
         // 1. Every index under its by-hash names, unless the last InRelease named it already
         //    (then it was written before that InRelease was).
         var named: [String] = []
-        var byHash: [Upload] = []
+        var byHash: [ObjectWrite] = []
         for file in rendered.indexFiles {
             for algorithm in Self.byHashAlgorithms {
                 let path =
@@ -137,7 +137,7 @@ final class BucketTree: PublishedStorage {
                 named.append(path)
                 if !previousByHash.contains(path) {
                     byHash.append(
-                        Upload(
+                        ObjectWrite(
                             path: path, bytes: file.bytes, sha256: file.checksums.sha256,
                             contentType: TreeFile.contentType(of: file.path), cacheControl: TreeFile.immutable))
                 }
@@ -149,7 +149,7 @@ final class BucketTree: PublishedStorage {
         //    hash is checked by its ETag (a plain PUT's MD5): a publish that stopped half-way
         //    may have left another there.
         let plain = rendered.indexFiles.map { file in
-            Upload(
+            ObjectWrite(
                 path: directory + file.path, bytes: file.bytes, sha256: file.checksums.sha256,
                 contentType: TreeFile.contentType(of: file.path), cacheControl: TreeFile.revalidated,
                 md5: previousSHA256[file.path] == file.checksums.sha256 ? file.checksums.md5 : nil)
@@ -161,7 +161,7 @@ final class BucketTree: PublishedStorage {
 
         // 3. Release and Release.gpg, then InRelease, only over the one this publish started from.
         let signatures = [
-            Upload(directory + "Release", rendered.release), Upload(directory + "Release.gpg", rendered.releaseGPG),
+            ObjectWrite(directory + "Release", rendered.release), ObjectWrite(directory + "Release.gpg", rendered.releaseGPG),
         ]
         try await forEachConcurrently(signatures, width: 2) { try await self.put($0, client: client) }
         // Last-Modified counts whole seconds and apt revalidates InRelease with
@@ -173,7 +173,7 @@ final class BucketTree: PublishedStorage {
         }
         do throws(S3Error) {
             try await put(
-                Upload(inReleasePath, rendered.inRelease), client: client,
+                ObjectWrite(inReleasePath, rendered.inRelease), client: client,
                 condition: previous.eTag.map { .matches(eTag: $0) } ?? .absent)
         } catch {
             guard error.problem == .preconditionFailed else { throw error }
@@ -187,7 +187,7 @@ final class BucketTree: PublishedStorage {
         (path as NSString).deletingLastPathComponent + "/by-hash/\(algorithm.rawValue)/\(digest)"
     }
 
-    struct Upload: Sendable {
+    struct ObjectWrite: Sendable {
         var path: String
         var bytes: [UInt8]
         var sha256: String
@@ -216,7 +216,7 @@ final class BucketTree: PublishedStorage {
         }
     }
 
-    private func put(_ upload: Upload, client: S3Client, condition: S3Client.Condition? = nil) async throws(S3Error) {
+    private func put(_ upload: ObjectWrite, client: S3Client, condition: S3Client.Condition? = nil) async throws(S3Error) {
         try await client.put(
             key(upload.path), body: .bytes(upload.bytes), sha256: upload.sha256, contentType: upload.contentType,
             cacheControl: upload.cacheControl, acl: configuration.acl, condition: condition)
@@ -226,7 +226,7 @@ final class BucketTree: PublishedStorage {
         let client = try connection()
         let path = "archive-key.asc"
         guard try run({ try await client.head(self.key(path)) }) == nil else { return }
-        let upload = Upload(path, try exportKey())
+        let upload = ObjectWrite(path, try exportKey())
         try run {
             do {
                 try await self.put(upload, client: client, condition: .absent)

@@ -2,25 +2,6 @@ import DebianFormat
 import Foundation
 
 extension Repository {
-    /// How a package and architecture differ between two distributions.
-    public struct Difference: Sendable, Hashable, Codable {
-        public enum Kind: String, Sendable, Codable {
-            /// Listed in the first distribution only.
-            case new
-            /// Newer in the first distribution.
-            case upgrade
-            /// Older in the first distribution.
-            case downgrade
-            /// Listed in the second distribution only.
-            case onlyInTarget = "only-in-target"
-        }
-        public var package: String
-        public var architecture: String
-        public var from: String?
-        public var to: String?
-        public var kind: Kind
-    }
-
     /// Every package and architecture whose newest listed version differs between `from` and
     /// `to`, by name.
     public func diff(from: String, to: String) throws -> [Difference] {
@@ -74,20 +55,6 @@ extension Repository {
             result[key] = listing
         }
         return result
-    }
-
-    public struct Promotion: Sendable, Codable {
-        public var from: String
-        public var to: String
-        public var changes: [Change]
-        public var dryRun: Bool
-        /// The target's gates for what the promotion lists (none when it has no gates).
-        public var gates: [GateCheck] = []
-        /// The gates that were closed and that `overrideGates` let the promotion past.
-        public var overriddenGates: [String] = []
-
-        /// The gates that stop the promotion, unless overridden.
-        public var closedGates: [GateCheck] { gates.filter { !$0.open } }
     }
 
     /// Makes `to` list exactly the pool files `from` lists for the selected packages (the

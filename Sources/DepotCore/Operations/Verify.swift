@@ -3,17 +3,6 @@ import DebianFormat
 import Foundation
 
 extension Repository {
-    public struct VerifyReport: Sendable, Codable {
-        /// Each problem names the file or distribution and what is wrong with it.
-        public var problems: [String]
-        /// Facts worth knowing that are not damage, such as changes waiting to be published.
-        public var notes: [String]
-        public var poolFilesChecked: Int
-        public var indicesChecked: Int
-
-        public var passed: Bool { problems.isEmpty }
-    }
-
     /// Checks pool files against their recorded checksums, each distribution's signatures
     /// against the key, its index files against `Release`, and the indices against the store.
     /// In a bucket, pool objects are checked by their size, and with `deep` by their bytes

@@ -1,16 +1,6 @@
 import Foundation
 
 extension Repository {
-    /// How many rows of each table a store copy wrote, in the order it wrote them.
-    public struct StoreCopyReport: Sendable, Codable {
-        public struct Table: Sendable, Codable {
-            public var table: String
-            public var rows: Int
-        }
-        public var destination: String
-        public var tables: [Table]
-    }
-
     /// A table a copy carries over: its columns, and the one that orders its rows (for paging).
     private struct CopiedTable {
         var name: String

@@ -2,34 +2,12 @@ import AptRepository
 import Foundation
 
 extension Repository {
-    public struct Collection: Sendable, Codable {
-        /// Pool files no distribution lists and no retained history entry can restore.
-        public var unreferenced: [String]
-        /// Pool files the store does not know: left by a push that was killed before it
-        /// committed.
-        public var orphaned: [String]
-        /// Index files of the bucket (`by-hash/`) no distribution's `Release` names any more.
-        public var superseded: [String]
-        /// Files of the tree nothing references, kept until their grace period (`GC-Grace`)
-        /// has passed: clients and caches may still fetch them. A later gc deletes them.
-        public var kept: [String]
-        /// Files in `.depot/incoming/` of pushes that are no longer running.
-        public var incoming: [String]
-        /// Compressed index chunks in `.depot/cache/` that no published index is made of.
-        public var cachedChunks: Int
-        /// The bytes of those chunks (counted in `bytes` too).
-        public var cachedChunkBytes: Int64
-        /// The bytes all of them take.
-        public var bytes: Int64
-        public var dryRun: Bool
-    }
-
     /// Deletes the pool files that nothing references any more: not listed by any
     /// distribution, and not restorable by any of the latest `Retain-History` history entries
     /// of any distribution; with a bucket, also the `by-hash/` indices no `Release` names, and
     /// each only once nothing has referenced it for the storage's grace period. With
     /// `dryRun`, only says what it would delete.
-    public func collectGarbage(dryRun: Bool = false) throws -> Collection {
+    public func collectGarbage(dryRun: Bool = false) throws -> GarbageCollectionReport {
         try withLock {
             try publishEarlierChanges()
             let now = Int(Date().timeIntervalSince1970)
@@ -86,7 +64,7 @@ extension Repository {
                 try storage.delete(due + orphaned + unnamed)
                 for name in incoming { unlink(incomingDirectory + "/" + name) }
             }
-            return Collection(
+            return GarbageCollectionReport(
                 unreferenced: duePool,
                 orphaned: orphaned.sorted(), superseded: superseded.sorted(), kept: kept.sorted(),
                 incoming: incoming.sorted(), cachedChunks: cache.paths.count, cachedChunkBytes: cache.bytes,

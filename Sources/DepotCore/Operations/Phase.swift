@@ -2,36 +2,6 @@ import DebianFormat
 import Foundation
 
 extension Repository {
-    /// A phased rollout's steps still to come, carried out by `depot serve` or by
-    /// `depot phase --advance`.
-    public struct Ramp: Sendable, Hashable, Codable {
-        public var distribution: String
-        public var package: String
-        public var version: String
-        /// The percentages still to come, in order.
-        public var steps: [Int]
-        /// Seconds between steps.
-        public var every: Int
-        /// When the next step is due (ISO 8601, UTC).
-        public var next: String
-        /// Who set the ramp up: the user of the history entries of its steps.
-        public var user: String
-    }
-
-    /// One change of a rollout's percentage.
-    public struct PhaseChange: Sendable, Codable {
-        public var distribution: String
-        public var package: String
-        public var version: String
-        /// The percentage before and after (100: fully rolled out, no field).
-        public var before: Int
-        public var after: Int
-        /// The ramp that goes on after this change, if any.
-        public var ramp: Ramp?
-        /// One per architecture; empty when the percentage already was the one asked for.
-        public var changes: [Change]
-    }
-
     /// Sets the `Phased-Update-Percentage` of the newest version `distribution` lists of
     /// `package` (every architecture): 100 rolls it out fully (the field goes), 0 halts it.
     /// Stops a ramp of the package.

@@ -1,14 +1,5 @@
 import Foundation
 
-/// A browser signed in to the dashboard with an API token: it acts with that token's scopes,
-/// and the token's name is the user in history.
-public struct DashboardSession: Sendable {
-    public var token: TokenRecord
-    /// What every form of this session carries, so that a page of another origin cannot post
-    /// one.
-    public var csrf: String
-}
-
 extension Repository {
     /// Signs in with an API token: the cookie to give the browser, or nil for a token that
     /// does not exist (or was revoked). Ends sessions that expired meanwhile.

@@ -39,19 +39,9 @@ struct ListingState: Hashable {
 }
 
 extension Repository {
-    public struct Rollback: Sendable, Codable {
-        public var distribution: String
-        /// The history entries whose changes were undone, newest first.
-        public var undone: [Int64]
-        public var changes: [Change]
-        /// What the distribution lists afterwards whose `Depends` it no longer meets: the
-        /// rollback is done as asked, and says what it left uninstallable.
-        public var unmetDependencies: [UnmetDependency] = []
-    }
-
     /// Puts back, for each package, the listings it had in `distribution` before its latest
     /// change there: the latest change is undone exactly, for every architecture it touched.
-    public func rollback(_ packages: [String], in distribution: String, context: OperationContext) throws -> Rollback {
+    public func rollback(_ packages: [String], in distribution: String, context: OperationContext) throws -> RollbackOutcome {
         try requireDistribution(distribution)
         guard !packages.isEmpty else { throw DepotError.invalidArgument("name the packages to roll back, or --to ID") }
         return try withLock(cancelled: context.isCancelled) {
@@ -86,7 +76,7 @@ extension Repository {
 
     /// Restores `distribution` to exactly what it listed right after history entry `id`, by
     /// undoing every later change to it, newest first.
-    public func rollback(_ distribution: String, to id: Int64, context: OperationContext) throws -> Rollback {
+    public func rollback(_ distribution: String, to id: Int64, context: OperationContext) throws -> RollbackOutcome {
         try requireDistribution(distribution)
         return try withLock(cancelled: context.isCancelled) {
             try publishEarlierChanges()
@@ -127,7 +117,7 @@ extension Repository {
     private func undo(
         _ rows: [JournalRow], in distribution: String, undone: [Int64], context: OperationContext,
         _ db: any StoreTransaction
-    ) throws -> Rollback {
+    ) throws -> RollbackOutcome {
         let names = Set(rows.map(\.package))
         let before = try newestVersions(db, distribution: distribution, names: names)
         // Replay the inverse on what is listed now, then change only what differs: the
@@ -177,11 +167,11 @@ extension Repository {
                 db, operation: "rollback", distribution: distribution, context: context, changes: changes)
             try MetadataStore.markUnpublished(db, distribution)
         }
-        return Rollback(distribution: distribution, undone: undone, changes: changes)
+        return RollbackOutcome(distribution: distribution, undone: undone, changes: changes)
     }
 
     /// `rollback`, with the dependencies its changes left unmet.
-    private func withUnmetDependencies(_ rollback: Rollback) throws -> Rollback {
+    private func withUnmetDependencies(_ rollback: RollbackOutcome) throws -> RollbackOutcome {
         guard !rollback.changes.isEmpty else { return rollback }
         var checked = rollback
         checked.unmetDependencies = try unmetDependencies(
