@@ -15,8 +15,10 @@ extension Repository {
         }
         let source = try source ?? self.source(of: distribution)
         try requireDistribution(source)
-        return try withLock(cancelled: context.isCancelled) {
-            try write { db in
+        // Approvals are not in the served tree: nothing to publish.
+        return try change("approval", context: context) { notes in
+            notes.publishes = false
+            return try write { db in
                 let files = try MetadataStore.listings(db, distribution: source, name: selector.name)
                     .map(\.file).filter { $0.debianVersion == version }
                     .sorted { $0.architecture < $1.architecture }

@@ -8,8 +8,9 @@ extension Repository {
     /// each only once nothing has referenced it for the storage's grace period. With
     /// `dryRun`, only says what it would delete.
     public func collectGarbage(dryRun: Bool = false) throws -> GarbageCollectionReport {
-        try withLock {
-            try publishEarlierChanges()
+        // gc changes what the pool holds, never what an index names: nothing to publish.
+        try change("garbage collection") { notes in
+            notes.publishes = false
             let now = Int(Date().timeIntervalSince1970)
             let grace = storage.gcGrace
             let (due, kept) = try write(commit: !dryRun) { db in

@@ -85,13 +85,7 @@ extension Repository {
     private func changingPhases<T>(
         in distribution: String, context: OperationContext, _ body: @escaping (any StoreTransaction) throws -> T
     ) throws -> T {
-        try requireDistribution(distribution)
-        return try withLock(cancelled: context.isCancelled) {
-            try publishEarlierChanges()
-            let result = try write(body)
-            try publishRecorded("phase change")
-            return result
-        }
+        try change("phase change", in: distribution, context: context) { _ in try write(body) }
     }
 
     /// Relists the newest version's files with the new phase: the journal then holds the

@@ -82,10 +82,10 @@ extension Repository {
         }
         try requireDistribution(target)
         guard target != from else { throw DepotError.invalidArgument("cannot promote \(from) into itself") }
-        return try withLock(cancelled: context.isCancelled) {
-            try publishEarlierChanges()
+        return try change("promotion", context: context) { notes in
             // A dry run does the same work in a transaction that is rolled back.
-            let promotion: Promotion = try write(commit: !dryRun) { db in
+            notes.publishes = !dryRun
+            return try write(commit: !dryRun) { db in
                 var changes: [Change] = []
                 var listed: [PackageFile] = []
                 let selected = try self.selected(selectors, all: all, from: from, to: target, db)
@@ -135,8 +135,6 @@ extension Repository {
                 }
                 return promotion
             }
-            if !dryRun { try publishRecorded("promotion") }
-            return promotion
         }
     }
 

@@ -39,18 +39,6 @@ extension Repository {
         try withLock { try publishPending(waiting: false) }
     }
 
-    /// Publishes the change `operation` just committed. A failure leaves that change recorded,
-    /// and the error says so, and what publishes it: whoever made it must not take it for undone.
-    func publishRecorded(
-        _ operation: String, outcomes: [PushOutcome] = [], precompressed: PrecompressedChunks = .init()
-    ) throws {
-        do {
-            try publishPending(precompressed: precompressed)
-        } catch let error as DepotError {
-            throw DepotError.recordedButUnpublished(error, operation: operation, outcomes: outcomes)
-        }
-    }
-
     /// Publishes every distribution a change (or an interrupted earlier run) left unpublished.
     /// Call with the lock held. `precompressed`: chunks compressed ahead of time for these
     /// indices (`Publisher.precompress`).

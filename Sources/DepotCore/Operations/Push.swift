@@ -20,8 +20,7 @@ extension Repository {
         }
         // Files are written into the pool as they are read, so the lock is held from the
         // start: gc must not take them for a killed push's leftovers.
-        return try withLock(cancelled: context.isCancelled) {
-            try publishEarlierChanges()
+        return try change("push", context: context) { notes in
             let mover = storage.poolWriter()
             // Every file is read, hashed, checked and written on all cores; then all must be
             // acceptable.
@@ -36,7 +35,7 @@ extension Repository {
             let flush = readAll ? mover.flushPlaced() : nil
             return try push(
                 received, to: distribution, component: component, allowDowngrade: allowDowngrade,
-                overrideGates: overrideGates, context: context, mover: mover, flushing: flush)
+                overrideGates: overrideGates, context: context, mover: mover, flushing: flush, notes: &notes)
         }
     }
 
@@ -47,11 +46,10 @@ extension Repository {
     ) throws -> [PushOutcome] {
         let component = try checkPushTarget(distribution, component: component, overrideGates: overrideGates)
         let received = Result { try PreparedFile(try upload.received(), component: component) }
-        return try withLock(cancelled: context.isCancelled) {
-            try publishEarlierChanges()
-            return try push(
+        return try change("push", context: context) { notes in
+            try push(
                 [received], to: distribution, component: component, allowDowngrade: allowDowngrade,
-                overrideGates: overrideGates, context: context, mover: storage.poolWriter())
+                overrideGates: overrideGates, context: context, mover: storage.poolWriter(), notes: &notes)
         }
     }
 
@@ -80,7 +78,7 @@ extension Repository {
     private func push(
         _ received: [Result<PreparedFile, any Error>], to distribution: String, component: String,
         allowDowngrade: Bool, overrideGates: Bool, context: OperationContext, mover: any PoolWriter,
-        flushing placed: BackgroundTask<Void>? = nil
+        flushing placed: BackgroundTask<Void>? = nil, notes: inout ChangeNotes
     ) throws -> [PushOutcome] {
         var prepared = received.compactMap { try? $0.get() }
         let outcomes: [PushOutcome]
@@ -122,8 +120,8 @@ extension Repository {
             throw error
         }
         // Best effort: publishing compresses whatever the guess missed.
-        let precompressed = (try? precompression?.value()) ?? PrecompressedChunks()
-        try publishRecorded("push", outcomes: outcomes, precompressed: precompressed)
+        notes.precompressed = (try? precompression?.value()) ?? PrecompressedChunks()
+        notes.outcomes = outcomes
         return outcomes
     }
 

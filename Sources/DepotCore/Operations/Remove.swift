@@ -6,10 +6,8 @@ extension Repository {
     public func remove(_ selectors: [PackageSelector], from distribution: String, context: OperationContext) throws
         -> [Change]
     {
-        try requireDistribution(distribution)
-        return try withLock(cancelled: context.isCancelled) {
-            try publishEarlierChanges()
-            let changes = try write { db in
+        try change("removal", in: distribution, context: context) { _ in
+            try write { db in
                 var changes: [Change] = []
                 for selector in selectors {
                     let listed = try MetadataStore.listings(db, distribution: distribution, name: selector.name)
@@ -34,8 +32,6 @@ extension Repository {
                 try MetadataStore.markUnpublished(db, distribution)
                 return changes
             }
-            try publishRecorded("removal")
-            return changes
         }
     }
 }

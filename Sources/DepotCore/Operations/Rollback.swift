@@ -42,11 +42,9 @@ extension Repository {
     /// Puts back, for each package, the listings it had in `distribution` before its latest
     /// change there: the latest change is undone exactly, for every architecture it touched.
     public func rollback(_ packages: [String], in distribution: String, context: OperationContext) throws -> RollbackOutcome {
-        try requireDistribution(distribution)
         guard !packages.isEmpty else { throw DepotError.invalidArgument("name the packages to roll back, or --to ID") }
-        return try withLock(cancelled: context.isCancelled) {
-            try publishEarlierChanges()
-            let rollback = try write { db in
+        let rollback = try change("rollback", in: distribution, context: context) { _ in
+            try write { db in
                 var rows: [JournalRow] = []
                 var undone: [Int64] = []
                 for package in packages {
@@ -69,18 +67,15 @@ extension Repository {
                 }
                 return try self.undo(rows, in: distribution, undone: undone.sorted(by: >), context: context, db)
             }
-            try publishRecorded("rollback")
-            return try withUnmetDependencies(rollback)
         }
+        return try withUnmetDependencies(rollback)
     }
 
     /// Restores `distribution` to exactly what it listed right after history entry `id`, by
     /// undoing every later change to it, newest first.
     public func rollback(_ distribution: String, to id: Int64, context: OperationContext) throws -> RollbackOutcome {
-        try requireDistribution(distribution)
-        return try withLock(cancelled: context.isCancelled) {
-            try publishEarlierChanges()
-            let rollback = try write { db in
+        let rollback = try change("rollback", in: distribution, context: context) { _ in
+            try write { db in
                 guard try db.exists("SELECT 1 FROM history WHERE id = ?", [id]) else {
                     throw DepotError.invalidArgument("no history entry \(id) (see 'depot history \(distribution)')")
                 }
@@ -107,9 +102,8 @@ extension Repository {
                 ).map(JournalRow.init)
                 return try self.undo(rows, in: distribution, undone: later.map { $0[0] }, context: context, db)
             }
-            try publishRecorded("rollback")
-            return try withUnmetDependencies(rollback)
         }
+        return try withUnmetDependencies(rollback)
     }
 
     /// Applies the inverse of journal rows given newest first, and records the rollback as a

@@ -46,8 +46,10 @@ extension Repository {
     /// revoked user no longer widens a rollout. Returns those ramps.
     @discardableResult
     public func revokeToken(name: String, context: OperationContext) throws -> [Ramp] {
-        try withLock(cancelled: context.isCancelled) {
-            try write { db in
+        // A stopped ramp changes no listing: nothing to publish.
+        try change("token revocation", context: context) { notes in
+            notes.publishes = false
+            return try write { db in
                 guard let hash: String = try db.value("DELETE FROM tokens WHERE name = ? RETURNING hash", [name]) else {
                     throw DepotError.invalidArgument("no token named '\(name)' (see 'depot token list')")
                 }
