@@ -121,6 +121,14 @@ let package = Package(
             name: "DepotCoreTests",
             dependencies: ["DepotCore", "DepotTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
+            name: "DepotServerTests",
+            dependencies: [
+                "DepotServer", "DepotCore", "DepotTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+        .testTarget(
             name: "EndToEndTests",
             dependencies: ["depot", "DepotTestSupport", "DebianFormat", "AptRepository"]),
         .testTarget(

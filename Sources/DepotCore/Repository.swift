@@ -5,9 +5,10 @@ import Foundation
 /// A Depot repository on disk: `depot.conf`, the private `.depot/` (metadata store, lock,
 /// signing keyring, caches) and the served `public/` tree.
 ///
-/// Every change follows one pattern: take the repository lock, change the store in one
-/// transaction (marking the distributions it touched as unpublished), publish those
-/// distributions, release the lock. Reads use the store's snapshot and never wait.
+/// Every change goes through `change` (RepositoryChange.swift): take the repository lock,
+/// change the store in one transaction (marking the distributions it touched as
+/// unpublished), publish those distributions, release the lock. Reads use the store's
+/// snapshot and never wait. Each operation is a file of `Operations/`.
 public final class Repository: Sendable {
     public let root: String
     public let configuration: Configuration

@@ -59,7 +59,8 @@ struct API: Sendable {
         return try json(outcomes, status: outcomes.contains { $0.status == .added } ? .created : .ok)
     }
 
-    private struct PromotionRequest: RequestBody {
+    /// `POST /api/v1/promotions`: a `PromotionRequest`, as JSON, and a note.
+    private struct PromotionBody: RequestBody {
         var packages: [String]?
         var all: Bool?
         var from: String
@@ -67,44 +68,35 @@ struct API: Sendable {
         var dryRun: Bool?
         var allowDowngrade: Bool?
         var withDeps: Bool?
+        var ignoreDependencies: Bool?
         var phase: Int?
         var overrideGates: Bool?
         var note: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case packages, all, from, to, dryRun, allowDowngrade, withDeps, phase, overrideGates, note
+            case packages, all, from, to, dryRun, allowDowngrade, withDeps, ignoreDependencies, phase, overrideGates
+            case note
+        }
+
+        var request: PromotionRequest {
+            PromotionRequest(
+                packages: packages ?? [], all: all ?? false, from: from, to: to, dryRun: dryRun ?? false,
+                allowDowngrade: allowDowngrade ?? false, withDependencies: withDeps ?? false,
+                checkDependencies: !(ignoreDependencies ?? false), phase: phase, overrideGates: overrideGates ?? false)
         }
     }
 
     private func promote(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
-        let body = try await decode(PromotionRequest.self, request)
+        let body = try await decode(PromotionBody.self, request)
         guard let target = body.to ?? repository.configuration.distribution(body.from)?.promotesTo else {
             throw APIError(.badRequest, "invalid-request", "\(body.from) promotes to no distribution: give \"to\"")
         }
         let token = try await authorize(request, .promote, on: target)
-        let overrideGates = body.overrideGates ?? false
-        if overrideGates && !token.allows(.override, on: target) { throw forbidden(token, .override, target) }
-        let packages = body.packages ?? []
-        let all = body.all ?? false
-        if body.packages?.isEmpty == true && !all {
-            throw APIError(
-                .badRequest, "invalid-request",
-                "\"packages\" is empty: name at least one package, or give \"all\": true")
-        }
-        guard all != !packages.isEmpty else {
-            throw APIError(
-                .badRequest, "invalid-request",
-                all
-                    ? "give \"packages\" or \"all\": true, not both"
-                    : "give \"packages\" (a list of names) or \"all\": true")
+        if body.overrideGates == true && !token.allows(.override, on: target) {
+            throw forbidden(token, .override, target)
         }
         let promotion = try await blocking {
-            try repository.promote(
-                try packages.map { try PackageSelector(parsing: $0) }, all: body.all ?? false, from: body.from,
-                to: target, dryRun: body.dryRun ?? false, allowDowngrade: body.allowDowngrade ?? false,
-                withDependencies: body.withDeps ?? false, phase: body.phase, overrideGates: overrideGates,
-                context: try operationContext(token, request, context, note: body.note)
-            )
+            try repository.promote(body.request, context: try operationContext(token, request, context, note: body.note))
         }
         return try json(promotion)
     }

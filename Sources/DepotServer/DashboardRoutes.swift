@@ -225,10 +225,9 @@ struct DashboardRoutes: Sendable {
         let from = try action.field("from")
         let to = try action.field("to")
         try action.require(.promote, on: to)
-        let selector = try PackageSelector(parsing: package)
         let confirmed = action.form["confirm"] == "yes"
         let promotion = try repository.promote(
-            [selector], from: from, to: to, dryRun: !confirmed, context: action.context)
+            PromotionRequest(packages: [package], from: from, to: to, dryRun: !confirmed), context: action.context)
         guard confirmed else {
             return Dashboard.promotionPreview(
                 promotion, package: package, note: action.form["note"] ?? "", session: action.session)

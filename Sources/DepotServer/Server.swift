@@ -30,12 +30,27 @@ public struct Server: Sendable {
     /// Serves until SIGTERM or SIGINT, then finishes the requests under way and returns.
     /// `onListening` is told the address once the port is open (its port, when 0 was asked).
     public func run(repository: Repository, onListening: @escaping @Sendable (String) -> Void) async throws {
+        let app = try makeApplication(repository: repository, onListening: onListening)
+        do {
+            try await app.runService()
+        } catch let error as IOError where [EADDRINUSE, EADDRNOTAVAIL, EACCES].contains(error.errnoCode) {
+            throw DepotError.invalidArgument(
+                "cannot listen on \(host):\(port): \(String(cString: strerror(error.errnoCode))); "
+                    + "stop what uses that address or choose another with --listen HOST:PORT")
+        }
+    }
+
+    /// The server `run` runs: the router behind the channel that answers `public/` itself,
+    /// keeps each connection to its limits and logs every request.
+    func makeApplication(repository: Repository, onListening: @escaping @Sendable (String) -> Void) throws
+        -> some ApplicationProtocol
+    {
         let logger = Logger(label: "depot.serve", factory: LineLogHandler.init)
         let files = try repository.treeRedirectBase.map(StaticFiles.init(redirectingTo:))
             ?? StaticFiles(publicDirectory: repository.publicDirectory)
         let connections = ConnectionTracker(limits: connectionLimits)
         let router = makeRouter(repository: repository, files: files, connections: connections, logger: logger)
-        let app = Application(
+        return Application(
             router: router,
             server: HTTPServerBuilder { responder in
                 HTTP1ChannelWithStaticFiles(
@@ -47,13 +62,6 @@ public struct Server: Sendable {
                     channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)")
             },
             logger: logger)
-        do {
-            try await app.runService()
-        } catch let error as IOError where [EADDRINUSE, EADDRNOTAVAIL, EACCES].contains(error.errnoCode) {
-            throw DepotError.invalidArgument(
-                "cannot listen on \(host):\(port): \(String(cString: strerror(error.errnoCode))); "
-                    + "stop what uses that address or choose another with --listen HOST:PORT")
-        }
     }
 
     func makeRouter(repository: Repository, files: StaticFiles, connections: ConnectionTracker, logger: Logger)

@@ -55,22 +55,23 @@ struct Promote: ParsableCommand {
     @Flag(help: "Print the outcome as JSON.")
     var json = false
 
+    private var request: PromotionRequest {
+        PromotionRequest(
+            packages: packages, all: all, from: from, to: to, dryRun: dryRun, allowDowngrade: allowDowngrade,
+            withDependencies: withDeps, checkDependencies: !ignoreDependencies, phase: phase,
+            overrideGates: overrideGates)
+    }
+
     func validate() throws {
-        guard all != !packages.isEmpty else {
-            throw ValidationError(
-                all ? "--all promotes every package: name none" : "name the packages to promote, or pass --all")
-        }
-        if withDeps && ignoreDependencies {
-            throw ValidationError("--with-deps and --ignore-dependencies contradict each other: pass one")
+        do {
+            _ = try request.selectors()
+        } catch {
+            throw ValidationError("\(error)")
         }
     }
 
     func run() throws {
-        let selectors = try packages.map { try PackageSelector(parsing: $0) }
-        let promotion = try repository.open().promote(
-            selectors, all: all, from: from, to: to, dryRun: dryRun, allowDowngrade: allowDowngrade,
-            withDependencies: withDeps, checkDependencies: !ignoreDependencies, phase: phase,
-            overrideGates: overrideGates, context: try .currentProcess(note: note))
+        let promotion = try repository.open().promote(request, context: try .currentProcess(note: note))
         if json { try printJSON(promotion) } else { report(promotion) }
         if dryRun && !promotion.closedGates.isEmpty {
             printError("depot: error: the promotion would be refused: a gate is closed (or pass --override-gates)")

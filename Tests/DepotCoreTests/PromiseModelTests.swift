@@ -31,15 +31,17 @@ import Testing
         try run.steps(Self.steps)
     }
 
-    @Test func theModelHoldsOnPostgreSQL() throws {
-        let server = try PostgresServer()
-        defer { server.stop() }
-        // The store reads its password from the environment, as on a node.
-        setenv("PGPASSWORD", PostgresServer.password, 1)
-        setenv("PGPASSFILE", "/nonexistent", 1)
-        let run = try ModelRun(seed: Self.seed &+ 1, postgres: server)
-        defer { run.remove() }
-        try run.steps(Self.steps / 2)
+    @Test func theModelHoldsOnPostgreSQL() async throws {
+        try await TestSupport.offThePool {
+            let server = try PostgresServer()
+            defer { server.stop() }
+            // The store reads its password from the environment, as on a node.
+            setenv("PGPASSWORD", PostgresServer.password, 1)
+            setenv("PGPASSFILE", "/nonexistent", 1)
+            let run = try ModelRun(seed: Self.seed &+ 1, postgres: server)
+            defer { run.remove() }
+            try run.steps(Self.steps / 2)
+        }
     }
 }
 
@@ -313,7 +315,7 @@ final class ModelRun {
         }
         expect("promote \(name) from \(from) to \(to) by \(user)", predicted) {
             _ = try repository.promote(
-                [try PackageSelector(parsing: name)], from: from, to: to, overrideGates: overrideGates,
+                PromotionRequest(packages: [name], from: from, to: to, overrideGates: overrideGates),
                 context: try context(user))
         }
         if case .success = predicted { model = next }

@@ -78,7 +78,16 @@ struct HostileInputTests {
                 ["--data-binary", #"{"packages": ["hello"], "from": "staging", "from": "development"}"#],
                 #""from" is given twice"#
             ),
-            ("api/v1/promotions", ["--data-binary", #"{"packages": [], "from": "staging"}"#], #""packages" is empty"#),
+            // The API, the command line and the dashboard check a promotion in one place.
+            (
+                "api/v1/promotions", ["--data-binary", #"{"packages": [], "from": "staging"}"#],
+                "name the packages to promote, or promote all"
+            ),
+            (
+                "api/v1/promotions",
+                ["--data-binary", #"{"packages": ["hello"], "from": "staging", "withDeps": true, "ignoreDependencies": true}"#],
+                "contradict each other"
+            ),
             (
                 "api/v1/promotions", ["--data-binary", #"{"packages": "hello", "from": "staging"}"#],
                 #""packages" must be"#

@@ -65,7 +65,7 @@ import Testing
                 (["promote", "snowbird", "ghost", "--from", "development"], "development does not list ghost"),
                 (["promote", "snowbird", "--from", "production"], "production promotes to no distribution"),
                 (["promote", "snowbird", "--from", "nowhere"], "unknown distribution 'nowhere'"),
-                (["promote", "--from", "development"], "name the packages to promote, or pass --all"),
+                (["promote", "--from", "development"], "name the packages to promote, or promote all"),
             ])
     }
 
@@ -214,5 +214,19 @@ import Testing
         let forced = try repository.depot(["promote", "toolkit", "--from", "staging", "--ignore-dependencies"])
         #expect(forced.status == 0, "\(forced.standardError)")
         #expect(try listed(repository, "production").contains("toolkit 1.0-1 all"))
+
+        // Through the API too: the same request, checked in the same place.
+        let token = try repository.createToken("ops", allowing: ["promote:production"])
+        let server = try DepotServe(root: repository.root)
+        defer { server.stop() }
+        func promote(_ body: String) throws -> HTTPAnswer {
+            try HTTPAnswer(
+                server.curl("api/v1/promotions", ["-H", "Authorization: Bearer \(token)", "--data-binary", body]))
+        }
+        let refused = try promote(#"{"packages": ["alerter"], "from": "staging"}"#)
+        #expect(refused.status == 409 && refused.error == "unmet-dependencies")
+        let ignored = try promote(#"{"packages": ["alerter"], "from": "staging", "ignoreDependencies": true}"#)
+        #expect(ignored.status == 200, "\(String(decoding: ignored.body, as: UTF8.self))")
+        #expect(try listed(repository, "production").contains("alerter 1.0-1 amd64"))
     }
 }

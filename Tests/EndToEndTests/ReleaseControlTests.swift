@@ -260,7 +260,8 @@ import Testing
         #expect(try post("promotions", release, #"{"packages": ["tern"], "from": "staging", "overrideGates": true}"#).status == 403)
         let approval = try post("distributions/production/approvals", reviewer, #"{"package": "tern", "version": "2.0-1", "note": "ok"}"#)
         #expect(approval.status == 201, "\(String(decoding: approval.body, as: UTF8.self))")
-        #expect(try post("distributions/production/approvals", reviewer, #"{"package": "tern", "version": "2.0-1"}"#).status == 400)
+        let again = try post("distributions/production/approvals", reviewer, #"{"package": "tern", "version": "2.0-1"}"#)
+        #expect(again.status == 409 && again.error == "already-approved")
 
         let accepted = try post("promotions", release, promotion)
         #expect(accepted.status == 200, "\(String(decoding: accepted.body, as: UTF8.self))")

@@ -27,6 +27,19 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
     case invalidSelector(String, reason: String)
     case tooLarge(name: String, limit: Int)
     case invalidArgument(String)
+    /// The pusher of a file approving it (four eyes).
+    case selfApproval(user: String, package: String, version: String, distribution: String)
+    case alreadyApproved(user: String, file: String, distribution: String)
+    /// A token of this name exists, or existed (`revokedAt`): names are never reused.
+    case tokenNameTaken(String, revokedAt: String?)
+    case unknownToken(String)
+    case unknownHistoryEntry(Int64, distribution: String)
+    /// No recorded change of the package in the distribution to roll back.
+    case nothingToRollBack(package: String, distribution: String)
+    /// A history entry recorded before Depot kept listing journals.
+    case historyNotUndoable(entry: Int64, distribution: String)
+    /// A rollback would restore a file gc has deleted.
+    case fileCollected(file: String, distribution: String, historyID: Int64)
     case storage(String)
     case storeMissing(path: String)
     /// depot.conf differs from the configuration the shared store records, in these fields.
@@ -106,6 +119,28 @@ public enum DepotError: Error, Sendable, CustomStringConvertible {
             return "invalid package '\(text)': \(reason) (expected NAME or NAME=VERSION)"
         case .invalidArgument(let text):
             return text
+        case .selfApproval(let user, let package, let version, let distribution):
+            return "\(user) pushed \(package) \(version) and cannot approve it (four eyes): "
+                + "another user must approve it for \(distribution)"
+        case .alreadyApproved(let user, let file, let distribution):
+            return "\(user) has already approved \(file) for \(distribution)"
+        case .tokenNameTaken(let name, nil):
+            return "a token named '\(name)' exists: revoke it first ('depot token revoke \(name)') or pick another name"
+        case .tokenNameTaken(let name, let revokedAt?):
+            return "a token named '\(name)' was revoked at \(revokedAt), and a name is never given to another token "
+                + "(history and approvals name users by it): pick a new one, such as '\(name)-2'"
+        case .unknownToken(let name):
+            return "no token named '\(name)' (see 'depot token list')"
+        case .unknownHistoryEntry(let id, let distribution):
+            return "no history entry \(id) (see 'depot history \(distribution)')"
+        case .nothingToRollBack(let package, let distribution):
+            return "no recorded change of \(package) in \(distribution) to roll back (see 'depot history \(distribution)')"
+        case .historyNotUndoable(let entry, let distribution):
+            return "history entry \(entry) of \(distribution) was recorded before Depot kept listing journals "
+                + "and cannot be undone; roll back to \(entry) or later"
+        case .fileCollected(let file, let distribution, let historyID):
+            return "cannot restore \(file) in \(distribution): gc deleted it, as history entry \(historyID) is beyond "
+                + "Retain-History"
         case .storage(let detail):
             return "metadata store: \(detail)"
         case .storeMissing(let path):

@@ -28,23 +28,17 @@ extension Repository {
                 }
                 let pushers = try MetadataStore.pushers(db, fileIDs: files.map(\.id))
                 if let pusher = files.compactMap({ pushers[$0.id] }).first(where: { $0 == context.user }) {
-                    throw DepotError.invalidArgument(
-                        "\(pusher) pushed \(selector.name) \(version) and cannot approve it (four eyes): "
-                            + "another user must approve it for \(distribution)")
+                    throw DepotError.selfApproval(
+                        user: pusher, package: selector.name, version: version.description, distribution: distribution)
                 }
                 var approvals: [Approval] = []
                 for file in files {
-                    if try db.exists(
-                        "SELECT 1 FROM approvals WHERE distribution = ? AND file_id = ? AND \"user\" = ?",
-                        [distribution, file.id, context.user])
-                    {
-                        throw DepotError.invalidArgument(
-                            "\(context.user) has already approved \(file.name) \(file.version) (\(file.architecture)) "
-                                + "for \(distribution)")
+                    if try MetadataStore.hasApproved(db, user: context.user, fileID: file.id, into: distribution) {
+                        throw DepotError.alreadyApproved(
+                            user: context.user, file: "\(file.name) \(file.version) (\(file.architecture))",
+                            distribution: distribution)
                     }
-                    try db.execute(
-                        "INSERT INTO approvals (distribution, file_id, \"user\", date, note) VALUES (?, ?, ?, ?, ?)",
-                        [distribution, file.id, context.user, context.timestamp, context.note])
+                    try MetadataStore.recordApproval(db, fileID: file.id, into: distribution, context: context)
                     approvals.append(
                         Approval(
                             distribution: distribution, package: file.name, version: file.version,
@@ -53,20 +47,6 @@ extension Repository {
                 }
                 return approvals
             }
-        }
-    }
-
-    /// The approvals of a package's files, for `show`.
-    func approvals(of package: String, _ db: any StoreTransaction) throws -> [Approval] {
-        try db.rows(
-            """
-            SELECT a.distribution, f.name, f.version, f.architecture, a."user", a.date, a.note
-            FROM approvals a JOIN package_files f ON f.id = a.file_id WHERE f.name = ? ORDER BY a.date, a."user"
-            """, [package]
-        ).map {
-            Approval(
-                distribution: $0[0], package: $0[1], version: $0[2], architecture: $0[3], user: $0[4], date: $0[5],
-                note: $0[6])
         }
     }
 }

@@ -14,29 +14,12 @@ extension Repository {
             let now = Int(Date().timeIntervalSince1970)
             let grace = storage.gcGrace
             let (due, kept) = try write(commit: !dryRun) { db in
-                let (retained, arguments) = try self.retainedJournal(db)
-                let files = try db.rows(
-                    """
-                    SELECT id, pool_path FROM package_files
-                    WHERE id NOT IN (SELECT file_id FROM listings) AND id NOT IN \(retained)
-                    """,
-                    arguments)
-                for row in files {
-                    try db.execute("DELETE FROM package_files WHERE id = ?", [row[0] as Int64])
-                    try db.execute(
-                        "INSERT INTO storage_garbage (path, since) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                        [row[1] as String, now])
-                }
-                // A file pushed again since it became garbage is referenced again.
-                try db.execute("DELETE FROM storage_garbage WHERE path IN (SELECT pool_path FROM package_files)")
-                let due = try db.texts(
-                    "SELECT path FROM storage_garbage WHERE since <= ? ORDER BY path", [now - grace])
-                let kept = try db.texts(
-                    "SELECT path FROM storage_garbage WHERE since > ? ORDER BY path", [now - grace])
-                try db.execute("DELETE FROM storage_garbage WHERE since <= ?", [now - grace])
-                return (due, kept)
+                // Journal rows of distributions no longer in depot.conf are all kept: gc never guesses.
+                try MetadataStore.collectUnreferencedFiles(
+                    db, retention: self.configuration.distributions.map { ($0.name, $0.retainHistory) }, now: now)
+                return try MetadataStore.takeGarbage(db, due: now - grace)
             }
-            let known = try read { db in Set(try db.texts("SELECT pool_path FROM package_files")) }
+            let known = try read { db in try MetadataStore.poolPaths(db) }
             let pool = try storage.poolFiles()
             let sizes = Dictionary(pool.map { ($0.path, $0.size) }, uniquingKeysWith: { a, _ in a })
             let accounted = Set(due).union(kept)
@@ -71,26 +54,6 @@ extension Repository {
                 incoming: incoming.sorted(), cachedChunks: cache.paths.count, cachedChunkBytes: cache.bytes,
                 bytes: bytes, dryRun: dryRun)
         }
-    }
-
-    /// A subquery (and its arguments) for the files of the journal rows within each
-    /// distribution's retention window: its latest `Retain-History` entries.
-    private func retainedJournal(_ db: any StoreTransaction) throws -> (String, [any StoreValueConvertible]) {
-        var windows: [String] = []
-        var arguments: [any StoreValueConvertible] = []
-        for distribution in configuration.distributions {
-            let oldestRetained: Int64 =
-                try db.value(
-                    "SELECT id FROM history WHERE distribution = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
-                    [distribution.name, distribution.retainHistory - 1]) ?? 0
-            windows.append("(distribution = ? AND history_id >= ?)")
-            arguments += [distribution.name, oldestRetained]
-        }
-        // Journal rows of distributions no longer in depot.conf are all kept: gc never guesses.
-        let names = configuration.distributions.map(\.name)
-        windows.append("distribution NOT IN (\(names.map { _ in "?" }.joined(separator: ", ")))")
-        arguments += names
-        return ("(SELECT file_id FROM listing_journal WHERE \(windows.joined(separator: " OR ")))", arguments)
     }
 
     /// Files in `.depot/incoming/` whose push (the process named in the file name) has ended.

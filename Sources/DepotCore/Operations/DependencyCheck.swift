@@ -31,19 +31,11 @@ final class Offerings {
                 version: $0.file.debianVersion, architecture: $0.file.architecture, provider: $0.file,
                 component: $0.component)
         }
-        let providers = try db.rows(
-            """
-            SELECT l.component, \(MetadataStore.fileColumns), p.version
-            FROM provides p JOIN package_files f ON f.id = p.file_id JOIN listings l ON l.file_id = f.id
-            WHERE p.name = ? AND l.distribution = ?
-            """,
-            [name, distribution])
-        for row in providers {
-            let file = MetadataStore.file(row, offset: 1)
+        for (file, component, version) in try MetadataStore.providers(db, of: name, in: distribution) {
             offers.append(
                 Offer(
-                    version: (row[12] as String?).flatMap { try? DebianVersion($0) }, architecture: file.architecture,
-                    provider: file, component: row[0]))
+                    version: version.flatMap { try? DebianVersion($0) }, architecture: file.architecture,
+                    provider: file, component: component))
         }
         cache[name] = offers
         return offers
@@ -138,31 +130,17 @@ extension Repository {
         -> [UnmetDependency]
     {
         try read { db in
-            var sql = """
-                SELECT \(MetadataStore.fileColumns), f.control FROM listings l JOIN package_files f ON f.id = l.file_id
-                WHERE l.distribution = ?
-                """
-            var arguments: [any StoreValueConvertible] = [distribution]
-            if let names {
-                // The names, and those they provide: a package is checked when its control
-                // text mentions one (its own name is in it too), found by SQLite, not parsed.
-                let provided = try db.texts(
-                    """
-                    SELECT DISTINCT p.name FROM provides p JOIN package_files f ON f.id = p.file_id
-                    WHERE f.name IN \(db.dialect.jsonArrayValues)
-                    """,
-                    [try MetadataStore.json(names.sorted())])
-                sql += " AND " + db.dialect.containsAnyOfJSONArray("f.control")
-                arguments.append(try MetadataStore.json(names.union(provided).sorted()))
-            }
+            // The names, and those they provide: a package is checked when its control text
+            // mentions one (its own name is in it too), found by the store, not parsed.
+            let mentioned = try names.map { names in names.union(try MetadataStore.providedNames(db, by: names)) }
+            let listed = try MetadataStore.listedControls(db, in: distribution, mentioning: mentioned)
             let offerings = Offerings(db, distribution: distribution)
             var parsed: [String: RelationshipList] = [:]
             var known: [String: Bool] = [:]
             var unmet: [UnmetDependency] = []
-            for row in try db.rows(sql, arguments) {
-                let file = MetadataStore.file(row)
+            for (file, control) in listed {
                 try forEachUnmetRequirement(
-                    of: file, control: row[11], in: offerings, alsoKnownFrom: nil, parsed: &parsed, known: &known, db
+                    of: file, control: control, in: offerings, alsoKnownFrom: nil, parsed: &parsed, known: &known, db
                 ) { alternatives, architecture in
                     unmet.append(UnmetDependency(file, alternatives, architecture: architecture, in: distribution))
                 }
@@ -201,16 +179,13 @@ extension Repository {
     }
 
     private func control(of file: PackageFile, _ db: any StoreTransaction) throws -> String {
-        try db.value("SELECT control FROM package_files WHERE id = ?", [file.id]) ?? ""
+        try MetadataStore.controls(db, of: [file.id])[file.id] ?? ""
     }
 
     /// The control paragraphs of these files, read in one query rather than one per file.
     private func controls(of files: [PackageFile], _ db: any StoreTransaction) throws -> [Int64: String] {
         guard files.count > 1 else { return [:] }
-        let ids = "[" + files.map { String($0.id) }.joined(separator: ",") + "]"
-        let rows = try db.rows(
-            "SELECT id, control FROM package_files WHERE id IN \(db.dialect.jsonArrayIntegers)", [ids])
-        return Dictionary(rows.map { ($0[0] as Int64, $0[1] as String) }, uniquingKeysWith: { first, _ in first })
+        return try MetadataStore.controls(db, of: files.map(\.id))
     }
 
     /// Whether any alternative names a package (or a provided name) this repository holds.
@@ -221,14 +196,7 @@ extension Repository {
         for relationship in alternatives {
             let name = relationship.package
             if try target.names(name) || source?.names(name) == true { return true }
-            let held =
-                try cache[name]
-                ?? db.exists(
-                    """
-                    SELECT 1 WHERE EXISTS (SELECT 1 FROM package_files WHERE name = ?)
-                        OR EXISTS (SELECT 1 FROM provides WHERE name = ?)
-                    """,
-                    [name, name])
+            let held = try cache[name] ?? MetadataStore.holdsName(db, name)
             cache[name] = held
             if held { return true }
         }

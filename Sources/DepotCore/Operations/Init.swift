@@ -84,7 +84,7 @@ extension Repository {
             if let url = options.store {
                 store = try PostgresStore(url: url)
                 // A store that already holds a repository is joined, not made anew (init --join).
-                if try store.read({ db in try db.exists("SELECT 1 FROM repository_configuration") }) {
+                if try store.read({ db in try MetadataStore.holdsRepository(db) }) {
                     throw DepotError.storage("\(store.location): the store already holds a repository; give a new one an empty database")
                 }
             } else {
@@ -101,8 +101,7 @@ extension Repository {
                 // Without the store's address: nodes may reach the store by different names.
                 var recorded = configuration
                 recorded.store = nil
-                try db.execute(
-                    "INSERT INTO repository_configuration (configuration) VALUES (?)", [recorded.rendered()])
+                try MetadataStore.recordConfiguration(db, recorded.rendered())
             }
             try DurableFiles.replace(root + "/depot.conf", with: Array(configuration.rendered().utf8))
         } catch let error as SigningError {

@@ -102,9 +102,6 @@ extension Repository {
         var configuration = configuration
         configuration.store = nil
         let text = configuration.rendered()
-        try write { db in
-            try db.execute("DELETE FROM repository_configuration")
-            try db.execute("INSERT INTO repository_configuration (configuration) VALUES (?)", [text])
-        }
+        try write { db in try MetadataStore.recordConfiguration(db, text) }
     }
 }

@@ -131,38 +131,3 @@ extension Repository {
     static func timestamp(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
     static func date(_ timestamp: String) -> Date? { ISO8601DateFormatter().date(from: timestamp) }
 }
-
-extension MetadataStore {
-    static func ramps(_ db: any StoreTransaction, distribution: String? = nil) throws -> [Repository.Ramp] {
-        var sql = "SELECT distribution, package, version, steps, every_seconds, next_at, \"user\" FROM phase_ramps"
-        var arguments: [any StoreValueConvertible] = []
-        if let distribution {
-            sql += " WHERE distribution = ?"
-            arguments.append(distribution)
-        }
-        return try db.rows(sql + " ORDER BY distribution, package", arguments).map { row in
-            Repository.Ramp(
-                distribution: row[0], package: row[1], version: row[2],
-                steps: (try? JSONDecoder().decode([Int].self, from: Data((row[3] as String).utf8))) ?? [],
-                every: row[4], next: Repository.timestamp(Date(timeIntervalSince1970: Double(row[5] as Int64))),
-                user: row[6])
-        }
-    }
-
-    static func saveRamp(_ db: any StoreTransaction, _ ramp: Repository.Ramp) throws {
-        let steps = try MetadataStore.json(ramp.steps)
-        let next = Int64((Repository.date(ramp.next) ?? Date()).timeIntervalSince1970)
-        try db.execute(
-            """
-            INSERT INTO phase_ramps (distribution, package, version, steps, every_seconds, next_at, "user")
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, [ramp.distribution, ramp.package, ramp.version, steps, ramp.every, next, ramp.user])
-    }
-
-    static func stopRamps(_ db: any StoreTransaction, distribution: String, packages: Set<String>) throws {
-        guard !packages.isEmpty else { return }
-        try db.execute(
-            "DELETE FROM phase_ramps WHERE distribution = ? AND package IN \(db.dialect.jsonArrayValues)",
-            [distribution, try json(packages.sorted())])
-    }
-}

@@ -57,38 +57,35 @@ extension Repository {
         return result
     }
 
-    /// Makes `to` list exactly the pool files `from` lists for the selected packages (the
-    /// newest version, or the one named), for every architecture: all or none. `all` selects
-    /// every package that is new or an upgrade in `from`. `to` defaults to `from`'s
-    /// `Promotes-To`.
+    /// Makes the target list exactly the pool files `from` lists for the selected packages
+    /// (the newest version, or the one named), for every architecture: all or none. `all`
+    /// selects every package that is new or an upgrade in `from`. The target defaults to
+    /// `from`'s `Promotes-To`.
     ///
-    /// The promoted packages' `Depends` and `Pre-Depends` must be met in `to` afterwards
-    /// (`checkDependencies`); `withDependencies` promotes what they need from `from` along.
+    /// The promoted packages' `Depends` and `Pre-Depends` must be met in the target
+    /// afterwards (`checkDependencies`); `withDependencies` promotes what they need along.
     ///
-    /// `phase` lists the promoted versions phased to that percentage in `to`. The gates of
-    /// `to` (`Min-Soak`, `Approvals`) apply to every file the promotion lists; a closed gate
+    /// `phase` lists the promoted versions phased to that percentage in the target. Its gates
+    /// (`Min-Soak`, `Approvals`) apply to every file the promotion lists; a closed gate
     /// refuses it, unless `overrideGates`, which history records. A dry run reports the
     /// gates instead of refusing.
-    public func promote(
-        _ selectors: [PackageSelector], all: Bool = false, from: String, to: String? = nil, dryRun: Bool = false,
-        allowDowngrade: Bool = false, withDependencies: Bool = false, checkDependencies: Bool = true,
-        phase: Int? = nil, overrideGates: Bool = false, context: OperationContext
-    ) throws -> Promotion {
-        if let phase { try Self.checkPercentage(phase) }
-        let listedPhase = phase == 100 ? nil : phase
+    public func promote(_ request: PromotionRequest, context: OperationContext) throws -> Promotion {
+        let selectors = try request.selectors()
+        let from = request.from
+        let listedPhase = request.phase == 100 ? nil : request.phase
         try requireDistribution(from)
-        guard let target = to ?? configuration.distribution(from)?.promotesTo else {
+        guard let target = request.to ?? configuration.distribution(from)?.promotesTo else {
             throw DepotError.invalidArgument("\(from) promotes to no distribution: name one with --to")
         }
         try requireDistribution(target)
         guard target != from else { throw DepotError.invalidArgument("cannot promote \(from) into itself") }
         return try change("promotion", context: context) { notes in
             // A dry run does the same work in a transaction that is rolled back.
-            notes.publishes = !dryRun
-            return try write(commit: !dryRun) { db in
+            notes.publishes = !request.dryRun
+            return try write(commit: !request.dryRun) { db in
                 var changes: [Change] = []
                 var listed: [PackageFile] = []
-                let selected = try self.selected(selectors, all: all, from: from, to: target, db)
+                let selected = try self.selected(selectors, all: request.all, from: from, to: target, db)
                 // What the target lists of these names, read in one query rather than one per file.
                 var inTarget = Dictionary(
                     grouping: try MetadataStore.listings(
@@ -99,7 +96,7 @@ extension Repository {
                 for listing in selected {
                     let result = try self.addListing(
                         listing.file, to: target, component: listing.component, phase: listedPhase,
-                        allowDowngrade: allowDowngrade,
+                        allowDowngrade: request.allowDowngrade,
                         fileName: "\(listing.file.name) \(listing.file.version) (\(listing.file.architecture))",
                         listed: &inTarget[PackageKey(listing.file), default: []], writes: writes)
                     if let change = result.change {
@@ -108,20 +105,20 @@ extension Repository {
                     }
                 }
                 try writes.flush(db)
-                if checkDependencies || withDependencies {
+                if request.checkDependencies || request.withDependencies {
                     changes += try self.checkDependencies(
-                        of: listed, into: target, from: from, promoteAlong: withDependencies,
-                        allowDowngrade: allowDowngrade, db)
+                        of: listed, into: target, from: from, promoteAlong: request.withDependencies,
+                        allowDowngrade: request.allowDowngrade, db)
                 }
-                var promotion = Promotion(from: from, to: target, changes: changes, dryRun: dryRun)
+                var promotion = Promotion(from: from, to: target, changes: changes, dryRun: request.dryRun)
                 if self.configuration.distribution(target)?.hasGates == true {
                     promotion.gates = try self.gateChecks(
                         of: try MetadataStore.filesListedByThisChange(db, in: target), from: from, into: target,
                         promoter: context.user, now: Self.date(context.timestamp) ?? Date(), db)
                 }
                 let closed = promotion.closedGates
-                if !closed.isEmpty && !dryRun {
-                    guard overrideGates else { throw DepotError.gatesClosed(closed.map(\.detail)) }
+                if !closed.isEmpty && !request.dryRun {
+                    guard request.overrideGates else { throw DepotError.gatesClosed(closed.map(\.detail)) }
                     for gate in closed.map(\.gate.rawValue) where !promotion.overriddenGates.contains(gate) {
                         promotion.overriddenGates.append(gate)
                     }

@@ -93,13 +93,7 @@ extension Repository {
             try MetadataStore.markPublished(db, name, generation: snapshot.generation, signed: now)
             // What the new Release names is no longer garbage; what the old one named alone
             // is, from now on, kept for the grace period.
-            for path in published.named {
-                try db.execute("DELETE FROM storage_garbage WHERE path = ?", [path])
-            }
-            for path in published.superseded {
-                try db.execute(
-                    "INSERT INTO storage_garbage (path, since) VALUES (?, ?) ON CONFLICT DO NOTHING", [path, now])
-            }
+            try MetadataStore.recordPublished(db, named: published.named, superseded: published.superseded, now: now)
         }
     }
 

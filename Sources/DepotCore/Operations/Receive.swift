@@ -152,18 +152,8 @@ extension Repository {
                 architecture: deb.architecture, existingVersion: sharing.version, poolPath: poolPath,
                 listedIn: try MetadataStore.distributions(listing: sharing.id, db))
         }
-        let fileID: Int64 =
-            try db.value(
-                """
-                INSERT INTO package_files (name, version, architecture, source, pool_path, size, md5, sha1, sha256, sha512,
-                    control, stanza, added_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
-                """,
-                [
-                    deb.package, deb.version.description, deb.architecture, deb.source, poolPath, deb.checksums.size,
-                    deb.checksums.md5, deb.checksums.sha1, deb.checksums.sha256, deb.checksums.sha512,
-                    record.controlText, record.stanza, timestamp,
-                ]) ?? 0
+        let fileID = try MetadataStore.insertFile(
+            db, deb, poolPath: poolPath, control: record.controlText, stanza: record.stanza, added: timestamp)
         try MetadataStore.recordProvides(db, fileID: fileID, provides: deb.control["Provides"])
         let file = PackageFile(
             id: fileID, name: deb.package, version: deb.version.description,

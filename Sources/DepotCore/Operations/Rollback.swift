@@ -1,43 +1,5 @@
 import DebianFormat
 
-/// One listing row a history entry added or removed (the store's `listing_journal`).
-struct JournalRow {
-    var historyID: Int64
-    var distribution: String
-    var component: String
-    var fileID: Int64
-    var package: String
-    var version: String
-    var architecture: String
-    /// True when the change listed the file, false when it unlisted it.
-    var listed: Bool
-    /// The phase the listed or unlisted row had.
-    var phase: Int?
-
-    static let columns = "history_id, distribution, component, file_id, package, version, architecture, listed, phase"
-
-    init(_ row: StoreRow) {
-        historyID = row[0]
-        distribution = row[1]
-        component = row[2]
-        fileID = row[3]
-        package = row[4]
-        version = row[5]
-        architecture = row[6]
-        listed = row[7]
-        phase = row[8]
-    }
-
-    /// What the row listed: restored by undoing an unlisting.
-    var state: ListingState { ListingState(component: component, phase: phase) }
-}
-
-/// Where and how a file is listed in a distribution: what a rollback restores.
-struct ListingState: Hashable {
-    var component: String
-    var phase: Int?
-}
-
 extension Repository {
     /// Puts back, for each package, the listings it had in `distribution` before its latest
     /// change there: the latest change is undone exactly, for every architecture it touched.
@@ -48,21 +10,10 @@ extension Repository {
                 var rows: [JournalRow] = []
                 var undone: [Int64] = []
                 for package in packages {
-                    let latest: Int64? = try db.value(
-                        "SELECT MAX(history_id) FROM listing_journal WHERE distribution = ? AND package = ?",
-                        [distribution, package])
-                    guard let latest else {
-                        throw DepotError.invalidArgument(
-                            "no recorded change of \(package) in \(distribution) to roll back "
-                                + "(see 'depot history \(distribution)')")
+                    guard let latest = try MetadataStore.latestChange(db, of: package, in: distribution) else {
+                        throw DepotError.nothingToRollBack(package: package, distribution: distribution)
                     }
-                    rows += try db.rows(
-                        """
-                        SELECT \(JournalRow.columns) FROM listing_journal
-                        WHERE history_id = ? AND distribution = ? AND package = ? ORDER BY sequence DESC
-                        """,
-                        [latest, distribution, package]
-                    ).map(JournalRow.init)
+                    rows += try MetadataStore.journal(db, entry: latest, distribution: distribution, package: package)
                     if !undone.contains(latest) { undone.append(latest) }
                 }
                 return try self.undo(rows, in: distribution, undone: undone.sorted(by: >), context: context, db)
@@ -76,31 +27,17 @@ extension Repository {
     public func rollback(_ distribution: String, to id: Int64, context: OperationContext) throws -> RollbackOutcome {
         let rollback = try change("rollback", in: distribution, context: context) { _ in
             try write { db in
-                guard try db.exists("SELECT 1 FROM history WHERE id = ?", [id]) else {
-                    throw DepotError.invalidArgument("no history entry \(id) (see 'depot history \(distribution)')")
+                guard try MetadataStore.historyEntryExists(db, id) else {
+                    throw DepotError.unknownHistoryEntry(id, distribution: distribution)
                 }
-                let later = try db.rows(
-                    """
-                    SELECT h.id, h.changes = '[]' OR EXISTS (SELECT 1 FROM listing_journal j WHERE j.history_id = h.id)
-                    FROM history h WHERE h.distribution = ? AND h.id > ? ORDER BY h.id DESC
-                    """,
-                    [distribution, id])
+                let later = try MetadataStore.entries(db, of: distribution, after: id)
                 // Entries written before the journal existed cannot be undone exactly; entries
                 // that changed no listing (a stopped ramp) have nothing to undo.
-                if let unjournaled = later.first(where: { !($0[1] as Bool) }) {
-                    let entry: Int64 = unjournaled[0]
-                    throw DepotError.invalidArgument(
-                        "history entry \(entry) of \(distribution) was recorded before Depot kept listing journals "
-                            + "and cannot be undone; roll back to \(entry) or later")
+                if let unjournaled = later.first(where: { !$0.undoable }) {
+                    throw DepotError.historyNotUndoable(entry: unjournaled.id, distribution: distribution)
                 }
-                let rows = try db.rows(
-                    """
-                    SELECT \(JournalRow.columns) FROM listing_journal
-                    WHERE distribution = ? AND history_id > ? ORDER BY sequence DESC
-                    """,
-                    [distribution, id]
-                ).map(JournalRow.init)
-                return try self.undo(rows, in: distribution, undone: later.map { $0[0] }, context: context, db)
+                let rows = try MetadataStore.journal(db, after: id, distribution: distribution)
+                return try self.undo(rows, in: distribution, undone: later.map(\.id), context: context, db)
             }
         }
         return try withUnmetDependencies(rollback)
@@ -120,9 +57,7 @@ extension Repository {
         let fileIDs = rowByFile.keys.sorted()
         var current: [Int64: ListingState] = [:]
         for fileID in fileIDs {
-            current[fileID] = try db.rows(
-                "SELECT component, phase FROM listings WHERE distribution = ? AND file_id = ?", [distribution, fileID]
-            ).first.map { ListingState(component: $0[0], phase: $0[1]) }
+            current[fileID] = try MetadataStore.listingState(db, of: fileID, in: distribution)
         }
         var restored = current
         for row in rows { restored[row.fileID] = row.listed ? nil : row.state }
@@ -134,10 +69,10 @@ extension Repository {
         for fileID in fileIDs where restored[fileID] != nil && current[fileID] != restored[fileID] {
             changedListings = true
             let row = rowByFile[fileID]!
-            guard try db.exists("SELECT 1 FROM package_files WHERE id = ?", [fileID]) else {
-                throw DepotError.invalidArgument(
-                    "cannot restore \(row.package) \(row.version) (\(row.architecture)) in \(distribution): "
-                        + "gc deleted it, as history entry \(row.historyID) is beyond Retain-History")
+            guard try MetadataStore.fileExists(db, fileID) else {
+                throw DepotError.fileCollected(
+                    file: "\(row.package) \(row.version) (\(row.architecture))", distribution: distribution,
+                    historyID: row.historyID)
             }
             let state = restored[fileID]!
             try MetadataStore.list(db, fileID: fileID, in: distribution, component: state.component, phase: state.phase)

@@ -6,23 +6,10 @@ extension Repository {
     /// Every version of a package the pool holds, and which distributions list each.
     public func show(package name: String) throws -> PackageReport {
         let (files, listings, approvals, events, ramps) = try read { db in
-            let files = try db.rows(
-                "SELECT \(MetadataStore.fileColumns) FROM package_files f WHERE f.name = ?", [name]
-            ).map { MetadataStore.file($0) }
-            let events = try db.rows(
-                """
-                SELECT h.id, h.date, h.operation, j.distribution, j.version, j.architecture, j.listed, j.phase, h."user",
-                    h.note
-                FROM listing_journal j JOIN history h ON h.id = j.history_id WHERE j.package = ? ORDER BY j.sequence DESC
-                """, [name]
-            ).map {
-                PackageReport.Event(
-                    history: $0[0], date: $0[1], operation: $0[2], distribution: $0[3], version: $0[4],
-                    architecture: $0[5], listed: $0[6], phase: $0[7], user: $0[8], note: $0[9])
-            }
-            return (
-                files, try MetadataStore.listings(db, distribution: nil, name: name), try self.approvals(of: name, db),
-                events, try MetadataStore.ramps(db).filter { $0.package == name }
+            (
+                try MetadataStore.files(db, names: [name]), try MetadataStore.listings(db, distribution: nil, name: name),
+                try MetadataStore.approvals(db, package: name), try MetadataStore.events(db, package: name),
+                try MetadataStore.ramps(db).filter { $0.package == name }
             )
         }
         guard !files.isEmpty else { throw DepotError.unknownPackage(name) }

@@ -17,27 +17,20 @@ extension Repository {
         let token = "depot_" + Self.randomTokenBody()
         let scopesJSON = try MetadataStore.json(scopes)
         try write { db in
-            guard try !db.exists("SELECT 1 FROM tokens WHERE name = ?", [name]) else {
-                throw DepotError.invalidArgument(
-                    "a token named '\(name)' exists: revoke it first ('depot token revoke \(name)') or pick another name"
-                )
+            guard try !MetadataStore.tokenExists(db, name: name) else {
+                throw DepotError.tokenNameTaken(name, revokedAt: nil)
             }
-            if let revoked: String = try db.value("SELECT revoked_at FROM revoked_tokens WHERE name = ?", [name]) {
-                throw DepotError.invalidArgument(
-                    "a token named '\(name)' was revoked at \(revoked), and a name is never given to another token "
-                        + "(history and approvals name users by it): pick a new one, such as '\(name)-2'")
+            if let revoked = try MetadataStore.revocation(db, name: name) {
+                throw DepotError.tokenNameTaken(name, revokedAt: revoked)
             }
-            try db.execute(
-                "INSERT INTO tokens (name, hash, scopes, created_at) VALUES (?, ?, ?, ?)",
-                [name, Self.tokenHash(token), scopesJSON, context.timestamp])
+            try MetadataStore.insertToken(
+                db, name: name, hash: Self.tokenHash(token), scopes: scopesJSON, created: context.timestamp)
         }
         return token
     }
 
     public func tokens() throws -> [TokenRecord] {
-        try read { db in
-            try db.rows("SELECT name, scopes, created_at FROM tokens ORDER BY name").map(Self.tokenRecord)
-        }
+        try read { db in try MetadataStore.tokens(db) }
     }
 
     /// Deletes a token: its requests get 401, its dashboard sessions end, and its name is never
@@ -50,12 +43,10 @@ extension Repository {
         try change("token revocation", context: context) { notes in
             notes.publishes = false
             return try write { db in
-                guard let hash: String = try db.value("DELETE FROM tokens WHERE name = ? RETURNING hash", [name]) else {
-                    throw DepotError.invalidArgument("no token named '\(name)' (see 'depot token list')")
+                guard let hash = try MetadataStore.revokeToken(db, name: name, at: context.timestamp) else {
+                    throw DepotError.unknownToken(name)
                 }
-                try db.execute("DELETE FROM sessions WHERE token_hash = ?", [hash])
-                try db.execute(
-                    "INSERT INTO revoked_tokens (name, revoked_at) VALUES (?, ?)", [name, context.timestamp])
+                try MetadataStore.endSessions(db, tokenHash: hash)
                 let ramps = try MetadataStore.ramps(db).filter { $0.user == name }
                 for ramp in ramps {
                     try MetadataStore.stopRamps(db, distribution: ramp.distribution, packages: [ramp.package])
@@ -73,15 +64,7 @@ extension Repository {
 
     /// The token's record, or nil when no such token exists (or it was revoked).
     public func authenticate(token: String) throws -> TokenRecord? {
-        try read { db in
-            try db.rows("SELECT name, scopes, created_at FROM tokens WHERE hash = ?", [Self.tokenHash(token)])
-                .first.map(Self.tokenRecord)
-        }
-    }
-
-    static func tokenRecord(_ row: StoreRow) -> TokenRecord {
-        let scopes = (try? JSONDecoder().decode([Scope].self, from: Data((row[1] as String).utf8))) ?? []
-        return TokenRecord(name: row[0], scopes: scopes, created: row[2])
+        try read { db in try MetadataStore.token(db, hash: Self.tokenHash(token)) }
     }
 
     /// 32 random bytes, base64url without padding.

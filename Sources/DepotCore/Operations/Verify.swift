@@ -11,9 +11,7 @@ extension Repository {
         var report = VerifyReport(problems: [], notes: [], poolFilesChecked: 0, indicesChecked: 0)
         let (files, unpublished) = try read { db in
             (
-                try db.rows("SELECT \(MetadataStore.fileColumns), f.stanza FROM package_files f").map {
-                    (file: MetadataStore.file($0), stanza: $0[11] as String)
-                },
+                try MetadataStore.filesWithStanzas(db),
                 Set(try MetadataStore.unpublished(db))
             )
         }

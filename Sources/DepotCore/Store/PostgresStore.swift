@@ -176,8 +176,10 @@ final class PostgresTransaction: StoreTransaction {
             return try waitFor(
                 { () async throws -> [StoreRow] in
                     var rows: [StoreRow] = []
+                    var columns: [String]?
                     for try await row in try await connection.query(query, logger: PostgresStore.logger) {
-                        rows.append(StoreRow(values: row.map(Self.value)))
+                        if columns == nil { columns = row.map(\.columnName) }
+                        rows.append(StoreRow(values: row.map(Self.value), columns: columns ?? []))
                     }
                     return rows
                 },

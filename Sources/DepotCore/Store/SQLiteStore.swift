@@ -301,9 +301,10 @@ final class SQLiteTransaction: StoreTransaction {
         let statement = try db.cachedStatement(sql: sql)
         statement.arguments = Self.arguments(arguments)
         var rows: [StoreRow] = []
+        let columns = statement.columnNames
         let cursor = try Row.fetchCursor(statement)
         while let row = try cursor.next() {
-            rows.append(StoreRow(values: row.databaseValues.map(Self.value)))
+            rows.append(StoreRow(values: row.databaseValues.map(Self.value), columns: columns))
         }
         return rows
     }

@@ -183,6 +183,17 @@ extension StoreValue: StoreValueConvertible {
 /// One row a query returned, its columns in the order the query named them.
 struct StoreRow: Sendable {
     var values: [StoreValue]
+    /// The name of each column, as the query gave it (shared by the rows of one query).
+    var columns: [String]
 
     subscript<T: StoreValueDecodable>(_ column: Int) -> T { T(storeValue: values[column]) }
+
+    /// The column of this name (the last part of `f.name`, or its `AS` name): rows are read
+    /// by name next to the column list that names them, never by position.
+    subscript<T: StoreValueDecodable>(_ name: String) -> T {
+        guard let index = columns.firstIndex(of: name) else {
+            preconditionFailure("the query names no column \(name) (it has \(columns.joined(separator: ", ")))")
+        }
+        return T(storeValue: values[index])
+    }
 }
