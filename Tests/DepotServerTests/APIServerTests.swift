@@ -51,14 +51,16 @@ import Testing
         _ fixture: Fixture, _ method: HTTPRequest.Method, _ path: String, token: String? = nil, body: String? = nil
     ) async throws -> Answer {
         let app = try Server().makeApplication(repository: fixture.repository, onListening: { _ in })
-        return try await app.test(.live) { client in
-            var headers = HTTPFields()
-            if let token { headers[.authorization] = "Bearer \(token)" }
-            return try await client.execute(
-                uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }
-            ) { response in
-                let json = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any]
-                return Answer(status: response.status, headers: response.headers, json: json ?? [:])
+        return try await withTaskExecutorPreference(DedicatedExecutor.shared) {
+            try await app.test(.live) { client in
+                var headers = HTTPFields()
+                if let token { headers[.authorization] = "Bearer \(token)" }
+                return try await client.execute(
+                    uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }
+                ) { response in
+                    let json = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any]
+                    return Answer(status: response.status, headers: response.headers, json: json ?? [:])
+                }
             }
         }
     }
@@ -116,10 +118,12 @@ import Testing
     @Test func healthzAnswersWithoutAToken() async throws {
         let fixture = try Fixture()
         let app = try Server().makeApplication(repository: fixture.repository, onListening: { _ in })
-        try await app.test(.live) { client in
-            try await client.execute(uri: "/healthz", method: .get) { response in
-                #expect(response.status == .ok)
-                #expect(String(buffer: response.body) == "ok\n")
+        try await withTaskExecutorPreference(DedicatedExecutor.shared) {
+            try await app.test(.live) { client in
+                try await client.execute(uri: "/healthz", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(String(buffer: response.body) == "ok\n")
+                }
             }
         }
     }

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// Paths and processes shared by the test targets.
@@ -212,5 +213,20 @@ extension TestSupport {
     /// Whether the `python3` on PATH can import a module (from PyPI, as `.ci/run` installs it).
     public static func pythonHas(_ module: String) -> Bool {
         (try? run("python3", ["-c", "import \(module)"]).status) == 0
+    }
+}
+
+/// Threads of its own for the tasks of an in-process server under test: Swift concurrency's
+/// pool has as many threads as cores, and the suite's synchronous tests (which wait on
+/// subprocesses for seconds) may hold all of them, leaving a server's handlers nowhere to run.
+/// Run the test with `withTaskExecutorPreference(DedicatedExecutor.shared)`; the server's
+/// child tasks inherit the preference.
+public final class DedicatedExecutor: TaskExecutor {
+    public static let shared = DedicatedExecutor()
+    private let queue = DispatchQueue(label: "depot.tests.dedicated", attributes: .concurrent)
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
