@@ -216,7 +216,8 @@ struct API: Sendable {
         return try json(changes)
     }
 
-    private struct RollbackRequest: RequestBody {
+    /// `POST .../rollback`: a `RollbackRequest` (`packages` or `to`), as JSON, and a note.
+    private struct RollbackBody: RequestBody {
         var packages: [String]?
         var to: Int64?
         var note: String?
@@ -244,25 +245,12 @@ struct API: Sendable {
     private func rollback(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
         let distribution = try context.parameters.require("dist")
         let token = try await authorize(request, .rollback, on: distribution)
-        let body = try await decode(RollbackRequest.self, request)
-        let packages = body.packages ?? []
-        if body.packages?.isEmpty == true && body.to == nil {
-            throw APIError(
-                .badRequest, "invalid-request", "\"packages\" is empty: name at least one package to roll back")
-        }
-        guard (body.to == nil) != packages.isEmpty else {
-            throw APIError(
-                .badRequest, "invalid-request",
-                body.to == nil
-                    ? "give \"packages\" (the names to roll back) or \"to\" (the id of a history entry)"
-                    : "give \"packages\" or \"to\", not both")
-        }
+        let body = try await decode(RollbackBody.self, request)
+        let rollback = RollbackRequest(distribution: distribution, packages: body.packages ?? [], to: body.to)
+        try run { try rollback.validate() }
         let operation = try operationContext(token, request, context, note: body.note)
-        let rollback = try await blocking {
-            if let entry = body.to { return try repository.rollback(distribution, to: entry, context: operation) }
-            return try repository.rollback(packages, in: distribution, context: operation)
-        }
-        return try json(rollback)
+        let outcome = try await blocking { try repository.rollback(rollback, context: operation) }
+        return try json(outcome)
     }
 
     // MARK: - Helpers

@@ -255,7 +255,8 @@ struct DashboardRoutes: Sendable {
         let distribution = try action.field("distribution")
         let packages = try action.field("packages").split(separator: " ").map(String.init)
         try action.require(.rollback, on: distribution)
-        let rollback = try repository.rollback(packages, in: distribution, context: action.context)
+        let rollback = try repository.rollback(
+            RollbackRequest(distribution: distribution, packages: packages), context: action.context)
         let changes = rollback.changes.map { "\($0.package) (\($0.architecture)): \($0.before ?? "absent") → \($0.after ?? "absent")" }
         return Dashboard.message(
             "Rolled back", "In \(distribution): " + changes.joined(separator: "; ") + ".", session: action.session)

@@ -28,23 +28,20 @@ struct Rollback: ParsableCommand {
     @Flag(help: "Print the outcome as JSON.")
     var json = false
 
+    private var request: RollbackRequest {
+        RollbackRequest(distribution: distribution, packages: packages, to: entry)
+    }
+
     func validate() throws {
-        guard (entry == nil) != packages.isEmpty else {
-            throw ValidationError(
-                entry == nil
-                    ? "name the packages to roll back, or pass --to ID" : "--to ID rolls back every package: name none")
+        do {
+            try request.validate()
+        } catch {
+            throw ValidationError("\(error) (--to ID)")
         }
     }
 
     func run() throws {
-        let repository = try repository.open()
-        let context = try OperationContext.currentProcess(note: note)
-        let rollback =
-            if let entry {
-                try repository.rollback(distribution, to: entry, context: context)
-            } else {
-                try repository.rollback(packages, in: distribution, context: context)
-            }
+        let rollback = try repository.open().rollback(request, context: try .currentProcess(note: note))
         if json {
             try printJSON(rollback)
         } else {

@@ -393,9 +393,11 @@ final class ModelRun {
         let target = try? historyID(distribution, entriesBack: undone.count)
         expect(what, predicted) {
             if let byPackage {
-                _ = try repository.rollback([byPackage], in: distribution, context: try context(pick(users)))
+                _ = try repository.rollback(
+                    RollbackRequest(distribution: distribution, packages: [byPackage]), context: try context(pick(users)))
             } else {
-                _ = try repository.rollback(distribution, to: target ?? 0, context: try context(pick(users)))
+                _ = try repository.rollback(
+                    RollbackRequest(distribution: distribution, to: target ?? 0), context: try context(pick(users)))
             }
         }
         if case .success = predicted { model.record(distribution, changes) }

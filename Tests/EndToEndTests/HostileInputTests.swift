@@ -96,12 +96,16 @@ struct HostileInputTests {
             ("api/v1/promotions", ["--data-binary", #"["hello"]"#], "not a JSON object"),
             (
                 "api/v1/distributions/production/rollback", ["--data-binary", "{}"],
-                #"or "to" (the id of a history entry)"#
+                "name the packages to roll back, or the history entry to go back to"
             ),
             ("api/v1/distributions/production/rollback", ["--data-binary", #"{"to": 1e300}"#], #""to""#),
             (
+                "api/v1/distributions/production/rollback", ["--data-binary", #"{"packages": ["hello"], "to": 1}"#],
+                "takes back every package: name none"
+            ),
+            (
                 "api/v1/distributions/production/rollback", ["--data-binary", #"{"packages": []}"#],
-                #""packages" is empty"#
+                "name the packages to roll back"
             ),
             (
                 push + "?allowdowngrade=true", ["--data-binary", "@" + upload],

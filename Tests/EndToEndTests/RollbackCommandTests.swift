@@ -141,8 +141,8 @@ import Testing
                 (["rollback", "staging", "gull"], "no recorded change of gull in staging to roll back"),
                 (["rollback", "production", "tern"], "no recorded change of tern in production to roll back"),
                 (["rollback", "staging", "--to", "99"], "no history entry 99"),
-                (["rollback", "staging", "tern", "--to", "1"], "--to ID rolls back every package: name none"),
-                (["rollback", "staging"], "name the packages to roll back, or pass --to ID"),
+                (["rollback", "staging", "tern", "--to", "1"], "a rollback to a history entry takes back every package: name none"),
+                (["rollback", "staging"], "name the packages to roll back, or the history entry to go back to (--to ID)"),
                 (["rollback", "nowhere", "tern"], "unknown distribution 'nowhere'"),
             ])
     }

@@ -1,10 +1,19 @@
 import DebianFormat
 
 extension Repository {
+    /// Undoes the latest change of each package the request names, or every change after the
+    /// history entry it names; then reports the dependencies the rollback left unmet.
+    public func rollback(_ request: RollbackRequest, context: OperationContext) throws -> RollbackOutcome {
+        try request.validate()
+        if let entry = request.to { return try rollback(request.distribution, to: entry, context: context) }
+        return try rollback(request.packages, in: request.distribution, context: context)
+    }
+
     /// Puts back, for each package, the listings it had in `distribution` before its latest
     /// change there: the latest change is undone exactly, for every architecture it touched.
-    public func rollback(_ packages: [String], in distribution: String, context: OperationContext) throws -> RollbackOutcome {
-        guard !packages.isEmpty else { throw DepotError.invalidArgument("name the packages to roll back, or --to ID") }
+    private func rollback(_ packages: [String], in distribution: String, context: OperationContext) throws
+        -> RollbackOutcome
+    {
         let rollback = try change("rollback", in: distribution, context: context) { _ in
             try write { db in
                 var rows: [JournalRow] = []
@@ -24,7 +33,7 @@ extension Repository {
 
     /// Restores `distribution` to exactly what it listed right after history entry `id`, by
     /// undoing every later change to it, newest first.
-    public func rollback(_ distribution: String, to id: Int64, context: OperationContext) throws -> RollbackOutcome {
+    private func rollback(_ distribution: String, to id: Int64, context: OperationContext) throws -> RollbackOutcome {
         let rollback = try change("rollback", in: distribution, context: context) { _ in
             try write { db in
                 guard try MetadataStore.historyEntryExists(db, id) else {
