@@ -130,7 +130,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["depot", "DepotTestSupport", "DebianFormat", "AptRepository"]),
+            dependencies: ["depot", "DepotTestSupport", "DepotCore", "DebianFormat", "AptRepository"]),
         .testTarget(
             name: "S3ClientTests",
             dependencies: ["S3Client", "DepotTestSupport"]),

@@ -50,11 +50,12 @@ struct API: Sendable {
         } catch {
             throw APIError.clientClosedRequest
         }
+        let push = PushRequest(
+            distribution: distribution, component: query["component"], allowDowngrade: allowDowngrade,
+            overrideGates: overrideGates)
         let outcomes = try await blocking {
             try repository.push(
-                upload, to: distribution, component: query["component"],
-                allowDowngrade: allowDowngrade, overrideGates: overrideGates,
-                context: try operationContext(token, request, context, note: query["note"]))
+                upload, as: push, context: try operationContext(token, request, context, note: query["note"]))
         }
         return try json(outcomes, status: outcomes.contains { $0.status == .added } ? .created : .ok)
     }
@@ -101,7 +102,8 @@ struct API: Sendable {
         return try json(promotion)
     }
 
-    private struct PhaseRequest: RequestBody {
+    /// `POST .../phases`: a `PhaseRequest` (`percentage`, or `ramp` and `every`), as JSON, and a note.
+    private struct PhaseBody: RequestBody {
         var package: String
         var percentage: Int?
         var ramp: [Int]?
@@ -116,32 +118,17 @@ struct API: Sendable {
     private func phase(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
         let distribution = try context.parameters.require("dist")
         let token = try await authorize(request, .promote, on: distribution)
-        let body = try await decode(PhaseRequest.self, request)
+        let body = try await decode(PhaseBody.self, request)
+        let phase = PhaseRequest(
+            distribution: distribution, package: body.package, percentage: body.percentage, ramp: body.ramp,
+            every: body.every)
+        _ = try run { try phase.plan() }
         let operation = try operationContext(token, request, context, note: body.note)
-        let change: Repository.PhaseChange
-        switch (body.percentage, body.ramp, body.every) {
-        case (let percentage?, nil, nil):
-            change = try await blocking {
-                try repository.phase(body.package, in: distribution, percentage: percentage, context: operation)
-            }
-        case (nil, let steps?, let every?):
-            guard let seconds = Configuration.duration(every) else {
-                throw APIError(
-                    .badRequest, "invalid-request",
-                    "\"every\" must be a duration such as \"30m\", \"6h\" or \"1d\", \(Configuration.durationLimit), not \"\(every.prefix(64))\"")
-            }
-            change = try await blocking {
-                try repository.phase(body.package, in: distribution, ramp: steps, every: seconds, context: operation)
-            }
-        default:
-            throw APIError(
-                .badRequest, "invalid-request",
-                "give \"percentage\" (0-100), or \"ramp\" (such as [10, 25, 50, 100]) with \"every\" (such as \"6h\")")
-        }
-        return try json(change)
+        return try json(try await blocking { try repository.phase(phase, context: operation) })
     }
 
-    private struct ApprovalRequest: RequestBody {
+    /// `POST .../approvals`: an `ApprovalRequest`, as JSON, and a note.
+    private struct ApprovalBody: RequestBody {
         var package: String
         var version: String
         var from: String?
@@ -155,13 +142,11 @@ struct API: Sendable {
     private func approve(_ request: Request, _ context: DepotRequestContext) async throws -> Response {
         let distribution = try context.parameters.require("dist")
         let token = try await authorize(request, .approve, on: distribution)
-        let body = try await decode(ApprovalRequest.self, request)
+        let body = try await decode(ApprovalBody.self, request)
+        let approval = ApprovalRequest(
+            distribution: distribution, package: body.package, version: body.version, from: body.from)
         let operation = try operationContext(token, request, context, note: body.note)
-        let approvals = try await blocking {
-            try repository.approve(
-                try PackageSelector(parsing: "\(body.package)=\(body.version)"), into: distribution, from: body.from,
-                context: operation)
-        }
+        let approvals = try await blocking { try repository.approve(approval, context: operation) }
         return try json(approvals, status: .created)
     }
 
@@ -207,11 +192,10 @@ struct API: Sendable {
         let name = try context.parameters.require("name")
         let token = try await authorize(request, .remove, on: distribution)
         let query = try queryParameters(request, accepting: ["version", "note"])
-        let selector = query["version"].map { "\(name)=\($0)" } ?? name
+        let removal = RemovalRequest(
+            distribution: distribution, packages: [query["version"].map { "\(name)=\($0)" } ?? name])
         let changes = try await blocking {
-            try repository.remove(
-                [try PackageSelector(parsing: selector)], from: distribution,
-                context: try operationContext(token, request, context, note: query["note"]))
+            try repository.remove(removal, context: try operationContext(token, request, context, note: query["note"]))
         }
         return try json(changes)
     }

@@ -243,7 +243,7 @@ struct DashboardRoutes: Sendable {
         let distribution = try action.field("distribution")
         try action.require(.approve, on: distribution)
         let approvals = try repository.approve(
-            try PackageSelector(parsing: "\(package)=\(version)"), into: distribution, context: action.context)
+            ApprovalRequest(distribution: distribution, package: package, version: version), context: action.context)
         return Dashboard.message(
             "Approved",
             "\(action.session.token.name) approved \(package) \(version) for \(distribution) "
@@ -269,7 +269,8 @@ struct DashboardRoutes: Sendable {
             throw DashboardRefusal(status: .badRequest, "The percentage must be a whole number from 0 to 100.")
         }
         try action.require(.promote, on: distribution)
-        let change = try repository.phase(package, in: distribution, percentage: percentage, context: action.context)
+        let change = try repository.phase(
+            PhaseRequest(distribution: distribution, package: package, percentage: percentage), context: action.context)
         return Dashboard.message(
             "Phase changed",
             "\(package) \(change.version) in \(distribution): \(change.before)% → \(change.after)%.",

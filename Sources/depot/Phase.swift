@@ -42,6 +42,24 @@ struct Phase: ParsableCommand {
     @Flag(help: "Print the outcome as JSON.")
     var json = false
 
+    /// The request, with `--ramp`'s text read into percentages.
+    private var request: PhaseRequest {
+        get throws {
+            let steps = try ramp.map { ramp in
+                try ramp.split(separator: ",", omittingEmptySubsequences: false).map { step in
+                    guard let value = Int(step.trimmingCharacters(in: .whitespaces)) else {
+                        throw ValidationError(
+                            "--ramp takes whole percentages separated by commas (10,25,50,100), not '\(ramp.prefix(64))'")
+                    }
+                    return value
+                }
+            }
+            return PhaseRequest(
+                distribution: distribution ?? "", package: package ?? "", percentage: percentage, ramp: steps,
+                every: every)
+        }
+    }
+
     func validate() throws {
         if advance {
             guard distribution == nil, ramp == nil, every == nil else {
@@ -52,14 +70,11 @@ struct Phase: ParsableCommand {
         guard distribution != nil, package != nil else {
             throw ValidationError("name the distribution and the package: depot phase DIST PKG P")
         }
-        guard (percentage == nil) != (ramp == nil) else {
-            throw ValidationError(
-                percentage == nil
-                    ? "give the percentage (0-100) or --ramp P,P,... --every DURATION"
-                    : "give a percentage or --ramp, not both")
+        do {
+            _ = try request.plan()
+        } catch let error as DepotError {
+            throw ValidationError("\(error) (depot phase DIST PKG P, or --ramp P,P,... --every DURATION)")
         }
-        if ramp != nil && every == nil { throw ValidationError("--ramp needs --every DURATION (such as 6h)") }
-        if ramp == nil && every != nil { throw ValidationError("--every goes with --ramp") }
     }
 
     func run() throws {
@@ -71,23 +86,7 @@ struct Phase: ParsableCommand {
             changes.forEach(report)
             return
         }
-        guard let distribution, let package else { return }
-        let context = try OperationContext.currentProcess(note: note)
-        let change: Repository.PhaseChange
-        if let ramp, let every {
-            let steps = try ramp.split(separator: ",", omittingEmptySubsequences: false).map { step in
-                guard let value = Int(step.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("--ramp takes whole percentages separated by commas (10,25,50,100), not '\(ramp)'")
-                }
-                return value
-            }
-            guard let seconds = Configuration.duration(every) else {
-                throw ValidationError("--every takes a duration such as 30m, 6h or 1d, \(Configuration.durationLimit), not '\(every.prefix(64))'")
-            }
-            change = try repository.phase(package, in: distribution, ramp: steps, every: seconds, context: context)
-        } else {
-            change = try repository.phase(package, in: distribution, percentage: percentage ?? 100, context: context)
-        }
+        let change = try repository.phase(try request, context: try .currentProcess(note: note))
         if json { return try printJSON(change) }
         report(change)
     }
@@ -135,7 +134,7 @@ struct Approve: ParsableCommand {
 
     func run() throws {
         let approvals = try repository.open().approve(
-            try PackageSelector(parsing: package), into: distribution, from: from,
+            ApprovalRequest(distribution: distribution, naming: package, from: from),
             context: try .currentProcess(note: note))
         if json { return try printJSON(approvals) }
         for approval in approvals {

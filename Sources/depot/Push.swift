@@ -71,9 +71,11 @@ struct Push: ParsableCommand {
         let outcomes: [Repository.PushOutcome]
         do {
             outcomes = try repository.open().push(
-                paths, to: distribution, component: component, allowDowngrade: allowDowngrade,
-                overrideGates: overrideGates, context: try .currentProcess(note: note),
-                progress: Progress.onTerminal("reading"))
+                paths,
+                as: PushRequest(
+                    distribution: distribution, component: component, allowDowngrade: allowDowngrade,
+                    overrideGates: overrideGates),
+                context: try .currentProcess(note: note), progress: Progress.onTerminal("reading"))
         } catch DepotError.recordedButUnpublished(let error, let operation, let recorded) where json {
             // A script learns what was recorded, and the exit status says the publish failed.
             try printJSON(recorded)

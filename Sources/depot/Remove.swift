@@ -21,9 +21,9 @@ struct Remove: ParsableCommand {
     var note: String?
 
     func run() throws {
-        let selectors = try packages.map { try PackageSelector(parsing: $0) }
         let repository = try repository.open()
-        let changes = try repository.remove(selectors, from: distribution, context: try .currentProcess(note: note))
+        let changes = try repository.remove(
+            RemovalRequest(distribution: distribution, packages: packages), context: try .currentProcess(note: note))
         for change in changes {
             printLine("removed \(change.package) \(change.before ?? "?") (\(change.architecture)) from \(distribution)")
         }

@@ -286,7 +286,9 @@ final class ModelRun {
             }
         }
         expect("push \(key) (bytes \(variant)) into \(distribution) by \(user)", predicted) {
-            _ = try repository.push([path], to: distribution, overrideGates: overrideGates, context: try context(user))
+            _ = try repository.push(
+                [path], as: PushRequest(distribution: distribution, overrideGates: overrideGates),
+                context: try context(user))
         }
         if case .success = predicted { model = next }
     }
@@ -339,7 +341,8 @@ final class ModelRun {
         }
         expect("approve \(key) for production by \(user)", predicted) {
             _ = try repository.approve(
-                try PackageSelector(parsing: "\(name)=\(key.versionText)"), into: "production", context: try context(user))
+                ApprovalRequest(distribution: "production", package: name, version: key.versionText),
+                context: try context(user))
         }
         if case .success = predicted, let file = candidates.first(where: { $0.key == key }) {
             model.approvals[file.identity, default: []].insert(user)
@@ -352,7 +355,8 @@ final class ModelRun {
         let listed = model.listed(distribution, name: name)
         let predicted: Result<Void, ModelRefusal> = listed.isEmpty ? .failure(.notListed) : .success(())
         expect("remove \(name) from \(distribution)", predicted) {
-            _ = try repository.remove([try PackageSelector(parsing: name)], from: distribution, context: try context(pick(users)))
+            _ = try repository.remove(
+                RemovalRequest(distribution: distribution, packages: [name]), context: try context(pick(users)))
         }
         if case .success = predicted { model.record(distribution, listed.map { ($0.identity, nil) }) }
     }
@@ -426,7 +430,9 @@ final class ModelRun {
             predicted = .failure(.notListed)
         }
         expect("phase \(name) in \(distribution) to \(percentage)%", predicted) {
-            _ = try repository.phase(name, in: distribution, percentage: percentage, context: try context(pick(users)))
+            _ = try repository.phase(
+                PhaseRequest(distribution: distribution, package: name, percentage: percentage),
+                context: try context(pick(users)))
         }
         if case .success = predicted { model.record(distribution, change) }
     }

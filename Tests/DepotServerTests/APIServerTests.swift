@@ -30,7 +30,7 @@ import Testing
 
         func push(_ fixture: String, to distribution: String, as user: String) throws {
             _ = try repository.push(
-                [TestSupport.fixture(fixture)], to: distribution,
+                [TestSupport.fixture(fixture)], as: PushRequest(distribution: distribution),
                 context: try OperationContext(user: user, command: "test"))
         }
 

@@ -91,14 +91,13 @@ public enum TestSupport {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
     }
 
-    /// Runs blocking work on a thread of its own and awaits it. The library's synchronous
-    /// operations wait for their async work (PostgreSQL, a bucket) on Swift concurrency's
-    /// pool; tests that blocked threads of that pool themselves could take all of them on a
-    /// 2-core machine, and wait forever.
-    public static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try body() }) }.start()
-        }
+    /// Runs blocking work on a thread of `DedicatedExecutor` and awaits it. The library's
+    /// synchronous operations wait for their async work (PostgreSQL, a bucket) on Swift
+    /// concurrency's pool; tests that blocked threads of that pool themselves could take all
+    /// of them on a 2-core machine, and wait forever. The work stays in the test's task, so
+    /// what it records (`#expect`) is the test's.
+    public static func offThePool<T: Sendable>(_ body: @Sendable () throws -> T) async throws -> T {
+        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try body() }
     }
 
     /// A fresh directory under the system's temporary folder, short enough for gpg-agent's

@@ -37,16 +37,15 @@ import Testing
 
         // What the browser did is in the repository, by the tokens' names, with their notes.
         #expect(try listed(repository, "production") == ["tern 1.0-1 amd64", "gull 1.0-1 amd64"])
-        let history = try repository.depot(["history", "production", "--json"])
-        let entries = try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]] ?? []
+        let entries = try repository.history("production")
         let phase = try #require(entries.first)
-        #expect(phase["operation"] as? String == "phase" && phase["user"] as? String == "release")
-        #expect((phase["changes"] as? [[String: Any]])?.first?["afterPhase"] as? Int == 0)
+        #expect(phase.operation == "phase" && phase.user == "release")
+        #expect(phase.changes.first?.afterPhase == 0)
         let promotion = entries[1]
-        #expect(promotion["operation"] as? String == "promote" && promotion["user"] as? String == "release")
-        #expect(promotion["note"] as? String == "ship it")
+        #expect(promotion.operation == "promote" && promotion.user == "release")
+        #expect(promotion.note == "ship it")
         // Nothing else: the refused promotion, rollback and cross-origin post changed nothing.
-        #expect(entries.count == 4, "\(entries.map { $0["operation"] ?? "" })")
+        #expect(entries.count == 4, "\(entries.map(\.operation))")
         let show = try repository.depot(["show", "tern", "--json"])
         let report = try JSONSerialization.jsonObject(with: show.standardOutput) as? [String: Any]
         let approvals = (report?["versions"] as? [[String: Any]])?.first?["approvals"] as? [[String: Any]] ?? []
@@ -101,10 +100,7 @@ import Testing
         let stale = try post("actions/phase", "package=gull&distribution=production&percentage=50&csrf=\(csrf)", cookie: cookie)
         #expect(stale.status == 403)
         #expect(try listedPhase(repository, "gull") == 0)
-        let entry = try #require(
-            try JSONSerialization.jsonObject(with: try repository.depot(["history", "production", "--json", "--limit", "1"]).standardOutput) as? [[String: Any]]
-        ).first
-        #expect(entry?["note"] as? String == "halt & look")
+        #expect(try repository.history("production", limit: 1).first?.note == "halt & look")
     }
 
     @Test func anExpiredSessionIsNoSession() throws {
@@ -137,8 +133,6 @@ import Testing
     }
 
     func listedPhase(_ repository: ScratchRepository, _ package: String) throws -> Int? {
-        let list = try repository.depot(["list", "production", "--json"])
-        let rows = try JSONSerialization.jsonObject(with: list.standardOutput) as? [[String: Any]] ?? []
-        return rows.first { ($0["file"] as? [String: Any])?["name"] as? String == package }?["phase"] as? Int
+        try repository.listings("production").first { $0.file.name == package }?.phase
     }
 }

@@ -1,3 +1,5 @@
+import DebianFormat
+import DepotCore
 import DepotTestSupport
 import Foundation
 import Testing
@@ -5,14 +7,44 @@ import Testing
 /// What a distribution lists, as `NAME VERSION ARCH` lines: two equal sets mean the same
 /// listings.
 func listed(_ repository: ScratchRepository, _ distribution: String) throws -> Set<String> {
-    let result = try repository.depot(["list", distribution, "--json"])
-    guard result.status == 0 else { throw TestSupportError("depot list failed: \(result.standardError)") }
-    let rows = try JSONSerialization.jsonObject(with: result.standardOutput) as? [[String: Any]] ?? []
-    return Set(
-        rows.map { row in
-            let file = row["file"] as! [String: Any]
-            return "\(file["name"]!) \(file["version"]!) \(file["architecture"]!)"
-        })
+    Set(try repository.listings(distribution).map { "\($0.file.name) \($0.file.version) \($0.file.architecture)" })
+}
+
+extension ScratchRepository {
+    /// `depot list DIST --json`, read into the library's own type: a field the output
+    /// lost or renamed fails here.
+    func listings(_ distribution: String) throws -> [Listing] {
+        try decode([Listing].self, from: ["list", distribution, "--json"])
+    }
+
+    /// `depot history [DIST] --json [--limit N]`, newest first, read into the library's own type.
+    func history(_ distribution: String? = nil, limit: Int? = nil) throws -> [HistoryEntry] {
+        try decode(
+            [HistoryEntry].self,
+            from: ["history"] + (distribution.map { [$0] } ?? []) + ["--json"] + (limit.map { ["--limit", "\($0)"] } ?? []))
+    }
+
+    /// The published `Packages` of a distribution's `main` for one architecture, parsed as
+    /// Debian's control format, by package name.
+    func packagesIndex(_ distribution: String, architecture: String = "amd64") throws -> [String: Deb822Paragraph] {
+        let document = try Deb822Document(parsing: packagesText(distribution, architecture: architecture))
+        return Dictionary(uniqueKeysWithValues: document.paragraphs.map { ($0["Package"] ?? "", $0) })
+    }
+
+    /// The published `Packages` of a distribution's `main` for one architecture, as text.
+    func packagesText(_ distribution: String, architecture: String = "amd64") throws -> String {
+        try String(
+            contentsOfFile: publicDirectory + "/dists/\(distribution)/main/binary-\(architecture)/Packages",
+            encoding: .utf8)
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, from arguments: [String]) throws -> T {
+        let result = try depot(arguments)
+        guard result.status == 0 else {
+            throw TestSupportError("depot \(arguments.joined(separator: " ")) failed: \(result.standardError)")
+        }
+        return try JSONDecoder().decode(type, from: result.standardOutput)
+    }
 }
 
 /// Builds packages for a test and deletes them afterwards.

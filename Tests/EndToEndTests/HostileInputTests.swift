@@ -204,9 +204,7 @@ struct HostileInputTests {
         #expect(history.text.split(separator: "\n").filter { $0.hasPrefix("#") }.count == 1, "\(history.text)")
         #expect(history.text.contains(#"note: ok\u{1b}]0;owned\u{7}\u{1b}[2J\r\n#99"#), "\(history.text)")
         // JSON keeps the note exactly.
-        let json = try repository.depot(["history", "--json"])
-        let entries = try JSONSerialization.jsonObject(with: json.standardOutput) as? [[String: Any]]
-        #expect(entries?.first?["note"] as? String == note)
+        #expect(try repository.history().first?.note == note)
     }
 
     @Test func messagesSayWhatIsWrong() throws {
@@ -336,9 +334,7 @@ struct HostileInputTests {
             refused.standardError.hasPrefix(
                 "depot: error: not changed: an earlier change is recorded but not yet published"),
             "\(refused.standardError)")
-        let history = try repository.depot(["history", "--json"])
-        let entries = try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]] ?? []
-        #expect(entries.map { $0["operation"] as? String } == ["remove", "push"])
+        #expect(try repository.history().map(\.operation) == ["remove", "push"])
 
         try FileManager.default.removeItem(atPath: dists)
         try FileManager.default.moveItem(atPath: dists + ".away", toPath: dists)

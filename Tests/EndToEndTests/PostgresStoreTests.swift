@@ -21,13 +21,9 @@ final class PostgresStoreTests {
         for distribution in ["development", "staging", "production"] {
             lines += try listed(repository, distribution).sorted().map { "\(distribution): \($0)" }
         }
-        let history = try repository.depot(["history", "--json"])
-        let entries = try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]] ?? []
-        for entry in entries {
-            let changes = (entry["changes"] as? [[String: Any]] ?? []).map {
-                "\($0["package"]!) \($0["before"] ?? "-") -> \($0["after"] ?? "-")"
-            }
-            lines.append("\(entry["id"]!) \(entry["operation"]!) \(entry["distribution"]!): \(changes.sorted())")
+        for entry in try repository.history() {
+            let changes = entry.changes.map { "\($0.package) \($0.before ?? "-") -> \($0.after ?? "-")" }
+            lines.append("\(entry.id) \(entry.operation) \(entry.distribution): \(changes.sorted())")
         }
         return lines
     }
@@ -157,9 +153,7 @@ final class PostgresStoreTests {
         #expect(gull > collected, "the copy gave id \(gull), at or below the collected file's \(collected)")
         try expectRefusals(
             copy, [(["rollback", "production", "--to", String(entry)], "cannot restore tern 2.0-1 (amd64) in production: gc deleted it")])
-        let history = try copy.depot(["history", "--json"])
-        let ids = (try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]] ?? [])
-            .compactMap { ($0["id"] as? NSNumber)?.int64Value }
+        let ids = try copy.history().map(\.id)
         #expect(Set(ids).count == ids.count, "a history id was given twice: \(ids)")
     }
 

@@ -20,9 +20,7 @@ import Testing
     }
 
     static func latestEntry(_ repository: ScratchRepository, _ distribution: String) throws -> Int64 {
-        let history = try repository.depot(["history", distribution, "--json"])
-        let entries = try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]] ?? []
-        return try #require((entries.first?["id"] as? NSNumber)?.int64Value)
+        try #require(try repository.history(distribution).first?.id)
     }
 
     /// Makes gc delete the newest file of the pool: tern 2.0-1, promoted to production (whose
@@ -98,10 +96,9 @@ import Testing
         // Overridden: done, and history says so.
         let pushed = try repository.depot(["push", "production", gull, "--override-gates"])
         #expect(pushed.status == 0, "\(pushed.standardError)")
-        let history = try repository.depot(["history", "production", "--json"])
-        let entries = try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]] ?? []
-        #expect(entries.first?["operation"] as? String == "push")
-        #expect(entries.first?["overriddenGates"] as? [String] == ["Min-Soak"], "\(entries.first ?? [:])")
+        let entry = try repository.history("production").first
+        #expect(entry?.operation == "push")
+        #expect(entry?.overriddenGates == ["Min-Soak"], "\(String(describing: entry))")
 
         // Time halted at 0 % in staging does not soak; time rolled out does.
         try #require(try repository.depot(["promote", "tern", "--from", "development", "--phase", "0"]).status == 0)
@@ -184,7 +181,7 @@ import Testing
         }
         let longNote = String(repeating: "n", count: 64 * 1024 + 1)
         for (path, body, message) in [
-            ("distributions/development/phases", #"{"package":"tern","ramp":[10,100],"every":"\#(huge)"}"#, "must be a duration such as \\\"30m\\\", \\\"6h\\\" or \\\"1d\\\", at most 3650d"),
+            ("distributions/development/phases", #"{"package":"tern","ramp":[10,100],"every":"\#(huge)"}"#, "is a duration such as 30m, 6h or 1d, at most 3650d"),
             ("distributions/production/phases", #"{"package":"tern","percentage":5,"note":"a\u0000b"}"#, "NUL"),
             ("distributions/production/approvals", #"{"package":"tern","version":"1.0-1","note":"a\u0000b"}"#, "NUL"),
             ("distributions/production/rollback", #"{"packages":["tern"],"note":"a\u0000b"}"#, "NUL"),
@@ -253,20 +250,13 @@ import Testing
         let show = try repository.depot(["show", "tern", "--json"])
         let report = try JSONSerialization.jsonObject(with: show.standardOutput) as? [String: Any] ?? [:]
         #expect((report["ramps"] as? [Any])?.isEmpty == true)
-        let history = try repository.depot(["history", "production", "--json"])
-        let entries = try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]] ?? []
-        #expect(entries.first?["operation"] as? String == "ramp-stopped")
-        #expect((entries.first?["note"] as? String)?.hasPrefix("token ops revoked") == true)
+        let entries = try repository.history("production")
+        #expect(entries.first?.operation == "ramp-stopped")
+        #expect(entries.first?.note?.hasPrefix("token ops revoked") == true)
         // An entry that changed no listing leaves rollbacks to earlier entries possible.
-        let back = try repository.depot(["rollback", "production", "--to", String(try #require((entries.last?["id"] as? NSNumber)?.int64Value))])
+        let back = try repository.depot(["rollback", "production", "--to", String(try #require(entries.last?.id))])
         #expect(back.status == 0, "\(back.standardError)")
-        #expect(try packagesIndexText(repository, "production").contains("Phased-Update-Percentage") == false)
-    }
-
-    func packagesIndexText(_ repository: ScratchRepository, _ distribution: String) throws -> String {
-        try String(
-            contentsOfFile: repository.publicDirectory + "/dists/\(distribution)/main/binary-amd64/Packages",
-            encoding: .utf8)
+        #expect(try repository.packagesText("production").contains("Phased-Update-Percentage") == false)
     }
 
     @Test func theDashboardShowsASignedInTokenOnlyWhatItMayRead() throws {

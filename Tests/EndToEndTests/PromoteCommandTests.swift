@@ -8,15 +8,6 @@ import Testing
     static let snowbird = TestSupport.fixture("good/snowbird_1.4.2-1_amd64.deb")
     static let snowbirdArm = TestSupport.fixture("good/snowbird_1.4.2-1_arm64.deb")
 
-    func stanzas(_ repository: ScratchRepository, _ distribution: String, _ architecture: String = "amd64") throws
-        -> [String: Deb822Paragraph]
-    {
-        let path = repository.root.appendingPathComponent(
-            "public/dists/\(distribution)/main/binary-\(architecture)/Packages")
-        let document = try Deb822Document(parsing: String(contentsOf: path, encoding: .utf8))
-        return Dictionary(uniqueKeysWithValues: document.paragraphs.map { ($0["Package"]!, $0) })
-    }
-
     @Test func promotionListsTheSamePoolFileForEveryArchitecture() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }
@@ -27,18 +18,17 @@ import Testing
         #expect(promoted.status == 0, "\(promoted.standardError)")
         #expect(promoted.text.contains("promoted snowbird 1.4.2-1 (amd64) from development to staging"))
         for architecture in ["amd64", "arm64"] {
-            let source = try #require(try stanzas(repository, "development", architecture)["snowbird"])
-            let target = try #require(try stanzas(repository, "staging", architecture)["snowbird"])
+            let source = try #require(try repository.packagesIndex("development", architecture: architecture)["snowbird"])
+            let target = try #require(try repository.packagesIndex("staging", architecture: architecture)["snowbird"])
             #expect(source == target, "the \(architecture) stanzas differ")
         }
-        #expect(try stanzas(repository, "production").isEmpty)
+        #expect(try repository.packagesIndex("production").isEmpty)
 
-        let history = try repository.depot(["history", "staging", "--json"])
-        let entries = try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]] ?? []
+        let entries = try repository.history("staging")
         #expect(entries.count == 1)
-        #expect(entries.first?["operation"] as? String == "promote")
-        #expect(entries.first?["note"] as? String == "QA passed")
-        #expect((entries.first?["changes"] as? [[String: Any]])?.count == 2)
+        #expect(entries.first?.operation == "promote")
+        #expect(entries.first?.note == "QA passed")
+        #expect(entries.first?.changes.count == 2)
         let all = try repository.depot(["history"]).text
         #expect(all.contains("push development") && all.contains("note: build 7"))
         #expect(try repository.depot(["verify"]).status == 0)
@@ -104,15 +94,8 @@ import Testing
 
         let all = try repository.depot(["promote", "--all", "--from", "staging"])
         #expect(all.status == 0, "\(all.standardError)")
-        let listed =
-            try JSONSerialization.jsonObject(
-                with: try repository.depot(["list", "production", "--json"]).standardOutput)
-            as? [[String: Any]] ?? []
         let versions = Dictionary(
-            uniqueKeysWithValues: listed.map { listing in
-                let file = listing["file"] as! [String: Any]
-                return (file["name"] as! String, file["version"] as! String)
-            })
+            uniqueKeysWithValues: try repository.listings("production").map { ($0.file.name, $0.file.version) })
         #expect(
             versions == [
                 "upgraded": "2.0-1", "downgraded": "2.0-1", "fresh": "1.0-1", "same": "1.0-1", "retired": "1.0-1",

@@ -280,10 +280,7 @@ import Testing
 
         let accepted = try repository.depot(["push", "staging", Self.snowbird, "--allow-downgrade"])
         #expect(accepted.status == 0, "\(accepted.standardError)")
-        let listed = try repository.depot(["list", "staging", "--json"])
-        let listings = try JSONSerialization.jsonObject(with: listed.standardOutput) as? [[String: Any]] ?? []
-        let versions = listings.compactMap { ($0["file"] as? [String: Any])?["version"] as? String }
-        #expect(versions == ["1.4.2-1"])
+        #expect(try repository.listings("staging").map(\.file.version) == ["1.4.2-1"])
     }
 
     @Test func aDistributionKeepsOnlyKeepVersionsOfAPackage() throws {

@@ -27,17 +27,6 @@ import Testing
         return upgraded
     }
 
-    func packagesIndex(_ repository: ScratchRepository, _ distribution: String) throws -> String {
-        try String(
-            contentsOfFile: repository.publicDirectory + "/dists/\(distribution)/main/binary-amd64/Packages",
-            encoding: .utf8)
-    }
-
-    func historyEntries(_ repository: ScratchRepository, _ distribution: String) throws -> [[String: Any]] {
-        let history = try repository.depot(["history", distribution, "--json"])
-        return try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]] ?? []
-    }
-
     @Test func aPhasedVersionReachesTheShareOfMachinesItsPercentageSaysAndRollbackRestoresIt() throws {
         let repository = try ScratchRepository()
         defer { repository.remove() }
@@ -50,11 +39,9 @@ import Testing
         #expect(promoted.text.contains("phased 0%"))
 
         // The field is in production's stanza only: staging lists the same file unphased.
-        #expect(try packagesIndex(repository, "production").contains("Phased-Update-Percentage: 0\n"))
-        #expect(!(try packagesIndex(repository, "staging")).contains("Phased-Update-Percentage"))
-        let list = try repository.depot(["list", "production", "--json"])
-        let rows = try JSONSerialization.jsonObject(with: list.standardOutput) as? [[String: Any]] ?? []
-        #expect(rows.map { $0["phase"] as? Int } == [0])
+        #expect(try repository.packagesText("production").contains("Phased-Update-Percentage: 0\n"))
+        #expect(!(try repository.packagesText("staging")).contains("Phased-Update-Percentage"))
+        #expect(try repository.listings("production").map(\.phase) == [0])
 
         let server = try StaticHTTPServer(serving: repository.publicDirectory)
         defer { server.stop() }
@@ -82,14 +69,14 @@ import Testing
         #expect(half.count > quarter.count && half.count < 40, "\(half.count) of 40 at 50%")
         #expect(quarter.isSubset(of: half), "a machine that upgraded at 25% did not at 50%")
         #expect(try phase(100).count == 40)
-        #expect(!(try packagesIndex(repository, "production")).contains("Phased-Update-Percentage"))
+        #expect(!(try repository.packagesText("production")).contains("Phased-Update-Percentage"))
 
         // Each change of the percentage is an entry; rolling the last one back puts 50% back.
-        let entries = try historyEntries(repository, "production")
-        #expect(entries.prefix(3).map { $0["operation"] as? String } == ["phase", "phase", "phase"])
+        let entries = try repository.history("production")
+        #expect(entries.prefix(3).map(\.operation) == ["phase", "phase", "phase"])
         let rollback = try repository.depot(["rollback", "production", "tern"])
         #expect(rollback.text == "tern (amd64) in production: 2.0-1 -> 2.0-1 (50%)\n", "\(rollback.standardError)")
-        #expect(try packagesIndex(repository, "production").contains("Phased-Update-Percentage: 50\n"))
+        #expect(try repository.packagesText("production").contains("Phased-Update-Percentage: 50\n"))
         #expect(try apt.run(["update"]).status == 0)
         #expect(try upgrading(apt, "tern", to: "2.0-1") == half)
         let show = try repository.depot(["show", "tern"]).text
@@ -105,27 +92,25 @@ import Testing
         let ramp = try repository.depot(["phase", "production", "tern", "--ramp", "10,25,50,100", "--every", "2s"])
         #expect(ramp.status == 0, "\(ramp.standardError)")
         #expect(ramp.text.hasPrefix("tern 1.0-1 in production: 100% -> 10%\n"), "\(ramp.text)")
-        #expect(try packagesIndex(repository, "production").contains("Phased-Update-Percentage: 10\n"))
+        #expect(try repository.packagesText("production").contains("Phased-Update-Percentage: 10\n"))
 
         usleep(2_200_000)
         let advance = try repository.depot(["phase", "--advance"])
         #expect(advance.text.hasPrefix("tern 1.0-1 in production: 10% -> 25%\n"), "\(advance.text)")
-        #expect(try packagesIndex(repository, "production").contains("Phased-Update-Percentage: 25\n"))
+        #expect(try repository.packagesText("production").contains("Phased-Update-Percentage: 25\n"))
         #expect(try repository.depot(["phase", "--advance"]).text == "no ramp step is due\n")
 
         // depot serve takes the remaining steps by itself, one entry each.
         let server = try DepotServe(root: repository.root, arguments: ["--advance-phases-every", "0.3"])
         var index = ""
         for _ in 0..<200 {
-            index = try packagesIndex(repository, "production")
+            index = try repository.packagesText("production")
             if !index.contains("Phased-Update-Percentage") { break }
             usleep(100_000)
         }
         server.stop()
         #expect(!index.contains("Phased-Update-Percentage"), "the ramp did not finish: \(index)")
-        let steps = try historyEntries(repository, "production").prefix(4).map { entry in
-            ((entry["changes"] as? [[String: Any]])?.first?["afterPhase"] as? Int) ?? 100
-        }
+        let steps = try repository.history("production").prefix(4).map { $0.changes.first?.afterPhase ?? 100 }
         #expect(steps == [100, 50, 25, 10])
         #expect(try repository.depot(["show", "tern"]).text.contains("Ramp in") == false)
 
@@ -136,7 +121,7 @@ import Testing
         try #require(try repository.depot(["phase", "production", "tern", "0", "--note", "crashes"]).status == 0)
         usleep(1_200_000)
         #expect(try repository.depot(["phase", "--advance"]).text == "no ramp step is due\n")
-        #expect(try packagesIndex(repository, "production").contains("Phased-Update-Percentage: 0\n"))
+        #expect(try repository.packagesText("production").contains("Phased-Update-Percentage: 0\n"))
     }
 
     @Test func badPhasesAreRefusedAndChangeNothing() throws {
@@ -156,8 +141,8 @@ import Testing
                 (["phase", "nowhere", "tern", "10"], "nowhere"),
                 (["phase", "production", "tern", "--ramp", "50,25", "--every", "1h"], "the steps of a ramp must rise"),
                 (["phase", "production", "tern", "--ramp", "10,x", "--every", "1h"], "--ramp takes whole percentages"),
-                (["phase", "production", "tern", "--ramp", "10,50", "--every", "soon"], "--every takes a duration"),
-                (["phase", "production", "tern", "--ramp", "10,50"], "--ramp needs --every"),
+                (["phase", "production", "tern", "--ramp", "10,50", "--every", "soon"], "is a duration such as 30m, 6h or 1d"),
+                (["phase", "production", "tern", "--ramp", "10,50"], "a ramp needs the time between its steps"),
                 (["promote", "tern", "--from", "staging", "--phase", "150"], "not 150"),
             ])
     }
@@ -227,9 +212,9 @@ import Testing
         try #require(try alice.depot(["push", "staging", try packages.make("tern", "3.0-1")]).status == 0)
         let overridden = try alice.depot(["promote", "tern", "--from", "staging", "--override-gates"])
         #expect(overridden.status == 0, "\(overridden.standardError)")
-        let entry = try #require(try historyEntries(repository, "production").first)
-        #expect(entry["overriddenGates"] as? [String] == ["Min-Soak", "Approvals"])
-        #expect((entry["user"] as? String)?.hasPrefix("alice@") == true)
+        let entry = try #require(try repository.history("production").first)
+        #expect(entry.overriddenGates == ["Min-Soak", "Approvals"])
+        #expect(entry.user.hasPrefix("alice@"))
         #expect(try repository.depot(["history", "production", "--limit", "1"]).text.contains("overrode gates: Min-Soak, Approvals"))
     }
 
@@ -265,7 +250,7 @@ import Testing
 
         let accepted = try post("promotions", release, promotion)
         #expect(accepted.status == 200, "\(String(decoding: accepted.body, as: UTF8.self))")
-        #expect(try packagesIndex(repository, "production").contains("Phased-Update-Percentage: 20\n"))
+        #expect(try repository.packagesText("production").contains("Phased-Update-Percentage: 20\n"))
 
         // Phases through the API: a percentage, a ramp, and bad input refused.
         #expect(try post("distributions/production/phases", reviewer, #"{"package": "tern", "percentage": 30}"#).status == 403)
@@ -282,14 +267,14 @@ import Testing
             #expect(try post("distributions/production/phases", release, bad).status == 400, "\(bad)")
         }
         #expect(try post("distributions/production/phases", release, #"{"package": "gull", "percentage": 5}"#).status == 404)
-        #expect(try packagesIndex(repository, "production").contains("Phased-Update-Percentage: 60\n"))
+        #expect(try repository.packagesText("production").contains("Phased-Update-Percentage: 60\n"))
 
         // The lead may override: history records it, with the token's name as the user.
         try #require(try repository.depot(["push", "staging", try packages.make("tern", "3.0-1")]).status == 0)
         let overridden = try post("promotions", lead, #"{"packages": ["tern"], "from": "staging", "overrideGates": true}"#)
         #expect(overridden.status == 200)
-        let entry = try #require(try historyEntries(repository, "production").first)
-        #expect(entry["user"] as? String == "lead")
-        #expect(entry["overriddenGates"] as? [String] == ["Approvals"])
+        let entry = try #require(try repository.history("production").first)
+        #expect(entry.user == "lead")
+        #expect(entry.overriddenGates == ["Approvals"])
     }
 }

@@ -5,10 +5,8 @@ import Testing
 /// Rollback undoes changes exactly, is itself undoable, and gc never takes what a rollback
 /// within the retention window needs.
 @Suite struct RollbackCommandTests {
-    func entryIDs(_ repository: ScratchRepository, _ distribution: String) throws -> [Int] {
-        let history = try repository.depot(["history", distribution, "--json"])
-        let entries = try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]] ?? []
-        return entries.map { $0["id"] as! Int }
+    func entryIDs(_ repository: ScratchRepository, _ distribution: String) throws -> [Int64] {
+        try repository.history(distribution).map(\.id)
     }
 
     @Test func rollingBackAPackagePutsBackItsPreviousVersionAndCanBeRolledBackItself() throws {
@@ -35,11 +33,9 @@ import Testing
         #expect(try apt.run(["update"]).status == 0)
         #expect(try apt.candidate("tern") == "1.0-1")
 
-        let history = try repository.depot(["history", "production", "--json", "--limit", "1"])
-        let entry = try #require(
-            (try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]])?.first)
-        #expect(entry["operation"] as? String == "rollback")
-        #expect(entry["note"] as? String == "2.0 crashes")
+        let entry = try #require(try repository.history("production", limit: 1).first)
+        #expect(entry.operation == "rollback")
+        #expect(entry.note == "2.0 crashes")
 
         // A rollback is a change like any other: rolling it back restores 2.0.
         #expect(

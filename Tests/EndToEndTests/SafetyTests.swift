@@ -40,9 +40,7 @@ import Testing
         for number in 0..<12 { #expect(development.contains("swarm-\(number) "), "swarm-\(number) is missing") }
         let staging = try repository.depot(["list", "staging"]).text
         #expect(staging.contains("epochal") && staging.contains("hello-depot"))
-        let history = try repository.depot(["history", "development", "--json"])
-        let entries = try JSONSerialization.jsonObject(with: history.standardOutput) as? [Any] ?? []
-        #expect(entries.count == 13)  // the first push and twelve concurrent ones
+        #expect(try repository.history("development").count == 13)  // the first push and twelve concurrent ones
         #expect(try repository.depot(["verify"]).status == 0)
     }
 

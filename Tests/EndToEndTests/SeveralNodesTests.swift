@@ -131,10 +131,8 @@ final class SeveralNodesTests {
             #expect(verify.status == 0 && !verify.text.contains("not yet published"), "\(verify.text)\(verify.standardError)")
         }
         // Each change once in history: one entry per push and per promotion.
-        let history = try b.depot(["history", "--json"])
-        let entries = try JSONSerialization.jsonObject(with: history.standardOutput) as? [[String: Any]] ?? []
-        let changed = entries.flatMap { entry in
-            (entry["changes"] as? [[String: Any]] ?? []).map { "\(entry["operation"]!) \(entry["distribution"]!) \($0["package"]!)" }
+        let changed = try b.history().flatMap { entry in
+            entry.changes.map { "\(entry.operation) \(entry.distribution) \($0.package)" }
         }
         #expect(changed.count == 8 + 16 + 8, "\(changed)")
         #expect(Set(changed).count == changed.count, "\(changed)")

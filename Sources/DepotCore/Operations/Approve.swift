@@ -2,34 +2,30 @@ import DebianFormat
 import Foundation
 
 extension Repository {
-    /// Records that `context.user` approves the files `source` lists as `package=version`
-    /// (every architecture) for promotion into `distribution`. `source` defaults to the
-    /// distribution that promotes to `distribution`.
-    public func approve(
-        _ selector: PackageSelector, into distribution: String, from source: String? = nil, context: OperationContext
-    ) throws -> [Approval] {
+    /// Records that `context.user` approves the files the request's source lists as
+    /// `package=version` (every architecture) for promotion into its distribution. The
+    /// source defaults to the distribution that promotes to that one.
+    public func approve(_ request: ApprovalRequest, context: OperationContext) throws -> [Approval] {
+        let distribution = request.distribution
+        let (name, version) = try request.selector()
         try requireDistribution(distribution)
-        guard let version = selector.version else {
-            throw DepotError.invalidArgument(
-                "name the version to approve: \(selector.name)=VERSION (an approval is of one exact file)")
-        }
-        let source = try source ?? self.source(of: distribution)
+        let source = try request.from ?? self.source(of: distribution)
         try requireDistribution(source)
         // Approvals are not in the served tree: nothing to publish.
         return try change("approval", context: context) { notes in
             notes.publishes = false
             return try write { db in
-                let files = try MetadataStore.listings(db, distribution: source, name: selector.name)
+                let files = try MetadataStore.listings(db, distribution: source, name: name)
                     .map(\.file).filter { $0.debianVersion == version }
                     .sorted { $0.architecture < $1.architecture }
                 guard !files.isEmpty else {
                     throw DepotError.notListed(
-                        distribution: source, package: selector.name, version: version.description)
+                        distribution: source, package: name, version: version.description)
                 }
                 let pushers = try MetadataStore.pushers(db, fileIDs: files.map(\.id))
                 if let pusher = files.compactMap({ pushers[$0.id] }).first(where: { $0 == context.user }) {
                     throw DepotError.selfApproval(
-                        user: pusher, package: selector.name, version: version.description, distribution: distribution)
+                        user: pusher, package: name, version: version.description, distribution: distribution)
                 }
                 var approvals: [Approval] = []
                 for file in files {

@@ -2,43 +2,33 @@ import DebianFormat
 import Foundation
 
 extension Repository {
-    /// Sets the `Phased-Update-Percentage` of the newest version `distribution` lists of
-    /// `package` (every architecture): 100 rolls it out fully (the field goes), 0 halts it.
-    /// Stops a ramp of the package.
-    public func phase(_ package: String, in distribution: String, percentage: Int, context: OperationContext)
-        throws -> PhaseChange
-    {
-        try Self.checkPercentage(percentage)
-        return try changingPhases(in: distribution, context: context) { db in
-            try MetadataStore.stopRamps(db, distribution: distribution, packages: [package])
-            return try self.setPhase(package, in: distribution, to: percentage, context: context, db)
-        }
-    }
-
-    /// Sets the first of `steps` now and the next ones every `every` seconds, until the last.
-    public func phase(
-        _ package: String, in distribution: String, ramp steps: [Int], every: Int, context: OperationContext
-    ) throws -> PhaseChange {
-        guard let first = steps.first else { throw DepotError.invalidArgument("a ramp needs at least one percentage") }
-        for step in steps { try Self.checkPercentage(step) }
-        guard zip(steps, steps.dropFirst()).allSatisfy({ $0 < $1 }) else {
-            throw DepotError.invalidArgument(
-                "the steps of a ramp must rise, each above the one before (such as 10,25,50,100), not "
-                    + steps.map(String.init).joined(separator: ","))
-        }
-        guard every > 0 else { throw DepotError.invalidArgument("a ramp needs a time between steps (--every 6h)") }
-        return try changingPhases(in: distribution, context: context) { db in
-            try MetadataStore.stopRamps(db, distribution: distribution, packages: [package])
-            var change = try self.setPhase(package, in: distribution, to: first, context: context, db)
-            let rest = Array(steps.dropFirst())
-            if !rest.isEmpty {
-                let ramp = Ramp(
-                    distribution: distribution, package: package, version: change.version, steps: rest, every: every,
-                    next: Self.timestamp(Date().addingTimeInterval(Double(every))), user: context.user)
-                try MetadataStore.saveRamp(db, ramp)
-                change.ramp = ramp
+    /// Sets the `Phased-Update-Percentage` of the newest version the request's distribution
+    /// lists of its package (every architecture): 100 rolls it out fully (the field goes), 0
+    /// halts it. A ramp sets its first step now and the next ones `every` apart, until the
+    /// last. Either stops an earlier ramp of the package.
+    public func phase(_ request: PhaseRequest, context: OperationContext) throws -> PhaseChange {
+        let (distribution, package) = (request.distribution, request.package)
+        switch try request.plan() {
+        case .percentage(let percentage):
+            return try changingPhases(in: distribution, context: context) { db in
+                try MetadataStore.stopRamps(db, distribution: distribution, packages: [package])
+                return try self.setPhase(package, in: distribution, to: percentage, context: context, db)
             }
-            return change
+        case .ramp(let steps, let every):
+            return try changingPhases(in: distribution, context: context) { db in
+                try MetadataStore.stopRamps(db, distribution: distribution, packages: [package])
+                var change = try self.setPhase(package, in: distribution, to: steps[0], context: context, db)
+                let rest = Array(steps.dropFirst())
+                if !rest.isEmpty {
+                    let ramp = Ramp(
+                        distribution: distribution, package: package, version: change.version, steps: rest,
+                        every: every, next: Self.timestamp(Date().addingTimeInterval(Double(every))),
+                        user: context.user)
+                    try MetadataStore.saveRamp(db, ramp)
+                    change.ramp = ramp
+                }
+                return change
+            }
         }
     }
 

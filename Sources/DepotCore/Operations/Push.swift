@@ -4,15 +4,15 @@ import Foundation
 import Synchronization
 
 extension Repository {
-    /// Validates each file, stores it in the pool, lists it in `distribution` and republishes
-    /// it: all files or none.
+    /// Validates each file, stores it in the pool, lists it in the request's distribution and
+    /// republishes it: all files or none.
     ///
     /// `progress` is told how many files have been read, of how many, as reading goes on.
     public func push(
-        _ paths: [String], to distribution: String, component: String? = nil, allowDowngrade: Bool = false,
-        overrideGates: Bool = false, context: OperationContext, progress: (@Sendable (Int, Int) -> Void)? = nil
+        _ paths: [String], as request: PushRequest, context: OperationContext,
+        progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> [PushOutcome] {
-        let component = try checkPushTarget(distribution, component: component, overrideGates: overrideGates)
+        let component = try checkPushTarget(request)
         do {
             try DurableFiles.makeDirectory(incomingDirectory)
         } catch {
@@ -34,38 +34,36 @@ extension Repository {
             let readAll = received.allSatisfy { if case .success = $0 { true } else { false } }
             let flush = readAll ? mover.flushPlaced() : nil
             return try push(
-                received, to: distribution, component: component, allowDowngrade: allowDowngrade,
-                overrideGates: overrideGates, context: context, mover: mover, flushing: flush, notes: &notes)
+                received, as: request, component: component, context: context, mover: mover, flushing: flush,
+                notes: &notes)
         }
     }
 
     /// Pushes a package received over the network (`Upload`), as `push` does files.
-    public func push(
-        _ upload: Upload, to distribution: String, component: String? = nil, allowDowngrade: Bool = false,
-        overrideGates: Bool = false, context: OperationContext
-    ) throws -> [PushOutcome] {
-        let component = try checkPushTarget(distribution, component: component, overrideGates: overrideGates)
+    public func push(_ upload: Upload, as request: PushRequest, context: OperationContext) throws -> [PushOutcome] {
+        let component = try checkPushTarget(request)
         let received = Result { try PreparedFile(try upload.received(), component: component) }
         return try change("push", context: context) { notes in
             try push(
-                [received], to: distribution, component: component, allowDowngrade: allowDowngrade,
-                overrideGates: overrideGates, context: context, mover: storage.poolWriter(), notes: &notes)
+                [received], as: request, component: component, context: context, mover: storage.poolWriter(),
+                notes: &notes)
         }
     }
 
     /// The component a push goes to, once the distribution and component are known to exist
     /// and its gates let a push in: a gated distribution takes files only by promotion, which
     /// its gates check, unless `overrideGates` (recorded).
-    private func checkPushTarget(_ distribution: String, component: String?, overrideGates: Bool) throws -> String {
+    private func checkPushTarget(_ request: PushRequest) throws -> String {
+        let distribution = request.distribution
         try requireDistribution(distribution)
-        if let gated = configuration.distribution(distribution), gated.hasGates, !overrideGates {
+        if let gated = configuration.distribution(distribution), gated.hasGates, !request.overrideGates {
             throw DepotError.gatesClosed([
                 "\(distribution) has promotion gates (\(gated.gateNames.joined(separator: ", "))), so a push straight "
                     + "into it is refused; push into \((try? source(of: distribution)) ?? "the distribution before it") "
                     + "and promote"
             ], refused: "push")
         }
-        let component = component ?? configuration.components[0]
+        let component = request.component ?? configuration.components[0]
         guard configuration.components.contains(component) else {
             throw DepotError.unknownComponent(component, known: configuration.components)
         }
@@ -76,10 +74,11 @@ extension Repository {
     /// failure, the files the push put into the pool and the temporary ones are deleted.
     /// `flushing` is the flush of the files named in the pool while reading, if one was started.
     private func push(
-        _ received: [Result<PreparedFile, any Error>], to distribution: String, component: String,
-        allowDowngrade: Bool, overrideGates: Bool, context: OperationContext, mover: any PoolWriter,
-        flushing placed: BackgroundTask<Void>? = nil, notes: inout ChangeNotes
+        _ received: [Result<PreparedFile, any Error>], as request: PushRequest, component: String,
+        context: OperationContext, mover: any PoolWriter, flushing placed: BackgroundTask<Void>? = nil,
+        notes: inout ChangeNotes
     ) throws -> [PushOutcome] {
+        let distribution = request.distribution
         var prepared = received.compactMap { try? $0.get() }
         let outcomes: [PushOutcome]
         let precompression: BackgroundTask<PrecompressedChunks>?
@@ -97,7 +96,7 @@ extension Repository {
             precompression = try precompressIndices(adding: prepared, to: distribution, component: component)
             outcomes = try write { db in
                 let (outcomes, changes) = try self.list(
-                    prepared, in: distribution, component: component, allowDowngrade: allowDowngrade,
+                    prepared, in: distribution, component: component, allowDowngrade: request.allowDowngrade,
                     timestamp: context.timestamp, mover: mover, db)
                 // Pool files are stored for good before the transaction that references them
                 // commits; on a local disk by flushes made while the history is written.
@@ -106,7 +105,7 @@ extension Repository {
                     let gates = self.configuration.distribution(distribution)?.gateNames ?? []
                     _ = try MetadataStore.recordHistory(
                         db, operation: "push", distribution: distribution, context: context, changes: changes,
-                        overriddenGates: overrideGates ? gates : [])
+                        overriddenGates: request.overrideGates ? gates : [])
                     try MetadataStore.markUnpublished(db, distribution)
                 }
                 try placed?.value()

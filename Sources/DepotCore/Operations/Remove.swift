@@ -3,10 +3,9 @@ import DebianFormat
 extension Repository {
     /// Unlists packages (every architecture, or one version) from a distribution. The files
     /// stay in the pool for rollback.
-    public func remove(_ selectors: [PackageSelector], from distribution: String, context: OperationContext) throws
-        -> [Change]
-    {
-        try change("removal", in: distribution, context: context) { _ in
+    public func remove(_ request: RemovalRequest, context: OperationContext) throws -> [Change] {
+        let (distribution, selectors) = (request.distribution, try request.selectors())
+        return try change("removal", in: distribution, context: context) { _ in
             try write { db in
                 var changes: [Change] = []
                 for selector in selectors {
