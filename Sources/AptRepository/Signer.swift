@@ -7,13 +7,14 @@ import Foundation
 
 /// Signs `Release` files with an OpenPGP key kept in a GnuPG home, through gpgme.
 ///
-/// gpgme contexts are not thread-safe, so every operation makes its own context, except
-/// signing: its context and key are found once (each lookup runs gpg) and kept. Keys have no
-/// passphrase and nothing is ever asked on a terminal (loopback pinentry).
+/// A gpgme context costs a `gpg --version` run (a fork of this process) to make, so a signer
+/// keeps two, each used by one thread at a time: one for signing, with its key found once, and
+/// one for verifying and exporting. Keys have no passphrase and nothing is ever asked on a
+/// terminal (loopback pinentry).
 public struct Signer: Sendable {
     public let homeDirectory: String
     public let fingerprint: String
-    private let session = SigningSession()
+    private let contexts = ContextCache()
 
     public init(homeDirectory: String, fingerprint: String) {
         self.homeDirectory = homeDirectory
@@ -67,9 +68,10 @@ public struct Signer: Sendable {
 
     /// The public key, ASCII-armored.
     public func exportPublicKey() throws(SigningError) -> String {
-        let context = try Context(homeDirectory: homeDirectory)
-        let bytes = try context.output { data throws(SigningError) in
-            try check(gpgme_op_export(context.handle, fingerprint, 0, data), "exporting the public key")
+        let bytes = try contexts.plain(homeDirectory: homeDirectory) { context throws(SigningError) in
+            try context.output { data throws(SigningError) in
+                try check(gpgme_op_export(context.handle, fingerprint, 0, data), "exporting the public key")
+            }
         }
         guard !bytes.isEmpty else {
             throw SigningError(
@@ -81,31 +83,33 @@ public struct Signer: Sendable {
     /// Finds the secret key and makes the signing context now: a change can then be refused
     /// before it is made when it could not be signed, and signing later costs no more.
     public func prepare() throws(SigningError) {
-        try session.withContext(homeDirectory: homeDirectory, fingerprint: fingerprint) { _ throws(SigningError) in }
+        try contexts.signing(homeDirectory: homeDirectory, fingerprint: fingerprint) { _ throws(SigningError) in }
     }
 
     /// Checks a clearsigned text (`InRelease`) and returns the text that was signed.
     public func verifyClearsigned(_ signed: [UInt8]) throws(SigningError) -> [UInt8] {
-        let context = try Context(homeDirectory: homeDirectory)
-        let plain = try context.input(signed) { data throws(SigningError) in
-            try context.output { out throws(SigningError) in
-                try check(gpgme_op_verify(context.handle, data, nil, out), "verifying a clearsigned file")
+        try contexts.plain(homeDirectory: homeDirectory) { context throws(SigningError) in
+            let plain = try context.input(signed) { data throws(SigningError) in
+                try context.output { out throws(SigningError) in
+                    try check(gpgme_op_verify(context.handle, data, nil, out), "verifying a clearsigned file")
+                }
             }
+            try checkVerification(context)
+            return plain
         }
-        try checkVerification(context)
-        return plain
     }
 
     /// Checks a detached signature (`Release.gpg`) of `text` (`Release`).
     public func verifyDetached(signature: [UInt8], of text: [UInt8]) throws(SigningError) {
-        let context = try Context(homeDirectory: homeDirectory)
-        try context.input(signature) { signatureData throws(SigningError) in
-            try context.input(text) { textData throws(SigningError) in
-                try check(
-                    gpgme_op_verify(context.handle, signatureData, textData, nil), "verifying a detached signature")
+        try contexts.plain(homeDirectory: homeDirectory) { context throws(SigningError) in
+            try context.input(signature) { signatureData throws(SigningError) in
+                try context.input(text) { textData throws(SigningError) in
+                    try check(
+                        gpgme_op_verify(context.handle, signatureData, textData, nil), "verifying a detached signature")
+                }
             }
+            try checkVerification(context)
         }
-        try checkVerification(context)
     }
 
     /// A verification passes when some signature is good and made by this signer's key
@@ -133,7 +137,7 @@ public struct Signer: Sendable {
     }
 
     private func sign(_ text: [UInt8], modes: [gpgme_sig_mode_t]) throws(SigningError) -> [[UInt8]] {
-        try session.withContext(homeDirectory: homeDirectory, fingerprint: fingerprint) {
+        try contexts.signing(homeDirectory: homeDirectory, fingerprint: fingerprint) {
             context throws(SigningError) in
             var signatures: [[UInt8]] = []
             for mode in modes {
@@ -149,25 +153,35 @@ public struct Signer: Sendable {
     }
 }
 
-/// The context a signer signs with, its key chosen: made once, on first use, and used by one
-/// thread at a time.
-private final class SigningSession: @unchecked Sendable {
-    private let lock = NSLock()
-    private var context: Context?
+/// The contexts a signer uses, each made once, on first use, and used by one thread at a
+/// time: one that signs, its key chosen, and one that verifies and exports, which works without
+/// the secret key.
+private final class ContextCache: @unchecked Sendable {
+    private let signingLock = NSLock()
+    private var signingContext: Context?
+    private let plainLock = NSLock()
+    private var plainContext: Context?
 
-    func withContext<T>(
+    func signing<T>(
         homeDirectory: String, fingerprint: String, _ body: (Context) throws(SigningError) -> T
     ) throws(SigningError) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        if context == nil {
+        signingLock.lock()
+        defer { signingLock.unlock() }
+        if signingContext == nil {
             let fresh = try Context(homeDirectory: homeDirectory)
             let key = try fresh.secretKey(fingerprint)
             defer { gpgme_key_unref(key) }
             try check(gpgme_signers_add(fresh.handle, key), "choosing the signing key")
-            context = fresh
+            signingContext = fresh
         }
-        return try body(context!)
+        return try body(signingContext!)
+    }
+
+    func plain<T>(homeDirectory: String, _ body: (Context) throws(SigningError) -> T) throws(SigningError) -> T {
+        plainLock.lock()
+        defer { plainLock.unlock() }
+        if plainContext == nil { plainContext = try Context(homeDirectory: homeDirectory) }
+        return try body(plainContext!)
     }
 }
 

@@ -6,23 +6,21 @@ import Testing
 /// The operations called directly, as the command line, the API and the dashboard call them,
 /// on both stores: what each returns, and each refusal as the typed error the fronts map to
 /// an exit status or an HTTP status, with the repository left exactly as it was.
-@Suite struct OperationTests {
+@Suite(.offThePool) struct OperationTests {
     enum StoreKind: String, CaseIterable, Sendable { case sqlite, postgresql }
 
     @Test(arguments: StoreKind.allCases) func everyOperationAnswersAndRefusesTheSameOnEachStore(_ kind: StoreKind)
-        async throws
+        throws
     {
-        try await TestSupport.offThePool {
-            let postgres = kind == .postgresql ? try PostgresServer() : nil
-            defer { postgres?.stop() }
-            if postgres != nil {
-                setenv("PGPASSWORD", PostgresServer.password, 1)
-                setenv("PGPASSFILE", "/nonexistent", 1)
-            }
-            let scratch = try ScratchStore(postgres: postgres)
-            defer { scratch.remove() }
-            try Self.workflow(scratch)
+        let postgres = kind == .postgresql ? try PostgresServer() : nil
+        defer { postgres?.stop() }
+        if postgres != nil {
+            setenv("PGPASSWORD", PostgresServer.password, 1)
+            setenv("PGPASSFILE", "/nonexistent", 1)
         }
+        let scratch = try ScratchStore(postgres: postgres)
+        defer { scratch.remove() }
+        try Self.workflow(scratch)
     }
 
     static let snowbird = TestSupport.fixture("good/snowbird_1.4.2-1_amd64.deb")

@@ -14,7 +14,10 @@ import Testing
 /// `DEPOT_MODEL_SEED` replays a run; `DEPOT_MODEL_STEPS` sets its length (default 300). The
 /// default seed is one whose run finds the id reuse of a file gc deleted (a four-eyes check
 /// that named the old file's pusher) when the ids' counter is taken away.
-@Suite(.serialized) struct PromiseModelTests {
+///
+/// Both runs keep off Swift concurrency's pool, so that they go on beside the rest of the
+/// suite from its start rather than holding one of its threads.
+@Suite(.offThePool) struct PromiseModelTests {
     static var seed: UInt64 {
         ProcessInfo.processInfo.environment["DEPOT_MODEL_SEED"].flatMap(UInt64.init) ?? 1
     }
@@ -31,17 +34,15 @@ import Testing
         try run.steps(Self.steps)
     }
 
-    @Test func theModelHoldsOnPostgreSQL() async throws {
-        try await TestSupport.offThePool {
-            let server = try PostgresServer()
-            defer { server.stop() }
-            // The store reads its password from the environment, as on a node.
-            setenv("PGPASSWORD", PostgresServer.password, 1)
-            setenv("PGPASSFILE", "/nonexistent", 1)
-            let run = try ModelRun(seed: Self.seed &+ 1, postgres: server)
-            defer { run.remove() }
-            try run.steps(Self.steps / 2)
-        }
+    @Test func theModelHoldsOnPostgreSQL() throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        // The store reads its password from the environment, as on a node.
+        setenv("PGPASSWORD", PostgresServer.password, 1)
+        setenv("PGPASSFILE", "/nonexistent", 1)
+        let run = try ModelRun(seed: Self.seed &+ 1, postgres: server)
+        defer { run.remove() }
+        try run.steps(Self.steps / 2)
     }
 }
 

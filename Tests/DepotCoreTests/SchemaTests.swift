@@ -45,26 +45,24 @@ import Testing
         #expect(Self.differences(held) == [])
     }
 
-    @Test func postgresMigrationsArriveAtTheDescription() async throws {
-        let held = try await TestSupport.offThePool { () -> [String: [String]] in
-            let server = try PostgresServer()
-            defer { server.stop() }
-            try server.createDatabase("schema")
-            setenv("PGPASSWORD", PostgresServer.password, 1)
-            setenv("PGPASSFILE", "/nonexistent", 1)
-            let store = try PostgresStore(url: server.url("schema"), lockTimeout: 5)
-            return try store.read { db -> [String: [String]] in
-                let rows = try db.rows(
-                    """
-                    SELECT table_name, column_name FROM information_schema.columns
-                    WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position
-                    """)
-                var held: [String: [String]] = [:]
-                for row in rows where !Schema.bookkeeping.contains(row[0] as String) {
-                    held[row[0], default: []].append(row[1])
-                }
-                return held
+    @Test(.offThePool) func postgresMigrationsArriveAtTheDescription() throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        try server.createDatabase("schema")
+        setenv("PGPASSWORD", PostgresServer.password, 1)
+        setenv("PGPASSFILE", "/nonexistent", 1)
+        let store = try PostgresStore(url: server.url("schema"), lockTimeout: 5)
+        let held = try store.read { db -> [String: [String]] in
+            let rows = try db.rows(
+                """
+                SELECT table_name, column_name FROM information_schema.columns
+                WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position
+                """)
+            var held: [String: [String]] = [:]
+            for row in rows where !Schema.bookkeeping.contains(row[0] as String) {
+                held[row[0], default: []].append(row[1])
             }
+            return held
         }
         #expect(Self.differences(held) == [])
     }

@@ -11,7 +11,7 @@ import Testing
 /// The API in process, through the server `depot serve` runs (its channel, connection
 /// tracking and router) on a port of its own: statuses, headers and JSON, with no server
 /// process or curl between the test and the handlers.
-@Suite(.serialized) struct APIServerTests {
+@Suite(.serialized, .offThePool) struct APIServerTests {
     /// A repository made by the library, a token for each user, and the router of `depot serve`.
     final class Fixture {
         let folder: URL
@@ -51,16 +51,14 @@ import Testing
         _ fixture: Fixture, _ method: HTTPRequest.Method, _ path: String, token: String? = nil, body: String? = nil
     ) async throws -> Answer {
         let app = try Server().makeApplication(repository: fixture.repository, onListening: { _ in })
-        return try await withTaskExecutorPreference(DedicatedExecutor.shared) {
-            try await app.test(.live) { client in
-                var headers = HTTPFields()
-                if let token { headers[.authorization] = "Bearer \(token)" }
-                return try await client.execute(
-                    uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }
-                ) { response in
-                    let json = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any]
-                    return Answer(status: response.status, headers: response.headers, json: json ?? [:])
-                }
+        return try await app.test(.live) { client in
+            var headers = HTTPFields()
+            if let token { headers[.authorization] = "Bearer \(token)" }
+            return try await client.execute(
+                uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }
+            ) { response in
+                let json = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any]
+                return Answer(status: response.status, headers: response.headers, json: json ?? [:])
             }
         }
     }
@@ -118,12 +116,10 @@ import Testing
     @Test func healthzAnswersWithoutAToken() async throws {
         let fixture = try Fixture()
         let app = try Server().makeApplication(repository: fixture.repository, onListening: { _ in })
-        try await withTaskExecutorPreference(DedicatedExecutor.shared) {
-            try await app.test(.live) { client in
-                try await client.execute(uri: "/healthz", method: .get) { response in
-                    #expect(response.status == .ok)
-                    #expect(String(buffer: response.body) == "ok\n")
-                }
+        try await app.test(.live) { client in
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == "ok\n")
             }
         }
     }

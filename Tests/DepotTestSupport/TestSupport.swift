@@ -40,8 +40,8 @@ public enum TestSupport {
         let errorURL = scratch.appendingPathComponent("stderr")
         let inputURL = scratch.appendingPathComponent("stdin")
         try (input ?? Data()).write(to: inputURL)
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
         let output = try FileHandle(forWritingTo: outputURL)
         let error = try FileHandle(forWritingTo: errorURL)
         let standardInput = try FileHandle(forReadingFrom: inputURL)
@@ -89,15 +89,6 @@ public enum TestSupport {
 
     static func fileSize(_ path: String) -> Int {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
-    }
-
-    /// Runs blocking work on a thread of `DedicatedExecutor` and awaits it. The library's
-    /// synchronous operations wait for their async work (PostgreSQL, a bucket) on Swift
-    /// concurrency's pool; tests that blocked threads of that pool themselves could take all
-    /// of them on a 2-core machine, and wait forever. The work stays in the test's task, so
-    /// what it records (`#expect`) is the test's.
-    public static func offThePool<T: Sendable>(_ body: @Sendable () throws -> T) async throws -> T {
-        try await withTaskExecutorPreference(DedicatedExecutor.shared) { try body() }
     }
 
     /// A fresh directory under the system's temporary folder, short enough for gpg-agent's
@@ -179,7 +170,7 @@ public struct ScratchRepository {
                 continue
             }
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
             if isDirectory.boolValue {
                 digest[relative] = Data("directory".utf8)
             } else if let data = FileManager.default.contents(atPath: path) {
@@ -212,20 +203,5 @@ extension TestSupport {
     /// Whether the `python3` on PATH can import a module (from PyPI, as `.ci/run` installs it).
     public static func pythonHas(_ module: String) -> Bool {
         (try? run("python3", ["-c", "import \(module)"]).status) == 0
-    }
-}
-
-/// Threads of its own for the tasks of an in-process server under test: Swift concurrency's
-/// pool has as many threads as cores, and the suite's synchronous tests (which wait on
-/// subprocesses for seconds) may hold all of them, leaving a server's handlers nowhere to run.
-/// Run the test with `withTaskExecutorPreference(DedicatedExecutor.shared)`; the server's
-/// child tasks inherit the preference.
-public final class DedicatedExecutor: TaskExecutor {
-    public static let shared = DedicatedExecutor()
-    private let queue = DispatchQueue(label: "depot.tests.dedicated", attributes: .concurrent)
-
-    public func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

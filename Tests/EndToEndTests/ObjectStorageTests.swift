@@ -6,7 +6,7 @@ import Testing
 /// publishes there, the real apt-get reads straight from the bucket.
 @Suite(
     .enabled(if: TestSupport.hasProgram("apt-get"), "needs apt-get"),
-    .serialized)
+    .serialized, .offThePool)
 struct ObjectStorageTests {
     static let goodPackages = TestSupport.fixtures(in: "good") + [TestSupport.fixture("real/hello_2.10-3_amd64.deb")]
 
@@ -369,7 +369,7 @@ struct ObjectStorageTests {
 }
 
 /// What publishing to a bucket costs, and what apt sees while changes are interrupted.
-@Suite(.enabled(if: TestSupport.hasProgram("apt-get"), "needs apt-get"), .serialized)
+@Suite(.enabled(if: TestSupport.hasProgram("apt-get"), "needs apt-get"), .serialized, .offThePool)
 struct ObjectStorageConsistencyTests {
     typealias BucketRepository = ObjectStorageTests.BucketRepository
 

@@ -4,7 +4,7 @@ import Testing
 
 /// The metadata store in PostgreSQL (Debian's server, started for the suite on 127.0.0.1):
 /// everything Depot does gives the same result as on SQLite.
-@Suite(.serialized)
+@Suite(.serialized, .offThePool)
 final class PostgresStoreTests {
     let server: PostgresServer
 

@@ -7,7 +7,7 @@ import Testing
 /// command line or the API, all land once, and apt reads one consistent tree throughout.
 @Suite(
     .enabled(if: TestSupport.hasProgram("apt-get"), "needs apt-get"),
-    .serialized)
+    .serialized, .offThePool)
 final class SeveralNodesTests {
     let postgres: PostgresServer
 

@@ -5,7 +5,7 @@ import S3Client
 import Testing
 
 /// The client against a real S3-compatible server (moto's, on 127.0.0.1).
-@Suite struct S3ClientTests {
+@Suite(.offThePool) struct S3ClientTests {
     static let credentials = AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing")
 
     static func sha256(_ bytes: [UInt8]) -> String {

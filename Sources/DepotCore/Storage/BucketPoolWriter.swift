@@ -50,7 +50,7 @@ final class BucketPoolWriter: PoolWriter, @unchecked Sendable {
                 Job(temporaryPath: temporaryPath, poolPath: poolPath, checksums: checksums, replaceable: replaceable))
             guard state.running < BucketTree.width else { return }
             state.running += 1
-            state.workers.append(Task { await self.work() })
+            state.workers.append(Task(executorPreference: WaitedForExecutor.shared) { await self.work() })
         }
     }
 

@@ -1,7 +1,6 @@
 import AptRepository
 import DebianFormat
 import Foundation
-import Synchronization
 
 /// Where the tree apt reads lives: the pool, each distribution's signed indices and the
 /// archive key. The operations write and read that tree only through this, so they do not
@@ -125,40 +124,6 @@ enum TreeFile {
     static let immutable = "public, max-age=31536000, immutable"
     /// Files a publish replaces: InRelease, Release, Release.gpg, plain-named indices, the key.
     static let revalidated = "no-cache"
-}
-
-/// Runs async work to its end from synchronous code. The operations run on threads of their
-/// own (the CLI's, or `depot serve`'s Dispatch threads for blocking work), never on Swift
-/// concurrency's pool, which a wait here would starve.
-func waitFor<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
-    try waitFor(work, givingUp: nil)
-}
-
-/// `waitFor`, that stops waiting, throwing what `giveUp` returns, once it returns an error:
-/// it is asked every second the work is still under way.
-func waitFor<T: Sendable>(
-    _ work: @escaping @Sendable () async throws -> T, givingUp giveUp: (() -> (any Error)?)?
-) throws -> T {
-    let done = DispatchSemaphore(value: 0)
-    let outcome = Mutex<Result<T, any Error>?>(nil)
-    Task {
-        let result: Result<T, any Error>
-        do {
-            result = .success(try await work())
-        } catch {
-            result = .failure(error)
-        }
-        outcome.withLock { $0 = result }
-        done.signal()
-    }
-    if let giveUp {
-        while done.wait(timeout: .now() + 1) == .timedOut {
-            if let error = giveUp() { throw error }
-        }
-    } else {
-        done.wait()
-    }
-    return try outcome.withLock { $0! }.get()
 }
 
 /// Runs `body` for every item, at most `width` at a time; throws the first failure once the
