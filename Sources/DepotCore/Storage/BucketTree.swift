@@ -159,11 +159,11 @@ final class BucketTree: PublishedStorage {
             try await self.put(upload, client: client)
         }
 
-        // 3. Release and Release.gpg, then InRelease, only over the one this publish started from.
-        let signatures = [
-            ObjectWrite(directory + "Release", rendered.release), ObjectWrite(directory + "Release.gpg", rendered.releaseGPG),
-        ]
-        try await forEachConcurrently(signatures, width: 2) { try await self.put($0, client: client) }
+        // 3. Release, then Release.gpg, then InRelease, only over the one this publish started
+        //    from. One after the other: a node stalled once its Release.gpg is stored has no
+        //    Release still on its way to replace a later node's.
+        try await put(ObjectWrite(directory + "Release", rendered.release), client: client)
+        try await put(ObjectWrite(directory + "Release.gpg", rendered.releaseGPG), client: client)
         // Last-Modified counts whole seconds and apt revalidates InRelease with
         // If-Modified-Since: one replaced within the second a client fetched the old one would
         // be answered 304, and the client would keep the old tree. So not in that second.
