@@ -28,15 +28,15 @@ import Testing
 
     static func workflow(_ scratch: ScratchStore) throws {
         let repository = scratch.repository
-        func as_(_ user: String, _ note: String? = nil) throws -> OperationContext {
+        func by(_ user: String, _ note: String? = nil) throws -> OperationContext {
             try OperationContext(user: user, command: "operation test", note: note)
         }
 
         // Push: added, then unchanged; the history entry carries the note.
         let pushed = try repository.push(
-            [snowbird, hello], as: PushRequest(distribution: "development"), context: try as_("ci", "build 7"))
+            [snowbird, hello], as: PushRequest(distribution: "development"), context: try by("ci", "build 7"))
         #expect(pushed.map(\.status) == [.added, .added])
-        let again = try repository.push([snowbird], as: PushRequest(distribution: "development"), context: try as_("ci"))
+        let again = try repository.push([snowbird], as: PushRequest(distribution: "development"), context: try by("ci"))
         #expect(again.map(\.status) == [.unchanged])
         #expect(try repository.list(distribution: "development").map(\.file.name).sorted() == ["hello", "snowbird"])
         let pushEntry = try #require(try repository.history(distribution: "development").first)
@@ -45,61 +45,61 @@ import Testing
 
         try scratch.expectRefused(
             "a push into production, which has gates", { if case .gatesClosed = $0 { true } else { false } }
-        ) { try repository.push([snowbird], as: PushRequest(distribution: "production"), context: try as_("ci")) }
+        ) { try repository.push([snowbird], as: PushRequest(distribution: "production"), context: try by("ci")) }
         try scratch.expectRefused(
             "a push into an unknown component", { if case .unknownComponent = $0 { true } else { false } }
         ) {
             try repository.push(
-                [snowbird], as: PushRequest(distribution: "development", component: "contrib"), context: try as_("ci"))
+                [snowbird], as: PushRequest(distribution: "development", component: "contrib"), context: try by("ci"))
         }
 
         // Promote and diff.
         #expect(try repository.diff(from: "development", to: "staging").map(\.kind) == [.new, .new])
         let promotion = try repository.promote(
-            PromotionRequest(packages: ["snowbird", "hello"], from: "development"), context: try as_("ops"))
+            PromotionRequest(packages: ["snowbird", "hello"], from: "development"), context: try by("ops"))
         #expect(promotion.to == "staging" && promotion.changes.count == 2)
         #expect(try repository.diff(from: "development", to: "staging").isEmpty)
         try scratch.expectRefused(
             "a promotion naming no package", { if case .invalidArgument = $0 { true } else { false } }
-        ) { try repository.promote(PromotionRequest(from: "development"), context: try as_("ops")) }
+        ) { try repository.promote(PromotionRequest(from: "development"), context: try by("ops")) }
         try scratch.expectRefused(
             "a promotion past an unmet approval", { if case .gatesClosed = $0 { true } else { false } }
         ) {
-            try repository.promote(PromotionRequest(packages: ["snowbird", "hello"], from: "staging"), context: try as_("ops"))
+            try repository.promote(PromotionRequest(packages: ["snowbird", "hello"], from: "staging"), context: try by("ops"))
         }
 
         // Approve: not by the pusher, not twice, not without a version.
         try scratch.expectRefused("an approval by the pusher", { if case .selfApproval = $0 { true } else { false } }) {
             try repository.approve(
-                ApprovalRequest(distribution: "production", package: "snowbird", version: "1.4.2-1"), context: try as_("ci"))
+                ApprovalRequest(distribution: "production", package: "snowbird", version: "1.4.2-1"), context: try by("ci"))
         }
         let approvals = try repository.approve(
-            ApprovalRequest(distribution: "production", naming: "snowbird=1.4.2-1"), context: try as_("qa", "soaked"))
+            ApprovalRequest(distribution: "production", naming: "snowbird=1.4.2-1"), context: try by("qa", "soaked"))
         #expect(approvals.map(\.architecture) == ["amd64"] && approvals.first?.note == "soaked")
         try scratch.expectRefused("a second approval", { if case .alreadyApproved = $0 { true } else { false } }) {
             try repository.approve(
-                ApprovalRequest(distribution: "production", naming: "snowbird=1.4.2-1"), context: try as_("qa"))
+                ApprovalRequest(distribution: "production", naming: "snowbird=1.4.2-1"), context: try by("qa"))
         }
         try scratch.expectRefused("an approval of no version", { if case .invalidArgument = $0 { true } else { false } }) {
-            try repository.approve(ApprovalRequest(distribution: "production", naming: "snowbird"), context: try as_("qa"))
+            try repository.approve(ApprovalRequest(distribution: "production", naming: "snowbird"), context: try by("qa"))
         }
         try scratch.expectRefused("an approval of an unlisted version", { if case .notListed = $0 { true } else { false } }) {
             try repository.approve(
-                ApprovalRequest(distribution: "production", naming: "snowbird=9.9-1"), context: try as_("qa"))
+                ApprovalRequest(distribution: "production", naming: "snowbird=9.9-1"), context: try by("qa"))
         }
         _ = try repository.approve(
-            ApprovalRequest(distribution: "production", naming: "hello=2.10-3"), context: try as_("qa"))
+            ApprovalRequest(distribution: "production", naming: "hello=2.10-3"), context: try by("qa"))
         let shipped = try repository.promote(
-            PromotionRequest(packages: ["snowbird", "hello"], from: "staging"), context: try as_("ops"))
+            PromotionRequest(packages: ["snowbird", "hello"], from: "staging"), context: try by("ops"))
         #expect(shipped.changes.compactMap(\.after).sorted() == ["1.4.2-1", "2.10-3"])
 
         // Phase: a percentage, a ramp, and what is refused.
         let halted = try repository.phase(
-            PhaseRequest(distribution: "production", package: "snowbird", percentage: 0), context: try as_("ops"))
+            PhaseRequest(distribution: "production", package: "snowbird", percentage: 0), context: try by("ops"))
         #expect(halted.before == 100 && halted.after == 0 && halted.ramp == nil)
         let ramp = try repository.phase(
             PhaseRequest(distribution: "production", package: "snowbird", ramp: [10, 50, 100], every: "6h"),
-            context: try as_("ops"))
+            context: try by("ops"))
         #expect(ramp.after == 10 && ramp.ramp?.steps == [50, 100] && ramp.ramp?.every == 6 * 3600)
         #expect(try repository.ramps().map(\.package) == ["snowbird"])
         #expect(try repository.list(distribution: "production").first { $0.file.name == "snowbird" }?.phase == 10)
@@ -112,57 +112,57 @@ import Testing
             (PhaseRequest(distribution: "production", package: "snowbird"), "neither"),
         ] {
             try scratch.expectRefused(what, { if case .invalidArgument = $0 { true } else { false } }) {
-                try repository.phase(bad, context: try as_("ops"))
+                try repository.phase(bad, context: try by("ops"))
             }
         }
         try scratch.expectRefused("a phase of an unlisted package", { if case .notListed = $0 { true } else { false } }) {
             try repository.phase(
-                PhaseRequest(distribution: "production", package: "epochal", percentage: 5), context: try as_("ops"))
+                PhaseRequest(distribution: "production", package: "epochal", percentage: 5), context: try by("ops"))
         }
 
         // Remove, then roll the removal back.
         let removed = try repository.remove(
-            RemovalRequest(distribution: "staging", packages: ["hello"]), context: try as_("ops"))
+            RemovalRequest(distribution: "staging", packages: ["hello"]), context: try by("ops"))
         #expect(removed.map(\.before) == ["2.10-3"] && removed.map(\.after) == [nil])
         try scratch.expectRefused("a removal of what is not listed", { if case .notListed = $0 { true } else { false } }) {
-            try repository.remove(RemovalRequest(distribution: "staging", packages: ["hello"]), context: try as_("ops"))
+            try repository.remove(RemovalRequest(distribution: "staging", packages: ["hello"]), context: try by("ops"))
         }
         try scratch.expectRefused("a removal naming nothing", { if case .invalidArgument = $0 { true } else { false } }) {
-            try repository.remove(RemovalRequest(distribution: "staging", packages: []), context: try as_("ops"))
+            try repository.remove(RemovalRequest(distribution: "staging", packages: []), context: try by("ops"))
         }
         let restored = try repository.rollback(
-            RollbackRequest(distribution: "staging", packages: ["hello"]), context: try as_("ops"))
+            RollbackRequest(distribution: "staging", packages: ["hello"]), context: try by("ops"))
         #expect(restored.changes.map(\.after) == ["2.10-3"])
         #expect(try repository.list(distribution: "staging").map(\.file.name).sorted() == ["hello", "snowbird"])
         try scratch.expectRefused(
             "a rollback to an entry that does not exist", { if case .unknownHistoryEntry = $0 { true } else { false } }
-        ) { try repository.rollback(RollbackRequest(distribution: "staging", to: 9_999), context: try as_("ops")) }
+        ) { try repository.rollback(RollbackRequest(distribution: "staging", to: 9_999), context: try by("ops")) }
         try scratch.expectRefused(
             "a rollback of a package never changed there", { if case .nothingToRollBack = $0 { true } else { false } }
         ) {
-            try repository.rollback(RollbackRequest(distribution: "development", packages: ["epochal"]), context: try as_("ops"))
+            try repository.rollback(RollbackRequest(distribution: "development", packages: ["epochal"]), context: try by("ops"))
         }
         try scratch.expectRefused(
             "a rollback naming packages and an entry", { if case .invalidArgument = $0 { true } else { false } }
         ) {
             try repository.rollback(
-                RollbackRequest(distribution: "staging", packages: ["hello"], to: 1), context: try as_("ops"))
+                RollbackRequest(distribution: "staging", packages: ["hello"], to: 1), context: try by("ops"))
         }
 
         // Tokens: a name once, even after its revocation; an unknown one is not found.
         let secret = try repository.createToken(
-            name: "ci", scopes: [try Scope(parsing: "push:development")], context: try as_("admin"))
+            name: "ci", scopes: [try Scope(parsing: "push:development")], context: try by("admin"))
         #expect(try repository.authenticate(token: secret)?.name == "ci")
         try scratch.expectRefused("a token name taken", { if case .tokenNameTaken(_, nil) = $0 { true } else { false } }) {
-            try repository.createToken(name: "ci", scopes: [try Scope(parsing: "read:*")], context: try as_("admin"))
+            try repository.createToken(name: "ci", scopes: [try Scope(parsing: "read:*")], context: try by("admin"))
         }
-        _ = try repository.revokeToken(name: "ci", context: try as_("admin"))
+        _ = try repository.revokeToken(name: "ci", context: try by("admin"))
         #expect(try repository.authenticate(token: secret) == nil)
         try scratch.expectRefused(
             "a revoked token's name", { if case .tokenNameTaken(_, .some) = $0 { true } else { false } }
-        ) { try repository.createToken(name: "ci", scopes: [try Scope(parsing: "read:*")], context: try as_("admin")) }
+        ) { try repository.createToken(name: "ci", scopes: [try Scope(parsing: "read:*")], context: try by("admin")) }
         try scratch.expectRefused("an unknown token", { if case .unknownToken = $0 { true } else { false } }) {
-            try repository.revokeToken(name: "nobody", context: try as_("admin"))
+            try repository.revokeToken(name: "nobody", context: try by("admin"))
         }
 
         // What show and verify report after all of it.
