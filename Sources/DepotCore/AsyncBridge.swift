@@ -48,3 +48,11 @@ final class WaitedForExecutor: TaskExecutor {
         DispatchQueue(label: "depot.waited-for").async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
+
+/// Runs blocking library work (file I/O, the store, the repository lock) on a Dispatch
+/// thread, so that async code waiting for it never holds one of Swift concurrency's.
+public func onDispatchThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}

@@ -343,10 +343,6 @@ struct API: Sendable {
     /// Runs blocking library work (file I/O, SQLite, the repository lock) on a Dispatch
     /// thread, so that waiting for the lock never stalls the server's event loops.
     private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try run(body) })
-            }
-        }
+        try await onDispatchThread { try run(body) }
     }
 }

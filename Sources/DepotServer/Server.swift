@@ -16,15 +16,18 @@ public struct Server: Sendable {
     public var maximumUploadSize: Int
 
     public var connectionLimits: ConnectionLimits
+    /// What `GET /metrics` reports; nil: no `/metrics` (`--no-metrics`).
+    public var metrics: ServerMetrics?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, maximumUploadSize: Int = 2 << 30,
-        connectionLimits: ConnectionLimits = .standard()
+        connectionLimits: ConnectionLimits = .standard(), metrics: ServerMetrics? = ServerMetrics()
     ) {
         self.host = host
         self.port = port
         self.maximumUploadSize = maximumUploadSize
         self.connectionLimits = connectionLimits
+        self.metrics = metrics
     }
 
     /// Serves until SIGTERM or SIGINT, then finishes the requests under way and returns.
@@ -45,7 +48,8 @@ public struct Server: Sendable {
     func makeApplication(repository: Repository, onListening: @escaping @Sendable (String) -> Void) throws
         -> some ApplicationProtocol
     {
-        let logger = Logger(label: "depot.serve", factory: LineLogHandler.init)
+        let logger = RequestLog(
+            logger: Logger(label: "depot.serve", factory: LineLogHandler.init), metrics: metrics)
         let files = try repository.treeRedirectBase.map(StaticFiles.init(redirectingTo:))
             ?? StaticFiles(publicDirectory: repository.publicDirectory)
         let connections = ConnectionTracker(limits: connectionLimits)
@@ -61,16 +65,24 @@ public struct Server: Sendable {
                 onListening(
                     channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)")
             },
-            logger: logger)
+            logger: logger.logger)
     }
 
-    func makeRouter(repository: Repository, files: StaticFiles, connections: ConnectionTracker, logger: Logger)
+    func makeRouter(repository: Repository, files: StaticFiles, connections: ConnectionTracker, logger: RequestLog)
         -> Router<DepotRequestContext>
     {
         let router = Router(context: DepotRequestContext.self)
-        router.add(middleware: AccessLog(logger: logger))
+        router.add(middleware: AccessLog(log: logger))
         router.get("healthz") { _, _ in "ok\n" }
         router.head("healthz") { _, _ in "ok\n" }
+        if let metrics {
+            router.get("metrics") { _, _ in
+                let text = try await onDispatchThread { try metrics.scrape(repository) }
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: text)))
+            }
+        }
         DashboardRoutes(repository: repository, connections: connections).register(on: router)
         API(repository: repository, maximumUploadSize: maximumUploadSize, connections: connections).register(on: router)
         for path: RouterPath in ["dists/**", "pool/**", "archive-key.asc"] {
@@ -84,7 +96,7 @@ public struct Server: Sendable {
 /// One line per request: method, path, status, bytes and time. Never headers, so never a
 /// token.
 struct AccessLog<Context: RequestContext>: RouterMiddleware {
-    let logger: Logger
+    let log: RequestLog
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -97,25 +109,25 @@ struct AccessLog<Context: RequestContext>: RouterMiddleware {
         } catch {
             log(request, status: (error as? any HTTPResponseError)?.status.code ?? 500, length: nil, since: start)
             if let detail = (error as? APIError)?.serverDetail {
-                logger.error("\(request.method) \(request.uri.path): \(detail)")
+                log.logger.error("\(request.method) \(request.uri.path): \(detail)")
             }
             throw error
         }
     }
 
     private func log(_ request: Request, status: Int, length: String?, since start: ContinuousClock.Instant) {
-        AccessLogLine.write(
-            logger, method: request.method.rawValue, path: request.uri.path, status: status, length: length,
-            since: start)
+        log.write(method: request.method.rawValue, path: request.uri.path, status: status, length: length, since: start)
     }
 }
 
-/// The access log's line format, for the middleware and `StaticFileHandler` alike.
-enum AccessLogLine {
-    static func write(
-        _ logger: Logger, method: String, path: String, status: Int, length: String?,
-        since start: ContinuousClock.Instant
-    ) {
+/// Where each answered request is told, by the middleware and `StaticFileHandler` alike: the
+/// access log's line, and the count by status of `/metrics`.
+struct RequestLog: Sendable {
+    let logger: Logger
+    let metrics: ServerMetrics?
+
+    func write(method: String, path: String, status: Int, length: String?, since start: ContinuousClock.Instant) {
+        metrics?.countRequest(status: status)
         let elapsed = ContinuousClock.now - start
         let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
         logger.info("\(method) \(path) \(status) \(length ?? "-") \(microseconds)µs")
@@ -129,7 +141,7 @@ struct HTTP1ChannelWithStaticFiles: ServerChildChannel, HTTPChannelHandler {
 
     let responder: HTTPChannelHandler.Responder
     let files: StaticFiles
-    let accessLogger: Logger
+    let accessLogger: RequestLog
     let connections: ConnectionTracker
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -139,7 +151,7 @@ struct HTTP1ChannelWithStaticFiles: ServerChildChannel, HTTPChannelHandler {
             // As Hummingbird's HTTP1Channel sets it up.
             try pipeline.configureHTTPServerPipeline(
                 withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
-            try pipeline.addHandler(StaticFileHandler(files: files, logger: accessLogger, connections: connections))
+            try pipeline.addHandler(StaticFileHandler(files: files, log: accessLogger, connections: connections))
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
             return try NIOAsyncChannel(

@@ -23,7 +23,7 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let files: StaticFiles
-    private let logger: Logger
+    private let log: RequestLog
     private let connections: ConnectionTracker
 
     private enum Phase {
@@ -46,9 +46,9 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The HTTP encoder's context: writes made from it go straight to the socket.
     private var encoder: ChannelHandlerContext?
 
-    init(files: StaticFiles, logger: Logger, connections: ConnectionTracker) {
+    init(files: StaticFiles, log: RequestLog, connections: ConnectionTracker) {
         self.files = files
-        self.logger = logger
+        self.log = log
         self.connections = connections
     }
 
@@ -103,8 +103,7 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 passingOn = false
                 if passedOnInFlight == 0, encoder != nil {
                     write(Self.methodNotAllowed, to: head, context: context, closing: true)
-                    AccessLogLine.write(
-                        logger, method: head.method.rawValue, path: head.uri, status: 405, length: "0", since: start)
+                    log.write(method: head.method.rawValue, path: head.uri, status: 405, length: "0", since: start)
                 } else {
                     context.close(promise: nil)
                 }
@@ -112,8 +111,8 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 passingOn = false
                 write(reply, to: head, context: context)
                 unflushed = true
-                AccessLogLine.write(
-                    logger, method: head.method.rawValue, path: head.uri, status: Int(reply.status.code),
+                log.write(
+                    method: head.method.rawValue, path: head.uri, status: Int(reply.status.code),
                     length: reply.contentLength, since: start)
             } else {
                 passingOn = true

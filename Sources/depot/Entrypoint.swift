@@ -15,6 +15,7 @@ struct DepotCommand: ParsableCommand {
         subcommands: [
             Init.self, Push.self, Promote.self, Approve.self, Phase.self, Diff.self, List.self, Show.self, Remove.self, History.self,
             Rollback.self, Publish.self, Verify.self, CollectGarbage.self, ExportKey.self, Token.self, StoreCommand.self, Serve.self,
+            Webhooks.self,
         ])
 
     /// Prints failures as one line, `depot: error: ...`, and exits non-zero.

@@ -1,13 +1,15 @@
 import ArgumentParser
+import CoreMetrics
 import DepotCore
 import DepotServer
 import Foundation
+import Prometheus
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve public/ for apt, the JSON API and the dashboard over HTTP.",
         discussion: """
-            Serves /dists/, /pool/ and /archive-key.asc as they are on disk, the API under /api/v1/ (every call needs 'Authorization: Bearer TOKEN', see 'depot token'), the dashboard at / and /healthz. Takes the steps of phased rollouts ('depot phase --ramp') when they are due, and re-signs a distribution with Valid-For once less than half of it is left, so that a distribution that does not change never expires on its clients. Logs one line per request on standard error. Stops on SIGTERM or SIGINT once the requests under way are answered. The CLI keeps working on the same root meanwhile.
+            Serves /dists/, /pool/ and /archive-key.asc as they are on disk, the API under /api/v1/ (every call needs 'Authorization: Bearer TOKEN', see 'depot token'), the dashboard at /, /healthz, and /metrics in Prometheus' text format (no token needed; --no-metrics turns it off). Delivers the webhook outbox ('depot webhooks'). Takes the steps of phased rollouts ('depot phase --ramp') when they are due, and re-signs a distribution with Valid-For once less than half of it is left, so that a distribution that does not change never expires on its clients. Logs one line per request on standard error. Stops on SIGTERM or SIGINT once the requests under way are answered. The CLI keeps working on the same root meanwhile.
             Examples:
               depot serve
               depot serve --listen 0.0.0.0:8080 --max-upload-size 512M
@@ -48,9 +50,19 @@ struct Serve: AsyncParsableCommand {
             valueName: "SECONDS"))
     var advancePhasesEvery: Double = 60
 
+    @Option(
+        help: ArgumentHelp(
+            "Every this many seconds, look for webhook deliveries that are due (each receiver apart); 0: never (leave them to another node or 'depot webhooks --deliver').",
+            valueName: "SECONDS"))
+    var deliverWebhooksEvery: Double = 0.5
+
+    @Flag(help: "Serve no /metrics (Prometheus' text format, which anyone who reaches the server may read).")
+    var noMetrics = false
+
     func validate() throws {
         try checkSeconds(republishEvery, "--republish-every", allowingZero: true)
         try checkSeconds(advancePhasesEvery, "--advance-phases-every", allowingZero: true)
+        try checkSeconds(deliverWebhooksEvery, "--deliver-webhooks-every", allowingZero: true)
         try checkSeconds(requestTimeout, "--request-timeout", allowingZero: false)
         if let maxConnections, !(1...1_000_000).contains(maxConnections) {
             throw ValidationError("--max-connections must be from 1 to 1000000")
@@ -70,8 +82,16 @@ struct Serve: AsyncParsableCommand {
         var limits = ConnectionLimits.standard()
         if let maxConnections { limits.maximumConnections = maxConnections }
         limits.requestTimeout = .milliseconds(Int(requestTimeout * 1000))
+        var metrics: ServerMetrics?
+        if !noMetrics {
+            let registry = PrometheusCollectorRegistry()
+            // What the library records (publish durations) goes where /metrics reads.
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            metrics = ServerMetrics(registry: registry)
+        }
         let server = Server(
-            host: host, port: port, maximumUploadSize: Self.size(maxUploadSize)!, connectionLimits: limits)
+            host: host, port: port, maximumUploadSize: Self.size(maxUploadSize)!, connectionLimits: limits,
+            metrics: metrics)
         if republishEvery > 0 {
             Self.repeatedly(every: republishEvery, "publishing what another node left unpublished") {
                 try repository.publishWhatOtherNodesLeft()
@@ -91,6 +111,12 @@ struct Serve: AsyncParsableCommand {
                 for distribution in try repository.resignExpiring() {
                     printError("depot: re-signed \(distribution): its Valid-For was half gone")
                 }
+            }
+        }
+        if deliverWebhooksEvery > 0 && !repository.configuration.webhooks.isEmpty {
+            let deliverer = WebhookDeliverer(repository: repository)
+            Task.detached { [deliverWebhooksEvery] in
+                await deliverer.run(every: deliverWebhooksEvery) { printError("depot: \($0)") }
             }
         }
         try await server.run(repository: repository) { address in

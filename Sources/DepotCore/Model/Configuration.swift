@@ -57,6 +57,8 @@ public struct Configuration: Sendable, Hashable {
     /// nil for SQLite in `.depot/depot.sqlite`.
     public var store: String?
     public var distributions: [Distribution]
+    /// The receivers told of changes (`Webhook:` stanzas), in the order depot.conf lists them.
+    public var webhooks: [Webhook] = []
 
     /// Whether `depot serve` shows its dashboard (listings, notes and users of the latest
     /// changes) to anyone who reaches it, or only to browsers signed in with an API token.
@@ -94,6 +96,7 @@ public struct Configuration: Sendable, Hashable {
         "distribution", "promotes-to", "keep-versions", "retain-history", "valid-for", "description", "min-soak",
         "approvals",
     ]
+    static let webhookFields: Set<String> = ["webhook", "events", "secret-file", "format"]
 
     /// The text of a new `depot.conf`.
     public func rendered() -> String {
@@ -132,6 +135,16 @@ public struct Configuration: Sendable, Hashable {
             if let description = distribution.description { paragraph["Description"] = description }
             document.paragraphs.append(paragraph)
         }
+        for webhook in webhooks {
+            var paragraph = Deb822Paragraph(["Webhook": webhook.url])
+            if webhook.events != Set(Webhook.Event.allCases) {
+                paragraph["Events"] = Webhook.Event.allCases.filter(webhook.events.contains).map(\.rawValue)
+                    .joined(separator: " ")
+            }
+            if let secretFile = webhook.secretFile { paragraph["Secret-File"] = secretFile }
+            if webhook.format != .json { paragraph["Format"] = webhook.format.rawValue }
+            document.paragraphs.append(paragraph)
+        }
         return document.rendered()
     }
 
@@ -145,9 +158,9 @@ public struct Configuration: Sendable, Hashable {
             var result: [String: String] = [:]
             let rendered = (try? Deb822Document(parsing: configuration.rendered()))?.paragraphs ?? []
             for (position, paragraph) in rendered.enumerated() {
-                let distribution = position == 0 ? nil : paragraph["Distribution"]
+                let stanza = position == 0 ? nil : paragraph["Distribution"] ?? paragraph["Webhook"].map { "webhook \($0)" }
                 for field in paragraph.fields {
-                    result[distribution.map { "\(field.name) of \($0)" } ?? field.name] = field.value
+                    result[stanza.map { "\(field.name) of \($0)" } ?? field.name] = field.value
                 }
             }
             return result

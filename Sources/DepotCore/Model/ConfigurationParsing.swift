@@ -86,7 +86,19 @@ extension Configuration {
         }
 
         var distributions: [Distribution] = []
+        var distributionPositions: [Int] = []
+        var webhooks: [Webhook] = []
         for (position, paragraph) in document.paragraphs.enumerated().dropFirst() {
+            if paragraph["Webhook"] != nil {
+                let webhook = try Self.webhook(paragraph, paragraph: position, lines: lines)
+                guard !webhooks.contains(where: { $0.url == webhook.url }) else {
+                    throw ConfigurationError(
+                        line: lines.line(of: "Webhook", in: position),
+                        problem: "the webhook '\(webhook.url)' is defined twice: list its events in one stanza")
+                }
+                webhooks.append(webhook)
+                continue
+            }
             try Self.checkFields(paragraph, allowed: Self.distributionFields, paragraph: position, lines: lines)
             guard let name = paragraph["Distribution"] else {
                 throw ConfigurationError(
@@ -133,6 +145,7 @@ extension Configuration {
                 distribution.approvals = count
             }
             distributions.append(distribution)
+            distributionPositions.append(position)
         }
         guard !distributions.isEmpty else {
             throw ConfigurationError(
@@ -141,11 +154,12 @@ extension Configuration {
         for (position, distribution) in distributions.enumerated() {
             if let target = distribution.promotesTo, !distributions.contains(where: { $0.name == target }) {
                 throw ConfigurationError(
-                    line: lines.line(of: "Promotes-To", in: position + 1),
+                    line: lines.line(of: "Promotes-To", in: distributionPositions[position]),
                     problem: "Promotes-To names '\(target)', which is not a distribution of this file")
             }
         }
         self.distributions = distributions
+        self.webhooks = webhooks
     }
 
     /// The repository stanza's object storage fields; nil without `Storage`.
@@ -211,6 +225,52 @@ extension Configuration {
         return configuration
     }
 
+    /// A `Webhook:` stanza.
+    private static func webhook(_ paragraph: Deb822Paragraph, paragraph position: Int, lines: LineLocator)
+        throws(ConfigurationError) -> Webhook
+    {
+        func fail(_ field: String, _ problem: String) -> ConfigurationError {
+            ConfigurationError(line: lines.line(of: field, in: position), problem: problem)
+        }
+        if paragraph["Distribution"] != nil {
+            throw fail("Distribution", "a stanza is a distribution or a webhook, not both: split it in two")
+        }
+        try checkFields(paragraph, allowed: webhookFields, paragraph: position, lines: lines, kind: "webhook")
+        let url = paragraph["Webhook"] ?? ""
+        guard ObjectStorageConfiguration.isHTTPURL(url), !url.contains(where: { $0.isWhitespace || $0.isNewline }),
+            url.utf8.count <= 2048
+        else {
+            throw fail("Webhook", "Webhook must be an http or https URL such as 'https://ci.example/depot-events', not '\(url.prefix(200))'")
+        }
+        var webhook = Webhook(url: url)
+        if paragraph["Events"] != nil {
+            let names = try words(paragraph, "Events", paragraph: position, lines: lines, required: true)
+            var events = Set<Webhook.Event>()
+            for name in names {
+                guard let event = Webhook.Event(rawValue: name) else {
+                    throw fail(
+                        "Events",
+                        "unknown event '\(name.prefix(64))' in Events (known: \(Webhook.Event.allCases.map(\.rawValue).joined(separator: " ")))")
+                }
+                events.insert(event)
+            }
+            webhook.events = events
+        }
+        if let secretFile = paragraph["Secret-File"] {
+            guard !secretFile.isEmpty, !secretFile.contains(where: \.isNewline), !secretFile.utf8.contains(0) else {
+                throw fail("Secret-File", "Secret-File must be the path of a file holding the secret, one line")
+            }
+            webhook.secretFile = secretFile
+        }
+        if let format = paragraph["Format"] {
+            guard let value = Webhook.Format(rawValue: format) else {
+                throw fail("Format", "Format must be 'json' or 'slack', not '\(format.prefix(64))'")
+            }
+            webhook.format = value
+        }
+        return webhook
+    }
+
     /// Fields copied into `Release`, where each is one line.
     static let singleLineFields = ["Origin", "Label", "Description", "Sign-With"]
 
@@ -228,10 +288,11 @@ extension Configuration {
     }
 
     private static func checkFields(
-        _ paragraph: Deb822Paragraph, allowed: Set<String>, paragraph position: Int, lines: LineLocator
+        _ paragraph: Deb822Paragraph, allowed: Set<String>, paragraph position: Int, lines: LineLocator,
+        kind: String? = nil
     ) throws(ConfigurationError) {
         for field in paragraph.fields where !allowed.contains(field.name.lowercased()) {
-            let kind = position == 0 ? "repository" : "distribution"
+            let kind = kind ?? (position == 0 ? "repository" : "distribution")
             throw ConfigurationError(
                 line: lines.line(of: field.name, in: position),
                 problem:

@@ -41,6 +41,14 @@ extension Repository {
                             architecture: file.architecture, user: context.user, date: context.timestamp,
                             note: context.note))
                 }
+                let notice = WebhookEvent(
+                    id: nil, event: .approve, distribution: distribution, from: source, user: context.user,
+                    note: context.note, date: context.timestamp,
+                    changes: files.map {
+                        WebhookEvent.Change(
+                            package: $0.name, architecture: $0.architecture, before: nil, after: $0.version, phase: nil)
+                    })
+                try MetadataStore.recordDeliveries(db, of: notice, to: self.configuration.webhooks)
                 return approvals
             }
         }

@@ -6,7 +6,8 @@ extension Repository {
     /// distribution, and not restorable by any of the latest `Retain-History` history entries
     /// of any distribution; with a bucket, also the `by-hash/` indices no `Release` names, and
     /// each only once nothing has referenced it for the storage's grace period. With
-    /// `dryRun`, only says what it would delete.
+    /// `dryRun`, only says what it would delete. Forgets webhook deliveries finished more
+    /// than `WebhookDelivery.keptFor` ago.
     public func collectGarbage(dryRun: Bool = false) throws -> GarbageCollectionReport {
         // gc changes what the pool holds, never what an index names: nothing to publish.
         try change("garbage collection") { notes in
@@ -17,6 +18,8 @@ extension Repository {
                 // Journal rows of distributions no longer in depot.conf are all kept: gc never guesses.
                 try MetadataStore.collectUnreferencedFiles(
                     db, retention: self.configuration.distributions.map { ($0.name, $0.retainHistory) }, now: now)
+                try MetadataStore.forgetFinishedDeliveries(
+                    db, before: Int64(now - WebhookDelivery.keptFor) * 1000)
                 return try MetadataStore.takeGarbage(db, due: now - grace)
             }
             let known = try read { db in try MetadataStore.poolPaths(db) }

@@ -106,7 +106,8 @@ extension Repository {
         guard !result.changes.isEmpty else { return result }
         try writes.flush(db)
         _ = try MetadataStore.recordHistory(
-            db, operation: "phase", distribution: distribution, context: context, changes: result.changes)
+            db, operation: "phase", distribution: distribution, context: context, changes: result.changes,
+            notifying: configuration.webhooks)
         try MetadataStore.markUnpublished(db, distribution)
         return result
     }

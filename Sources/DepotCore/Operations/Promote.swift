@@ -126,8 +126,8 @@ extension Repository {
                 if !changes.isEmpty {
                     try MetadataStore.stopRamps(db, distribution: target, packages: Set(changes.map(\.package)))
                     _ = try MetadataStore.recordHistory(
-                        db, operation: "promote", distribution: target, context: context, changes: changes,
-                        overriddenGates: promotion.overriddenGates)
+                        db, operation: "promote", distribution: target, from: from, context: context, changes: changes,
+                        overriddenGates: promotion.overriddenGates, notifying: self.configuration.webhooks)
                     try MetadataStore.markUnpublished(db, target)
                 }
                 return promotion

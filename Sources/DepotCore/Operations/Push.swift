@@ -105,7 +105,7 @@ extension Repository {
                     let gates = self.configuration.distribution(distribution)?.gateNames ?? []
                     _ = try MetadataStore.recordHistory(
                         db, operation: "push", distribution: distribution, context: context, changes: changes,
-                        overriddenGates: request.overrideGates ? gates : [])
+                        overriddenGates: request.overrideGates ? gates : [], notifying: self.configuration.webhooks)
                     try MetadataStore.markUnpublished(db, distribution)
                 }
                 try placed?.value()

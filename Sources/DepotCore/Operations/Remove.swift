@@ -27,7 +27,8 @@ extension Repository {
                     }
                 }
                 _ = try MetadataStore.recordHistory(
-                    db, operation: "remove", distribution: distribution, context: context, changes: changes)
+                    db, operation: "remove", distribution: distribution, context: context, changes: changes,
+                    notifying: self.configuration.webhooks)
                 try MetadataStore.markUnpublished(db, distribution)
                 return changes
             }

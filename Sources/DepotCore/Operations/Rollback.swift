@@ -102,7 +102,8 @@ extension Repository {
         try MetadataStore.stopRamps(db, distribution: distribution, packages: names)
         if changedListings {
             _ = try MetadataStore.recordHistory(
-                db, operation: "rollback", distribution: distribution, context: context, changes: changes)
+                db, operation: "rollback", distribution: distribution, context: context, changes: changes,
+                notifying: configuration.webhooks)
             try MetadataStore.markUnpublished(db, distribution)
         }
         return RollbackOutcome(distribution: distribution, undone: undone, changes: changes)

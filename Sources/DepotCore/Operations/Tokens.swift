@@ -55,7 +55,8 @@ extension Repository {
                         "token \(name) revoked: the ramp of \(ramp.package) \(ramp.version) stopped, "
                         + "steps not taken: " + ramp.steps.map { "\($0)%" }.joined(separator: ", ")
                     _ = try MetadataStore.recordHistory(
-                        db, operation: "ramp-stopped", distribution: ramp.distribution, context: stopped, changes: [])
+                        db, operation: "ramp-stopped", distribution: ramp.distribution, context: stopped, changes: [],
+                        notifying: self.configuration.webhooks)
                 }
                 return ramps
             }

@@ -3,9 +3,11 @@ import Foundation
 
 /// `history`: every change, who made it and why.
 extension MetadataStore {
+    /// Records a change, and its deliveries to the webhooks that asked for it (the outbox):
+    /// a change is never recorded without them, nor they without it.
     static func recordHistory(
-        _ db: any StoreTransaction, operation: String, distribution: String, context: OperationContext,
-        changes: [Change], overriddenGates: [String] = []
+        _ db: any StoreTransaction, operation: String, distribution: String, from source: String? = nil,
+        context: OperationContext, changes: [Change], overriddenGates: [String] = [], notifying webhooks: [Webhook]
     ) throws -> Int64 {
         let changesJSON = try json(changes)
         let overridden = overriddenGates.isEmpty ? nil : overriddenGates.joined(separator: ", ")
@@ -21,6 +23,12 @@ extension MetadataStore {
                 ])
             ?? 0
         try db.execute("UPDATE listing_journal SET history_id = ? WHERE history_id IS NULL", [id])
+        if !webhooks.isEmpty, let event = Webhook.Event(operation: operation) {
+            let notice = WebhookEvent(
+                id: id, event: event, distribution: distribution, from: source, user: context.user, note: context.note,
+                date: context.timestamp, changes: changes.map(WebhookEvent.Change.init))
+            try recordDeliveries(db, of: notice, to: webhooks)
+        }
         return id
     }
 

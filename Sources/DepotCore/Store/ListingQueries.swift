@@ -116,6 +116,11 @@ extension MetadataStore {
             [distribution, component, fileID, phase])
     }
 
+    /// How many package files `distribution` lists.
+    static func listingCount(_ db: any StoreTransaction, distribution: String) throws -> Int {
+        try db.value("SELECT COUNT(*) FROM listings WHERE distribution = ?", [distribution]) ?? 0
+    }
+
     static func unlist(_ db: any StoreTransaction, fileID: Int64, from distribution: String) throws {
         try db.execute("DELETE FROM listings WHERE distribution = ? AND file_id = ?", [distribution, fileID])
     }

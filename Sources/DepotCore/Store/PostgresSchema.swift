@@ -116,7 +116,33 @@ enum PostgresSchema {
             FROM (SELECT \(highestHistoryID(.postgresql)) AS highest) AS named;
         \(signingTimes)
         """,
+        webhookOutbox(identity: "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
     ]
+
+    /// The webhook outbox: each change's delivery to each receiver, written in the change's
+    /// transaction. `claimed_by` and `claimed_until` are the lease of the node delivering it;
+    /// times are milliseconds since the epoch.
+    static func webhookOutbox(identity: String) -> String {
+        """
+        CREATE TABLE webhook_deliveries (
+            id \(identity),
+            receiver TEXT NOT NULL,
+            delivery TEXT NOT NULL,
+            event TEXT NOT NULL,
+            history_id BIGINT,
+            body TEXT NOT NULL,
+            recorded_at BIGINT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_at BIGINT NOT NULL,
+            finished_at BIGINT,
+            last_error TEXT,
+            claimed_by TEXT,
+            claimed_until BIGINT
+        );
+        CREATE INDEX webhook_deliveries_by_state ON webhook_deliveries(state, receiver, id);
+        """
+    }
 
     /// When each distribution's served `Release` was last signed, so that a server re-signs
     /// one with `Valid-For` before it expires; and when each dashboard session began (in

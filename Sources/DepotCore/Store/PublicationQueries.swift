@@ -43,3 +43,16 @@ extension MetadataStore {
             uniquingKeysWith: { first, _ in first })
     }
 }
+
+extension MetadataStore {
+    /// Each distribution's generations and signing time, for the metrics: one small table.
+    static func generations(_ db: any StoreTransaction) throws
+        -> [String: (recorded: Int64, published: Int64, signedAt: Int64?)]
+    {
+        Dictionary(
+            try db.rows("SELECT distribution, recorded, published, signed_at FROM publication").map {
+                ($0["distribution"] as String, ($0["recorded"] as Int64, $0["published"] as Int64, $0["signed_at"] as Int64?))
+            },
+            uniquingKeysWith: { first, _ in first })
+    }
+}

@@ -197,6 +197,9 @@ extension SQLiteStore {
         migrator.registerMigration("v11: signing times") { db in
             try db.execute(sql: PostgresSchema.signingTimes)
         }
+        migrator.registerMigration("v12: webhook outbox") { db in
+            try db.execute(sql: PostgresSchema.webhookOutbox(identity: "INTEGER PRIMARY KEY AUTOINCREMENT"))
+        }
         return migrator
     }
 

@@ -51,6 +51,12 @@ enum Schema {
         Table(name: "revoked_tokens", columns: ["name", "revoked_at"], order: ["name"]),
         Table(name: "storage_garbage", columns: ["path", "since"], order: ["path"]),
         Table(name: "publication", columns: ["distribution", "recorded", "published", "signed_at"], order: ["distribution"]),
+        Table(
+            name: "webhook_deliveries",
+            columns: [
+                "id", "receiver", "delivery", "event", "history_id", "body", "recorded_at", "state", "attempts",
+                "next_at", "finished_at", "last_error", "claimed_by", "claimed_until",
+            ], order: ["id"], identity: "id"),
         Table(name: "repository_configuration", columns: ["configuration"], order: ["configuration"]),
     ]
 
