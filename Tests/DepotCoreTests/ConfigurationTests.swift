@@ -74,6 +74,35 @@ import Testing
         #expect(try Configuration(parsing: Self.valid).objectStorage == nil)
     }
 
+    @Test func readsWebhookStanzasAnywhereAfterTheRepositorys() throws {
+        let webhooks = """
+
+            Webhook: https://ci.example/depot-events
+            Events: promote rollback
+            Secret-File: /etc/depot/webhook.secret
+
+            Webhook: https://hooks.slack.example/T0/B0
+            Format: slack
+
+            """
+        let configuration = try Configuration(parsing: Self.valid + webhooks)
+        #expect(configuration.distributions.map(\.name) == ["development", "staging", "production"])
+        #expect(
+            configuration.webhooks == [
+                Webhook(
+                    url: "https://ci.example/depot-events", events: [.promote, .rollback],
+                    secretFile: "/etc/depot/webhook.secret"),
+                Webhook(url: "https://hooks.slack.example/T0/B0", format: .slack),
+            ])
+        // Rendered and read again, it is the same: nodes compare configurations this way.
+        #expect(try Configuration(parsing: configuration.rendered()) == configuration)
+        var other = configuration
+        other.webhooks[0].events = [.promote]
+        #expect(
+            configuration.differences(from: other, here: "here", there: "there")
+                == ["Events of webhook https://ci.example/depot-events: 'promote rollback' here, 'promote' there"])
+    }
+
     @Test(arguments: [
         ("Origin: X\nArchitectures: amd64\nColour: blue\n\nDistribution: a\n", 3, "unknown field 'Colour'"),
         ("Origin: X\nArchitectures: amd64\n\nDistribution: a\nPromotes-To: b\nKeep: 2\n", 6, "unknown field 'Keep'"),
@@ -119,6 +148,22 @@ import Testing
         ("Architectures: amd64\nStorage: s3://apt\nPublic-URL: cdn.example\n\nDistribution: a\n", 3, "Public-URL must be"),
         ("Architectures: amd64\nStorage: s3://apt\nGC-Grace: soon\n\nDistribution: a\n", 3, "GC-Grace must be"),
         ("Architectures: amd64\nStore: mysql://db/depot\n\nDistribution: a\n", 2, "Store must be 'postgresql://"),
+        ("Architectures: amd64\n\nDistribution: a\n\nWebhook: ftp://ci/x\n", 5, "Webhook must be an http or https URL"),
+        ("Architectures: amd64\n\nDistribution: a\n\nWebhook: http://ci/x y\n", 5, "Webhook must be an http or https URL"),
+        ("Architectures: amd64\n\nDistribution: a\n\nWebhook: http://ci/x\nEvents: push deploy\n", 6, "unknown event 'deploy'"),
+        ("Architectures: amd64\n\nDistribution: a\n\nWebhook: http://ci/x\nEvents:\n", 6, "'Events' must list"),
+        ("Architectures: amd64\n\nDistribution: a\n\nWebhook: http://ci/x\nFormat: xml\n", 6, "Format must be 'json' or 'slack'"),
+        ("Architectures: amd64\n\nDistribution: a\n\nWebhook: http://ci/x\nRetries: 3\n", 6, "unknown field 'Retries' in a webhook stanza"),
+        (
+            "Architectures: amd64\n\nDistribution: a\n\nWebhook: http://ci/x\n\nWebhook: http://ci/x\nFormat: slack\n", 7,
+            "the webhook 'http://ci/x' is defined twice"
+        ),
+        ("Architectures: amd64\n\nDistribution: a\nWebhook: http://ci/x\n", 3, "a distribution or a webhook, not both"),
+        ("Architectures: amd64\n\nWebhook: http://ci/x\n", 3, "no distributions"),
+        (
+            "Architectures: amd64\n\nWebhook: http://ci/x\n\nDistribution: a\nPromotes-To: b\n", 6,
+            "Promotes-To names 'b'"
+        ),
     ])
     func reportsEveryMistakeWithItsLine(text: String, line: Int, problem: String) {
         do {

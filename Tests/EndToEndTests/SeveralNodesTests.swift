@@ -357,4 +357,38 @@ final class SeveralNodesTests {
             #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty, "\(arguments) left files")
         }
     }
+
+    @Test func webhooksGoOutInOrderFromEitherNodeAndTheLivingNodeTakesOverFromADeadOne() throws {
+        let cluster = try Cluster(postgres: postgres, database: "webhooks")
+        defer { cluster.remove() }
+        let (a, b) = (cluster.nodes[0], cluster.nodes[1])
+        let receiver = try WebhookReceiver(mode: "fail-first:2")
+        for node in cluster.nodes { try node.addToConfiguration("Webhook: \(receiver.url)\n") }
+        try #require(try a.depot(["store", "record-configuration"]).status == 0)
+        let servers = try cluster.nodes.map { try DepotServe(root: $0.root, environment: cluster.environment) }
+        defer { for server in servers { server.stop() } }
+        let builder = PackageBuilder()
+        for index in 0..<6 {
+            let node = cluster.nodes[index % 2]
+            try #require(try node.depot(["push", "development", try builder.make("relay\(index)", "1.0-1")]).status == 0)
+        }
+        // Node A dies, whatever it holds; B delivers the rest, and what A was attempting once
+        // A's lease runs out.
+        usleep(1_500_000)
+        servers[0].killNow()
+        for index in 6..<8 {
+            try #require(try b.depot(["push", "development", try builder.make("relay\(index)", "1.0-1")]).status == 0)
+        }
+        let delivered = try b.waitForDeliveries(within: 90)
+        #expect(delivered, "\((try? b.webhookDeliveries()) ?? [])")
+        let history = try b.history().reversed().map { Int($0.id) }
+        #expect(history.count == 8)
+        let acknowledged = WebhookTests.acknowledged(receiver.requests(), failingFirst: 2)
+        var firsts: [Int] = []
+        for id in acknowledged where firsts.last != id { firsts.append(id) }
+        #expect(firsts == history)
+        // One node at a time: a change is acknowledged twice at most where a node died between
+        // the answer and its record.
+        #expect(acknowledged.count <= history.count + 1, "\(acknowledged)")
+    }
 }
