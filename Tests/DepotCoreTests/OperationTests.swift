@@ -171,8 +171,22 @@ import Testing
         let verified = try repository.verify(deep: true)
         #expect(verified.passed, "\(verified.problems)")
         #expect(verified.poolFilesChecked == 2)
+
+        // The outbox: one delivery for each change, in the order they were made, written with
+        // it (a refused change wrote none: `expectRefused` compares the outbox too).
+        let deliveries = try repository.webhookDeliveries(limit: 1000).reversed()
+        let history = try repository.history().reversed()
+        #expect(deliveries.compactMap(\.historyID) == history.map(\.id))
+        #expect(
+            deliveries.filter { $0.historyID != nil }.map(\.event)
+                == history.map { $0.operation == "ramp-stopped" ? "phase" : $0.operation })
+        // The two approvals, which history does not record, between the promotions.
+        #expect(
+            deliveries.map(\.event) == ["push", "promote", "approve", "approve", "promote", "phase", "phase", "remove", "rollback"])
+        #expect(deliveries.allSatisfy { $0.state == .pending && $0.attempts == 0 })
     }
 }
+
 
 /// A repository made in-process in a temporary folder, on SQLite or on a database of a
 /// PostgreSQL server; production has an approval gate.
@@ -189,8 +203,10 @@ final class ScratchStore {
         }
         let made = try Repository.initialize(root: root.path, options: options)
         let configuration = try String(contentsOfFile: made.configurationPath, encoding: .utf8)
-        try configuration.replacingOccurrences(
-            of: "Distribution: production\n", with: "Distribution: production\nApprovals: 1\n"
+        // A webhook, for the outbox each change writes (nothing delivers it here).
+        try (configuration.replacingOccurrences(
+            of: "Distribution: production\n", with: "Distribution: production\nApprovals: 1\n")
+            + "\nWebhook: http://127.0.0.1:9/events\n"
         ).write(toFile: made.configurationPath, atomically: true, encoding: .utf8)
         repository = try Repository(root: root.path)
         if postgres != nil { try repository.recordConfiguration() }
@@ -201,12 +217,14 @@ final class ScratchStore {
         try? FileManager.default.removeItem(at: root)
     }
 
-    /// Everything a refusal must leave as it was: listings, history, tokens, the published tree.
+    /// Everything a refusal must leave as it was: listings, history, tokens, the webhook
+    /// outbox, the published tree.
     func state() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let stored = try encoder.encode(try repository.list()) + encoder.encode(try repository.history())
             + encoder.encode(try repository.tokens().map(\.name))
+            + encoder.encode(try repository.webhookDeliveries(limit: 10_000))
         let tree = try TestSupport.run("find", [repository.publicDirectory, "-type", "f", "-exec", "sha256sum", "{}", "+"])
         return String(decoding: stored, as: UTF8.self) + tree.text.split(separator: "\n").sorted().joined(separator: "\n")
     }

@@ -2,6 +2,7 @@ import Crypto
 import DepotCore
 import DepotTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// The whole promise, held as an invariant: random sequences of every operation Depot has,
@@ -9,7 +10,8 @@ import Testing
 /// do. After every step each distribution lists exactly what the model says, each listed file
 /// holds exactly the bytes pushed under its name and version, every operation succeeds or is
 /// refused as the model decides (gates and four eyes included), and `verify` passes; every
-/// few steps the real apt-get sees exactly the model.
+/// few steps the real apt-get sees exactly the model, and a real webhook receiver has had
+/// every change, in the order they were made, from the outbox they were recorded in.
 ///
 /// `DEPOT_MODEL_SEED` replays a run; `DEPOT_MODEL_STEPS` sets its length (default 300). The
 /// default seed is one whose run finds the id reuse of a file gc deleted (a four-eyes check
@@ -139,6 +141,8 @@ final class ModelRun {
     let users = ["alice", "bob", "carol"]
     let names = ["ant", "bee", "cat"]
     let scratch: URL
+    /// Told of every change by the outbox, every few steps.
+    let receiver: WebhookReceiver
 
     init(seed: UInt64, postgres: PostgresServer?) throws {
         self.seed = seed
@@ -146,6 +150,7 @@ final class ModelRun {
         random = SeededGenerator(seed: seed)
         root = try TestSupport.makeTemporaryDirectory("model")
         scratch = try TestSupport.makeTemporaryDirectory("debs")
+        receiver = try WebhookReceiver()
         var options = Repository.InitOptions()
         options.architectures = ["amd64"]
         if let postgres {
@@ -156,6 +161,7 @@ final class ModelRun {
         let configuration = try String(contentsOfFile: repository.configurationPath, encoding: .utf8)
         try configuration.replacingOccurrences(of: "Components: main\n", with: "Components: main\nRetain-History: \(Model.retainHistory)\n")
             .replacingOccurrences(of: "Distribution: production\n", with: "Distribution: production\nApprovals: 1\n")
+            .appending("\nWebhook: \(receiver.url)\n")
             .write(toFile: repository.configurationPath, atomically: true, encoding: .utf8)
         repository = try Repository(root: root.path)
         if postgres != nil { try repository.recordConfiguration() }
@@ -185,6 +191,8 @@ final class ModelRun {
             try takeStep()
             try check(verifying: number % PromiseModelTests.verifyEvery == 0)
             if number % 50 == 0 || number == count { try checkApt(apt) }
+            // Not a random step, so that a seed replays the same operations it always did.
+            if number % 25 == 0 || number == count { try deliverAndCheckWebhooks() }
             if number % 1000 == 0 { print("model run, seed \(seed): \(number) steps checked") }
         }
         print("model run, seed \(seed): \(count) steps; taken/refused: "
@@ -524,6 +532,31 @@ final class ModelRun {
         guard verifying else { return }
         let report = try repository.verify()
         #expect(report.passed, "\(place): verify: \(report.problems)")
+    }
+
+    /// Delivers the outbox to the receiver, which then has had one delivery per change taken
+    /// (history entries and approvals), in order, each once.
+    func deliverAndCheckWebhooks() throws {
+        let deliverer = WebhookDeliverer(repository: repository)
+        let done = DispatchSemaphore(value: 0)
+        let failed = Mutex(0)
+        Task {
+            let round = await deliverer.deliverDue()
+            await deliverer.shutdown()
+            failed.withLock { $0 = round.failedAttempts }
+            done.signal()
+        }
+        done.wait()
+        #expect(failed.withLock { $0 } == 0, "\(place): a delivery to a receiver that answers 200 failed")
+        let deliveries = try repository.webhookDeliveries(limit: 100_000).reversed()
+        #expect(deliveries.allSatisfy { $0.state == .delivered }, "\(place): undelivered: \(deliveries.filter { $0.state != .delivered })")
+        let history = try repository.history().reversed().map(\.id)
+        #expect(deliveries.compactMap(\.historyID) == history, "\(place): the outbox and history disagree")
+        #expect(
+            deliveries.filter { $0.historyID == nil }.count == outcomes["approve", default: (0, 0)].taken,
+            "\(place): one delivery per approval")
+        let received = receiver.requests().compactMap { $0.headers["x-depot-delivery"] }
+        #expect(received == deliveries.map(\.delivery), "\(place): the receiver got other deliveries, or another order")
     }
 
     /// apt-get sees, in each distribution, exactly the versions the model lists.
