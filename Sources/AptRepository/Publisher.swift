@@ -68,7 +68,7 @@ public struct Publisher: Sendable {
 
     var distsDirectory: String { publicDirectory + "/dists" }
 
-    func generationsDirectory(_ distribution: String) -> String {
+    public func generationsDirectory(_ distribution: String) -> String {
         "\(distsDirectory)/.generations/\(distribution)"
     }
 

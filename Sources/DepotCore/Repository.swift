@@ -104,10 +104,30 @@ public final class Repository: Sendable {
         return url.standardizedFileURL.path
     }
 
-    func requireDistribution(_ name: String) throws {
-        guard configuration.distribution(name) != nil else {
-            throw DepotError.unknownDistribution(name, known: configuration.distributions.map(\.name))
+    /// The distributions there are: depot.conf's in promotion order, then those templates
+    /// made that have not expired, by name.
+    public func distributions() throws -> [Configuration.Distribution] {
+        guard !configuration.templates.isEmpty else { return configuration.distributions }
+        let made = try read { db in try MetadataStore.madeDistributions(db) }
+        return configuration.distributions
+            + made.filter { $0.expiredAt == nil }.compactMap { configuration.instance(of: $0.name) }
+    }
+
+    /// Refuses a name that is no distribution: not in depot.conf, and not made from a template
+    /// (or expired since, unless `orExpired`, for reading what its history kept).
+    func requireDistribution(_ name: String, orExpired: Bool = false) throws {
+        if configuration.distributions.contains(where: { $0.name == name }) { return }
+        if configuration.instance(of: name) != nil {
+            let known = try read { db in
+                orExpired
+                    ? try MetadataStore.madeDistributions(db).contains { $0.name == name }
+                    : try MetadataStore.isLive(db, name)
+            }
+            if known { return }
         }
+        throw DepotError.unknownDistribution(
+            name,
+            known: configuration.distributions.map(\.name) + configuration.templates.map { "\($0.name) (made by a push)" })
     }
 
     func read<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {

@@ -53,7 +53,7 @@ struct DashboardRoutes: Sendable {
         let mayRead = Self.readable(by: session)
         let snapshot = try await blocking { [repository] in
             let configuration = repository.configuration
-            let distributions = configuration.distributions.filter { mayRead($0.name) }
+            let distributions = try repository.distributions().filter { mayRead($0.name) }
             var latest: [String: HistoryEntry] = [:]
             var history: [HistoryEntry] = []
             for distribution in distributions {

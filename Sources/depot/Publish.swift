@@ -13,7 +13,7 @@ struct Publish: ParsableCommand {
     func run() throws {
         let opened = try repository.open()
         try opened.publish(distributions)
-        let names = distributions.isEmpty ? opened.configuration.distributions.map(\.name) : distributions
+        let names = distributions.isEmpty ? try opened.distributions().map(\.name) : distributions
         printLine("published \(names.joined(separator: ", "))")
     }
 }

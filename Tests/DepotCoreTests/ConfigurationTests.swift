@@ -74,6 +74,24 @@ import Testing
         #expect(try Configuration(parsing: Self.valid).objectStorage == nil)
     }
 
+    @Test func aTemplateMakesDistributionsWithItsSettingsUnderItsNamingRules() throws {
+        let configuration = try Configuration(
+            parsing: Self.valid + "\nDistribution: pr-*\nPromotes-To: staging\nExpires-After: 7d\nKeep-Versions: 2\n")
+        #expect(configuration.distributions.map(\.name) == ["development", "staging", "production"])
+        #expect(configuration.templates.map(\.name) == ["pr-*"])
+        let made = try #require(configuration.distribution("pr-123"))
+        #expect(made.name == "pr-123" && made.template == "pr-*" && made.promotesTo == "staging")
+        #expect(made.keepVersions == 2 && made.expiresAfter == 7 * 86400)
+        // A name made from a template follows the distribution-name rules.
+        for refused in ["pr-", "pr-Feature", "pr-a/b", "pr-..", "pr-a b", "dev"] {
+            #expect(configuration.instance(of: refused) == nil, "\(refused)")
+        }
+        #expect(try Configuration(parsing: configuration.rendered()) == configuration)
+        #expect(Scope(.push, "pr-*").allows(.push, on: "pr-9"))
+        #expect(!Scope(.push, "pr-*").allows(.push, on: "staging"))
+        #expect(!Scope(.push, "pr-*").allows(.promote, on: "pr-9"))
+    }
+
     @Test func readsWebhookStanzasAnywhereAfterTheRepositorys() throws {
         let webhooks = """
 
@@ -164,6 +182,25 @@ import Testing
             "Architectures: amd64\n\nWebhook: http://ci/x\n\nDistribution: a\nPromotes-To: b\n", 6,
             "Promotes-To names 'b'"
         ),
+        (
+            "Architectures: amd64\n\nDistribution: pr-1\n\nDistribution: pr-*\n", 5,
+            "the template 'pr-*' would match the distribution 'pr-1'"
+        ),
+        ("Architectures: amd64\n\nDistribution: a\n\nDistribution: pr-*\nExpires-After: soon\n", 6, "Expires-After must be a duration"),
+        ("Architectures: amd64\n\nDistribution: a\n\nDistribution: pr-*\nExpires-After: -1d\n", 6, "Expires-After must be a duration"),
+        ("Architectures: amd64\n\nDistribution: a\nExpires-After: 7d\n", 4, "Expires-After applies to a template"),
+        ("Architectures: amd64\n\nDistribution: a\n\nDistribution: pr*x\n", 5, "invalid distribution name 'pr*x'"),
+        ("Architectures: amd64\n\nDistribution: a\n\nDistribution: *\n", 5, "invalid template '*'"),
+        ("Architectures: amd64\n\nDistribution: a\n\nDistribution: PR-*\n", 5, "invalid template 'PR-*'"),
+        (
+            "Architectures: amd64\n\nDistribution: a\n\nDistribution: pr-*\n\nDistribution: pr-x*\n", 5,
+            "the templates 'pr-*' and 'pr-x*' would both match"
+        ),
+        (
+            "Architectures: amd64\n\nDistribution: a\nPromotes-To: pr-*\n\nDistribution: pr-*\n", 4,
+            "Promotes-To names the template 'pr-*'"
+        ),
+        ("Architectures: amd64\n\nDistribution: pr-*\n", 3, "no distributions"),
     ])
     func reportsEveryMistakeWithItsLine(text: String, line: Int, problem: String) {
         do {

@@ -457,7 +457,7 @@ final class ModelRun {
         }
         // What gc deleted and kept is checked by the steps after it: a rollback that needs a
         // collected file must be refused, one that needs a kept file must work.
-        _ = try repository.collectGarbage()
+        _ = try repository.collectGarbage(context: try context("gc"))
     }
 
     func revokeAToken() throws {

@@ -18,6 +18,14 @@ public struct Configuration: Sendable, Hashable {
         /// promoter must have approved it (`Approvals`).
         public var minSoak: Int?
         public var approvals: Int = 0
+        /// For a template (`pr-*`): seconds without a change after which `depot gc`
+        /// unpublishes a distribution made from it (`Expires-After`).
+        public var expiresAfter: Int?
+        /// For a distribution made from a template: the template's name (`pr-*`).
+        public var template: String?
+
+        /// Whether this is a template: a name ending in `*`, whose distributions a push makes.
+        public var isTemplate: Bool { name.hasSuffix("*") }
 
         public var hasGates: Bool { minSoak != nil || approvals > 0 }
 
@@ -57,6 +65,9 @@ public struct Configuration: Sendable, Hashable {
     /// nil for SQLite in `.depot/depot.sqlite`.
     public var store: String?
     public var distributions: [Distribution]
+    /// Templates of short-lived distributions (`Distribution: pr-*`), which the first push
+    /// into a name they match makes.
+    public var templates: [Distribution] = []
     /// The receivers told of changes (`Webhook:` stanzas), in the order depot.conf lists them.
     public var webhooks: [Webhook] = []
 
@@ -84,8 +95,27 @@ public struct Configuration: Sendable, Hashable {
         self.distributions = distributions
     }
 
+    /// The settings of the distribution `name`: one of depot.conf, or one a template would
+    /// make (whether it was made is the store's to say: `Repository.distribution`).
     public func distribution(_ name: String) -> Distribution? {
-        distributions.first { $0.name == name }
+        distributions.first { $0.name == name } ?? instance(of: name)
+    }
+
+    /// The distribution named `name` that a template of depot.conf would make, with the
+    /// template's settings; nil when no template matches or the name breaks the naming rules.
+    public func instance(of name: String) -> Distribution? {
+        guard var made = templates.first(where: { Self.template($0.name, matches: name) }),
+            Self.isSafeName(name)
+        else { return nil }
+        made.template = made.name
+        made.name = name
+        return made
+    }
+
+    /// Whether a name is one a template makes: its prefix and at least one more character.
+    public static func template(_ template: String, matches name: String) -> Bool {
+        let prefix = template.dropLast()
+        return name.count > prefix.count && name.hasPrefix(prefix)
     }
 
     static let repositoryFields: Set<String> = [
@@ -94,7 +124,7 @@ public struct Configuration: Sendable, Hashable {
     ]
     static let distributionFields: Set<String> = [
         "distribution", "promotes-to", "keep-versions", "retain-history", "valid-for", "description", "min-soak",
-        "approvals",
+        "approvals", "expires-after",
     ]
     static let webhookFields: Set<String> = ["webhook", "events", "secret-file", "format"]
 
@@ -122,7 +152,7 @@ public struct Configuration: Sendable, Hashable {
             }
         }
         var document = Deb822Document([repository])
-        for distribution in distributions {
+        for distribution in distributions + templates {
             var paragraph = Deb822Paragraph(["Distribution": distribution.name])
             if let target = distribution.promotesTo { paragraph["Promotes-To"] = target }
             if distribution.keepVersions != 1 { paragraph["Keep-Versions"] = String(distribution.keepVersions) }
@@ -132,6 +162,7 @@ public struct Configuration: Sendable, Hashable {
             if let validFor = distribution.validFor { paragraph["Valid-For"] = String(validFor) }
             if let minSoak = distribution.minSoak { paragraph["Min-Soak"] = String(minSoak) }
             if distribution.approvals > 0 { paragraph["Approvals"] = String(distribution.approvals) }
+            if let expiresAfter = distribution.expiresAfter { paragraph["Expires-After"] = String(expiresAfter) }
             if let description = distribution.description { paragraph["Description"] = description }
             document.paragraphs.append(paragraph)
         }

@@ -87,6 +87,8 @@ extension Configuration {
 
         var distributions: [Distribution] = []
         var distributionPositions: [Int] = []
+        var templates: [Distribution] = []
+        var templatePositions: [Int] = []
         var webhooks: [Webhook] = []
         for (position, paragraph) in document.paragraphs.enumerated().dropFirst() {
             if paragraph["Webhook"] != nil {
@@ -104,12 +106,15 @@ extension Configuration {
                 throw ConfigurationError(
                     line: lines.firstLine(of: position), problem: "a distribution stanza needs a 'Distribution' field")
             }
-            guard Self.isSafeName(name) else {
+            let isTemplate = name.hasSuffix("*")
+            guard Self.isSafeName(isTemplate ? String(name.dropLast()) : name) else {
                 throw ConfigurationError(
                     line: lines.line(of: "Distribution", in: position),
-                    problem: "invalid distribution name '\(name)': use lower case letters, digits, '-' and '.'")
+                    problem: isTemplate
+                        ? "invalid template '\(name)': a name of lower case letters, digits, '-' and '.', then one '*' at its end"
+                        : "invalid distribution name '\(name)': use lower case letters, digits, '-' and '.'")
             }
-            if distributions.contains(where: { $0.name == name }) {
+            if distributions.contains(where: { $0.name == name }) || templates.contains(where: { $0.name == name }) {
                 throw ConfigurationError(
                     line: lines.line(of: "Distribution", in: position),
                     problem: "distribution '\(name)' is defined twice")
@@ -144,21 +149,60 @@ extension Configuration {
                 }
                 distribution.approvals = count
             }
-            distributions.append(distribution)
-            distributionPositions.append(position)
+            if let expires = paragraph["Expires-After"] {
+                guard isTemplate else {
+                    throw ConfigurationError(
+                        line: lines.line(of: "Expires-After", in: position),
+                        problem: "Expires-After applies to a template (a name ending in '*', such as 'pr-*'), not to '\(name)'")
+                }
+                guard let seconds = Self.duration(expires) else {
+                    throw ConfigurationError(
+                        line: lines.line(of: "Expires-After", in: position),
+                        problem: "Expires-After must be a duration such as '7d', '12h' or '3600' (seconds), \(Self.durationLimit), not '\(expires.prefix(64))'")
+                }
+                distribution.expiresAfter = seconds
+            }
+            if isTemplate {
+                templates.append(distribution)
+                templatePositions.append(position)
+            } else {
+                distributions.append(distribution)
+                distributionPositions.append(position)
+            }
         }
         guard !distributions.isEmpty else {
             throw ConfigurationError(
                 line: lines.lastLine, problem: "no distributions: add a stanza with 'Distribution: NAME'")
         }
-        for (position, distribution) in distributions.enumerated() {
+        let positions = distributionPositions + templatePositions
+        for (index, distribution) in (distributions + templates).enumerated() {
             if let target = distribution.promotesTo, !distributions.contains(where: { $0.name == target }) {
                 throw ConfigurationError(
-                    line: lines.line(of: "Promotes-To", in: distributionPositions[position]),
-                    problem: "Promotes-To names '\(target)', which is not a distribution of this file")
+                    line: lines.line(of: "Promotes-To", in: positions[index]),
+                    problem: target.hasSuffix("*")
+                        ? "Promotes-To names the template '\(target)': promote into a distribution of this file"
+                        : "Promotes-To names '\(target)', which is not a distribution of this file")
+            }
+        }
+        // Each name belongs to one stanza: a template must not make a name depot.conf defines,
+        // nor one another template makes.
+        for (index, template) in templates.enumerated() {
+            let line = lines.line(of: "Distribution", in: templatePositions[index])
+            if let taken = distributions.first(where: { Self.template(template.name, matches: $0.name) }) {
+                throw ConfigurationError(
+                    line: line,
+                    problem: "the template '\(template.name)' would match the distribution '\(taken.name)': give the template a prefix no distribution starts with")
+            }
+            if let other = templates.first(where: {
+                $0.name != template.name && $0.name.dropLast().hasPrefix(template.name.dropLast())
+            }) {
+                throw ConfigurationError(
+                    line: line,
+                    problem: "the templates '\(template.name)' and '\(other.name)' would both match names starting with '\(other.name.dropLast())'")
             }
         }
         self.distributions = distributions
+        self.templates = templates
         self.webhooks = webhooks
     }
 

@@ -2,6 +2,9 @@ import Foundation
 
 extension Repository {
     public struct GarbageCollectionReport: Sendable, Codable {
+        /// Distributions made from templates that had not changed for their `Expires-After`:
+        /// unlisted and taken out of the served tree (their history stays).
+        public var expired: [String]
         /// Pool files no distribution lists and no retained history entry can restore.
         public var unreferenced: [String]
         /// Pool files the store does not know: left by a push that was killed before it

@@ -7,7 +7,7 @@ public struct Scope: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     public var action: Action
-    /// A distribution name, or `*`.
+    /// A distribution name, a template's (`pr-*`), or `*`.
     public var distribution: String
 
     public init(_ action: Action, _ distribution: String) {
@@ -43,7 +43,11 @@ public struct Scope: Sendable, Hashable, Codable, CustomStringConvertible {
         try container.encode(description)
     }
 
+    /// Whether it lets its holder do `action` on `distribution`: its own distribution, any
+    /// (`*`), or any a template makes (`pr-*`).
     public func allows(_ action: Action, on distribution: String) -> Bool {
-        self.action == action && (self.distribution == "*" || self.distribution == distribution)
+        guard self.action == action else { return false }
+        if self.distribution == "*" || self.distribution == distribution { return true }
+        return self.distribution.hasSuffix("*") && Configuration.template(self.distribution, matches: distribution)
     }
 }

@@ -6,22 +6,25 @@ extension Repository {
     /// distribution, and not restorable by any of the latest `Retain-History` history entries
     /// of any distribution; with a bucket, also the `by-hash/` indices no `Release` names, and
     /// each only once nothing has referenced it for the storage's grace period. With
-    /// `dryRun`, only says what it would delete. Forgets webhook deliveries finished more
+    /// `dryRun`, only says what it would delete. Expires, first, the distributions templates
+    /// made that have not changed for their `Expires-After`. Forgets webhook deliveries finished more
     /// than `WebhookDelivery.keptFor` ago.
-    public func collectGarbage(dryRun: Bool = false) throws -> GarbageCollectionReport {
+    public func collectGarbage(dryRun: Bool = false, context: OperationContext) throws -> GarbageCollectionReport {
         // gc changes what the pool holds, never what an index names: nothing to publish.
         try change("garbage collection") { notes in
             notes.publishes = false
             let now = Int(Date().timeIntervalSince1970)
             let grace = storage.gcGrace
-            let (due, kept) = try write(commit: !dryRun) { db in
+            let (expired, due, kept) = try write(commit: !dryRun) { db in
+                let expired = try self.expireQuietDistributions(db, now: now, context: context)
                 // Journal rows of distributions no longer in depot.conf are all kept: gc never guesses.
-                try MetadataStore.collectUnreferencedFiles(
-                    db, retention: self.configuration.distributions.map { ($0.name, $0.retainHistory) }, now: now)
+                try MetadataStore.collectUnreferencedFiles(db, retention: try self.retention(db), now: now)
                 try MetadataStore.forgetFinishedDeliveries(
                     db, before: Int64(now - WebhookDelivery.keptFor) * 1000)
-                return try MetadataStore.takeGarbage(db, due: now - grace)
+                let (due, kept) = try MetadataStore.takeGarbage(db, due: now - grace)
+                return (expired, due, kept)
             }
+            if !dryRun { try unpublishExpired() }
             let known = try read { db in try MetadataStore.poolPaths(db) }
             let pool = try storage.poolFiles()
             let sizes = Dictionary(pool.map { ($0.path, $0.size) }, uniquingKeysWith: { a, _ in a })
@@ -34,9 +37,8 @@ extension Repository {
             let unnamed = try storage.unnamedIndexFiles()
                 .filter { !accounted.contains($0.path) && $0.age >= grace }.map(\.path)
             let incoming = abandonedIncomingFiles()
-            let indices = try read { db in
-                try self.configuration.distributions.flatMap { try self.indices(db, for: $0) }
-            }
+            let live = try distributions()
+            let indices = try read { db in try live.flatMap { try self.indices(db, for: $0) } }
             let cache = publisher.pruneChunkCache(keeping: indices, dryRun: dryRun)
             let duePool = due.filter { $0.hasPrefix("pool/") }
             let superseded = due.filter { !$0.hasPrefix("pool/") } + unnamed
@@ -52,7 +54,7 @@ extension Repository {
                 for name in incoming { unlink(incomingDirectory + "/" + name) }
             }
             return GarbageCollectionReport(
-                unreferenced: duePool,
+                expired: expired, unreferenced: duePool,
                 orphaned: orphaned.sorted(), superseded: superseded.sorted(), kept: kept.sorted(),
                 incoming: incoming.sorted(), cachedChunks: cache.paths.count, cachedChunkBytes: cache.bytes,
                 bytes: bytes, dryRun: dryRun)

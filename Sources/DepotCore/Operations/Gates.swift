@@ -31,7 +31,8 @@ extension Repository {
         var checks: [GateCheck] = []
         let onPath = configuration.distribution(source)?.promotesTo == target
         if !onPath {
-            let sources = configuration.distributions.filter { $0.promotesTo == target }.map(\.name)
+            let sources = (configuration.distributions + configuration.templates).filter { $0.promotesTo == target }
+                .map(\.name)
             let way = sources.isEmpty ? "no distribution promotes to \(target)" : "promote it into \(sources.joined(separator: " or ")) first"
             for version in versions {
                 checks.append(

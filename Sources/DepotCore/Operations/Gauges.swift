@@ -4,12 +4,13 @@ extension Repository {
     /// each). Package counts and pending promotions, which read listings, are taken from
     /// `previous` for every distribution whose generation has not changed since.
     public func gauges(updating previous: RepositoryGauges?) throws -> RepositoryGauges {
-        try read { db in
+        let distributions = try self.distributions()
+        return try read { db in
             let generations = try MetadataStore.generations(db)
             var gauges = RepositoryGauges()
             let earlier = Dictionary(
                 (previous?.distributions ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-            for distribution in configuration.distributions {
+            for distribution in distributions {
                 let generation = generations[distribution.name]
                 let recorded = generation?.recorded ?? 0
                 let packages =
@@ -20,7 +21,7 @@ extension Repository {
                         name: distribution.name, recorded: recorded, published: generation?.published ?? 0,
                         signedAt: generation?.signedAt, validFor: distribution.validFor, packages: packages))
             }
-            for distribution in configuration.distributions {
+            for distribution in distributions {
                 guard let target = distribution.promotesTo else { continue }
                 let counted = [distribution.name, target].map { generations[$0]?.recorded ?? 0 }
                 if let known = previous?.promotions.first(where: {

@@ -4,7 +4,7 @@ import Foundation
 
 extension Repository {
     public func history(distribution: String? = nil, limit: Int? = nil) throws -> [HistoryEntry] {
-        if let distribution { try requireDistribution(distribution) }
+        if let distribution { try requireDistribution(distribution, orExpired: true) }
         return try read { db in try MetadataStore.history(db, distribution: distribution, limit: limit) }
     }
 }

@@ -9,7 +9,7 @@ extension Repository {
         for name in distributions { try requireDistribution(name) }
         try withLock {
             try write { db in
-                for name in distributions.isEmpty ? configuration.distributions.map(\.name) : distributions {
+                for name in try distributions.isEmpty ? self.distributions().map(\.name) : distributions {
                     try MetadataStore.markUnpublished(db, name)
                 }
             }

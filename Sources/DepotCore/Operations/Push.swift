@@ -55,7 +55,15 @@ extension Repository {
     /// its gates check, unless `overrideGates` (recorded).
     private func checkPushTarget(_ request: PushRequest) throws -> String {
         let distribution = request.distribution
-        try requireDistribution(distribution)
+        // A name a template makes needs no earlier push: this one makes it.
+        if configuration.instance(of: distribution) == nil {
+            if let template = configuration.templates.first(where: { Configuration.template($0.name, matches: distribution) }) {
+                throw DepotError.invalidArgument(
+                    "invalid distribution name '\(distribution)': the template \(template.name) makes names of lower case "
+                        + "letters, digits, '-' and '.' only")
+            }
+            try requireDistribution(distribution)
+        }
         if let gated = configuration.distribution(distribution), gated.hasGates, !request.overrideGates {
             throw DepotError.gatesClosed([
                 "\(distribution) has promotion gates (\(gated.gateNames.joined(separator: ", "))), so a push straight "
@@ -101,6 +109,12 @@ extension Repository {
                 // Pool files are stored for good before the transaction that references them
                 // commits; on a local disk by flushes made while the history is written.
                 let flush = try mover.finish()
+                if let template = self.configuration.instance(of: distribution)?.template,
+                    try !MetadataStore.isLive(db, distribution)
+                {
+                    try MetadataStore.recordMade(
+                        db, distribution, template: template, at: Int64(Self.date(context.timestamp)?.timeIntervalSince1970 ?? 0))
+                }
                 if !changes.isEmpty {
                     let gates = self.configuration.distribution(distribution)?.gateNames ?? []
                     _ = try MetadataStore.recordHistory(

@@ -8,7 +8,7 @@ extension Repository {
     public func resignExpiring(now: Date = Date()) throws -> [String] {
         let signed = try read { db in try MetadataStore.signingTimes(db) }
         let seconds = Int64(now.timeIntervalSince1970)
-        let due = configuration.distributions.filter { distribution in
+        let due = try distributions().filter { distribution in
             guard let validFor = distribution.validFor else { return false }
             guard let time = signed[distribution.name], let time else { return true }
             return Double(time + Int64(validFor) - seconds) < Double(validFor) / 2
@@ -20,6 +20,6 @@ extension Repository {
     /// How often a server looks for distributions to re-sign: often enough to catch the
     /// shortest `Valid-For` well before half of it is gone; nil without any.
     public var resignCheckInterval: Double? {
-        configuration.distributions.compactMap(\.validFor).min().map { min(60, max(1, Double($0) / 4)) }
+        (configuration.distributions + configuration.templates).compactMap(\.validFor).min().map { min(60, max(1, Double($0) / 4)) }
     }
 }

@@ -12,7 +12,15 @@ extension Repository {
         }
         guard !scopes.isEmpty else { throw DepotError.invalidArgument("a token needs at least one --allow SCOPE") }
         for scope in scopes where scope.distribution != "*" {
-            try requireDistribution(scope.distribution)
+            if scope.distribution.hasSuffix("*") {
+                guard configuration.templates.contains(where: { $0.name == scope.distribution }) else {
+                    throw DepotError.invalidArgument(
+                        "invalid scope '\(scope)': depot.conf has no template \(scope.distribution) "
+                            + "(templates: \(configuration.templates.map(\.name).joined(separator: ", ")))")
+                }
+            } else {
+                try requireDistribution(scope.distribution)
+            }
         }
         let token = "depot_" + Self.randomTokenBody()
         let scopesJSON = try MetadataStore.json(scopes)

@@ -42,7 +42,7 @@ extension Repository {
             report.problems.append("\(storage.location(of: keyPath)): missing or not the repository's signing key")
         }
 
-        for distribution in configuration.distributions {
+        for distribution in try distributions() {
             if unpublished.contains(distribution.name) {
                 report.notes.append(
                     "\(distribution.name): has changes not yet published; run 'depot publish \(distribution.name)'")

@@ -163,6 +163,12 @@ extension BucketTree {
         }
     }
 
+    func unpublish(_ distribution: String) throws {
+        let directory = "dists/\(distribution)/"
+        try delete([directory + "InRelease"])
+        try delete(try files(under: directory).map(\.path))
+    }
+
     /// Runs a request from synchronous code; its failure becomes one `DepotError` line.
     func run<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
         do {

@@ -108,6 +108,22 @@ struct LocalTree: PublishedStorage {
         removeEmptyDirectories(under: location(of: "pool"))
     }
 
+    func unpublish(_ distribution: String) throws {
+        // The link apt's path goes through, then the generations it pointed into.
+        let link = location(of: "dists/\(distribution)")
+        guard unlink(link) == 0 || errno == ENOENT else {
+            throw DepotError.file(FileError(path: link, operation: "remove", code: errno))
+        }
+        let generations = publisher.generationsDirectory(distribution)
+        if FileManager.default.fileExists(atPath: generations) {
+            do {
+                try FileManager.default.removeItem(atPath: generations)
+            } catch {
+                throw DepotError.file(FileError(path: generations, operation: "remove", code: EIO))
+            }
+        }
+    }
+
     /// Removes directories of the pool that gc emptied, deepest first.
     private func removeEmptyDirectories(under root: String) {
         guard let walker = FileManager.default.enumerator(atPath: root) else { return }

@@ -56,6 +56,11 @@ protocol PublishedStorage: Sendable {
 
     /// Deletes these files of the tree; deleting one that is gone succeeds.
     func delete(_ paths: [String]) throws
+
+    /// Takes a distribution out of the tree: its `InRelease` first, so that apt finds it gone
+    /// rather than half there, then everything else under `dists/<distribution>/`. Taking out
+    /// one that is gone succeeds.
+    func unpublish(_ distribution: String) throws
 }
 
 /// A file of the tree as a listing shows it.

@@ -36,8 +36,11 @@ extension MetadataStore {
         var windows: [String] = []
         var arguments: [any StoreValueConvertible] = []
         for (distribution, entries) in retention {
+            // No entry retained: none of its journal rows keeps a file.
             let oldestRetained: Int64 =
-                try db.value(
+                entries == 0
+                ? Int64.max
+                : try db.value(
                     "SELECT id FROM history WHERE distribution = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
                     [distribution, entries - 1]) ?? 0
             windows.append("(distribution = ? AND history_id >= ?)")

@@ -117,7 +117,22 @@ enum PostgresSchema {
         \(signingTimes)
         """,
         webhookOutbox(identity: "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+        madeDistributions,
     ]
+
+    /// The distributions pushes made from templates (`pr-*`): when, from which template, and
+    /// when `depot gc` expired one (its served tree then goes, `unpublished` once it has).
+    /// Times in seconds since the epoch.
+    static let madeDistributions = """
+        CREATE TABLE made_distributions (
+            name TEXT PRIMARY KEY,
+            template TEXT NOT NULL,
+            made_at BIGINT NOT NULL,
+            expired_at BIGINT,
+            unpublished INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX history_by_distribution ON history(distribution, id);
+        """
 
     /// The webhook outbox: each change's delivery to each receiver, written in the change's
     /// transaction. `claimed_by` and `claimed_until` are the lease of the node delivering it;

@@ -56,3 +56,10 @@ extension MetadataStore {
             uniquingKeysWith: { first, _ in first })
     }
 }
+
+extension MetadataStore {
+    /// Records that nothing of `distribution` waits to be published (it expired).
+    static func markUpToDate(_ db: any StoreTransaction, _ distribution: String) throws {
+        try db.execute("UPDATE publication SET published = recorded WHERE distribution = ?", [distribution])
+    }
+}

@@ -200,6 +200,9 @@ extension SQLiteStore {
         migrator.registerMigration("v12: webhook outbox") { db in
             try db.execute(sql: PostgresSchema.webhookOutbox(identity: "INTEGER PRIMARY KEY AUTOINCREMENT"))
         }
+        migrator.registerMigration("v13: made distributions") { db in
+            try db.execute(sql: PostgresSchema.madeDistributions)
+        }
         return migrator
     }
 

@@ -57,6 +57,9 @@ enum Schema {
                 "id", "receiver", "delivery", "event", "history_id", "body", "recorded_at", "state", "attempts",
                 "next_at", "finished_at", "last_error", "claimed_by", "claimed_until",
             ], order: ["id"], identity: "id"),
+        Table(
+            name: "made_distributions", columns: ["name", "template", "made_at", "expired_at", "unpublished"],
+            order: ["name"]),
         Table(name: "repository_configuration", columns: ["configuration"], order: ["configuration"]),
     ]
 
