@@ -5,4 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/install-dependencies.sh --tests
+# Depot's own .deb (DebianPackageTests install it in a Debian 12 chroot), built before the
+# tests so that its compile does not run beside them; the test's own build is then a no-op.
+Scripts/build-deb.sh --debug >/dev/null
 swift test "$@"

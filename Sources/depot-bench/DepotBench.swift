@@ -13,6 +13,6 @@ struct DepotBench: ParsableCommand {
             """,
         subcommands: [
             DebFileBenchmark.self, IndexParseBenchmark.self, RepositoryBenchmark.self, IndexPublishBenchmark.self,
-            ServeBenchmark.self, ObjectStorageBenchmark.self, NodesBenchmark.self,
+            ServeBenchmark.self, ObjectStorageBenchmark.self, NodesBenchmark.self, OperationsBenchmark.self,
         ])
 }
