@@ -55,6 +55,32 @@ func shell(_ command: String) throws -> Data {
     return data
 }
 
+/// Starts a server, its output going to `logPath` (nil: nowhere).
+func launchServer(_ executable: String, _ arguments: [String], logPath: String?) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let logPath {
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+    } else {
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+    }
+    try process.run()
+    return process
+}
+
+/// Waits, 10 seconds at most, until something answers HTTP on 127.0.0.1:`port`.
+func waitForHTTP(port: Int) throws {
+    for _ in 0..<200 {
+        if (try? shell("curl -s -o /dev/null http://127.0.0.1:\(port)/")) != nil { return }
+        usleep(50_000)
+    }
+    throw BenchmarkError("nothing answers on port \(port)")
+}
+
 /// The `depot` binary built beside this one, which the benchmarks run.
 func depotBesideBench() throws -> String {
     let depot = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

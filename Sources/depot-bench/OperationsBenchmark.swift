@@ -56,12 +56,12 @@ struct OperationsBenchmark: ParsableCommand {
         try (configuration + "\nWebhook: http://127.0.0.1:\(silent.port)/\n\nWebhook: http://127.0.0.1:\(listening.port)/\n")
             .write(toFile: directory + "/depot.conf", atomically: true, encoding: .utf8)
         let port = 18191
-        let server = try launch(depotBinary, ["--root", directory, "serve", "--listen", "127.0.0.1:\(port)"])
+        let server = try launchServer(depotBinary, ["--root", directory, "serve", "--listen", "127.0.0.1:\(port)"], logPath: nil)
         defer {
             server.terminate()
             server.waitUntilExit()
         }
-        try waitForPort(port)
+        try waitForHTTP(port: port)
         var with: [Timed] = []
         for index in (pushes + 1)...(2 * pushes) {
             with.append(try Timed.run("\(depot) push bench '\(extras)/bench-op-\(index)_1.0-1_amd64.deb' >/dev/null"))
@@ -104,24 +104,6 @@ struct OperationsBenchmark: ParsableCommand {
 
     private func curlSeconds(_ url: String) throws -> Double {
         Double(String(decoding: try shell("curl -s -o /dev/null -w '%{time_total}' '\(url)'"), as: UTF8.self)) ?? 0
-    }
-
-    private func launch(_ executable: String, _ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
-    private func waitForPort(_ port: Int) throws {
-        for _ in 0..<200 {
-            if (try? shell("curl -s -o /dev/null http://127.0.0.1:\(port)/healthz")) != nil { return }
-            usleep(50_000)
-        }
-        throw BenchmarkError("nothing answers on port \(port)")
     }
 
     /// A receiver on 127.0.0.1: one that accepts connections and never answers, or one that

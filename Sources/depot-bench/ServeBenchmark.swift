@@ -126,7 +126,7 @@ struct ServeBenchmark: ParsableCommand {
 
     private func startDepot(_ depot: String, root: String, port: Int) throws -> (Process, Int) {
         let process = try launch(depot, ["--root", root, "serve", "--listen", "127.0.0.1:\(port)"], log: "depot")
-        try waitForPort(port)
+        try waitForHTTP(port: port)
         return (process, port)
     }
 
@@ -144,7 +144,7 @@ struct ServeBenchmark: ParsableCommand {
         try shell("mv '\(root)/public' '\(root)/public.aptly' && ln -s '\(tree)' '\(root)/public'")
         let process = try launch(
             "/usr/bin/aptly", ["-config=\(configuration)", "serve", "-listen=127.0.0.1:\(port)"], log: "aptly")
-        try waitForPort(port)
+        try waitForHTTP(port: port)
         return (process, port)
     }
 
@@ -170,28 +170,12 @@ struct ServeBenchmark: ParsableCommand {
             """
         try configuration.write(toFile: prefix + "/nginx.conf", atomically: true, encoding: .utf8)
         let process = try launch("/usr/sbin/nginx", ["-p", prefix, "-c", prefix + "/nginx.conf"], log: "nginx")
-        try waitForPort(port)
+        try waitForHTTP(port: port)
         return (process, port)
     }
 
     private func launch(_ executable: String, _ arguments: [String], log: String) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let logPath = "\(work)/\(log).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        try process.run()
-        return process
-    }
-
-    private func waitForPort(_ port: Int) throws {
-        for _ in 0..<200 {
-            if (try? shell("curl -s -o /dev/null http://127.0.0.1:\(port)/")) != nil { return }
-            usleep(50_000)
-        }
-        throw BenchmarkError("nothing answers on port \(port)")
+        try launchServer(executable, arguments, logPath: "\(work)/\(log).log")
     }
 
     private struct Load {

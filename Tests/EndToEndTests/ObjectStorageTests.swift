@@ -181,6 +181,26 @@ struct ObjectStorageTests {
         #expect(server.logText.contains("depot: re-signed development"), "\(server.logText)")
     }
 
+    /// A distribution made from a template leaves the bucket when gc expires it: its
+    /// `InRelease` first, then every other object under `dists/<name>/`.
+    @Test func anExpiredBranchLeavesTheBucket() throws {
+        let bucket = try BucketRepository()
+        defer { bucket.remove() }
+        try bucket.repository.addToConfiguration("Distribution: pr-*\nExpires-After: 2s\n")
+        try #require(
+            try bucket.repository.depot(["push", "pr-5", TestSupport.fixture("real/hello_2.10-3_amd64.deb")]).status == 0)
+        #expect(try bucket.curl("dists/pr-5/InRelease", ["-o", "/dev/null", "-w", "%{http_code}"]).text == "200")
+        usleep(2_500_000)
+        let collected = try bucket.repository.depot(["gc"])
+        #expect(collected.status == 0 && collected.text.contains("expired pr-5"), "\(collected.text)\(collected.standardError)")
+        for path in ["dists/pr-5/InRelease", "dists/pr-5/Release", "dists/pr-5/main/binary-amd64/Packages"] {
+            #expect(try bucket.curl(path, ["-o", "/dev/null", "-w", "%{http_code}"]).text != "200", "\(path)")
+        }
+        let listing = try TestSupport.run("curl", ["-s", "\(bucket.moto.endpoint)/apt?prefix=depot/dists/pr-5/"]).text
+        #expect(!listing.contains("<Key>"), "\(listing)")
+        #expect(try bucket.curl("dists/development/InRelease", ["-o", "/dev/null", "-w", "%{http_code}"]).text == "200")
+    }
+
     @Test func serveRedirectsTheTreeToTheBucketAndAptFollows() throws {
         let bucket = try BucketRepository()
         defer { bucket.remove() }
