@@ -22,16 +22,15 @@ public final class ServerMetrics: Sendable {
         factory = PrometheusMetricsFactory(registry: registry)
     }
 
-    /// Counts one answer.
-    func countRequest(status: Int) {
-        let counter = requests.withLock { counters in
+    /// The series that counts answers of `status`.
+    func requestCounter(status: Int) -> CoreMetrics.Counter {
+        requests.withLock { counters in
             if let counter = counters[status] { return counter }
             let counter = CoreMetrics.Counter(
                 label: "depot_http_requests_total", dimensions: [("status", String(status))], factory: factory)
             counters[status] = counter
             return counter
         }
-        counter.increment()
     }
 
     /// The text a scrape gets: the repository's gauges brought up to date, then every series.

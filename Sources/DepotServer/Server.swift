@@ -1,3 +1,4 @@
+import CoreMetrics
 import DepotCore
 import Foundation
 import Hummingbird
@@ -120,6 +121,12 @@ struct AccessLog<Context: RequestContext>: RouterMiddleware {
     }
 }
 
+/// The series of `depot_http_requests_total` a connection counted its last answer in.
+struct RequestCounter {
+    var status = 0
+    var series: CoreMetrics.Counter?
+}
+
 /// Where each answered request is told, by the middleware and `StaticFileHandler` alike: the
 /// access log's line, and the count by status of `/metrics`.
 struct RequestLog: Sendable {
@@ -127,7 +134,22 @@ struct RequestLog: Sendable {
     let metrics: ServerMetrics?
 
     func write(method: String, path: String, status: Int, length: String?, since start: ContinuousClock.Instant) {
-        metrics?.countRequest(status: status)
+        var counter = RequestCounter()
+        write(method: method, path: path, status: status, length: length, since: start, counting: &counter)
+    }
+
+    /// `write`, counting the answer through `counter`, which a connection keeps: its answers
+    /// mostly share a status, and then no lock is taken to find the series.
+    func write(
+        method: String, path: String, status: Int, length: String?, since start: ContinuousClock.Instant,
+        counting counter: inout RequestCounter
+    ) {
+        if let metrics {
+            if counter.status != status || counter.series == nil {
+                counter = RequestCounter(status: status, series: metrics.requestCounter(status: status))
+            }
+            counter.series?.increment()
+        }
         let elapsed = ContinuousClock.now - start
         let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
         logger.info("\(method) \(path) \(status) \(length ?? "-") \(microseconds)µs")

@@ -24,6 +24,8 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let files: StaticFiles
     private let log: RequestLog
+    /// The series this connection counted its last answer in.
+    private var requestCounter = RequestCounter()
     private let connections: ConnectionTracker
 
     private enum Phase {
@@ -103,7 +105,9 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 passingOn = false
                 if passedOnInFlight == 0, encoder != nil {
                     write(Self.methodNotAllowed, to: head, context: context, closing: true)
-                    log.write(method: head.method.rawValue, path: head.uri, status: 405, length: "0", since: start)
+                    log.write(
+                        method: head.method.rawValue, path: head.uri, status: 405, length: "0", since: start,
+                        counting: &requestCounter)
                 } else {
                     context.close(promise: nil)
                 }
@@ -113,7 +117,7 @@ final class StaticFileHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 unflushed = true
                 log.write(
                     method: head.method.rawValue, path: head.uri, status: Int(reply.status.code),
-                    length: reply.contentLength, since: start)
+                    length: reply.contentLength, since: start, counting: &requestCounter)
             } else {
                 passingOn = true
                 passedOnInFlight += 1

@@ -40,12 +40,17 @@ struct OperationsBenchmark: ParsableCommand {
         print("importing \(count) packages...")
         try shell("ls -d '\(corpus.directory)'/*.deb | \(depot) push bench --files-from - >/dev/null")
 
-        // (a) one push into N, without webhooks, then with two (one never answering) while
-        // depot serve delivers.
+        // (a) one push into N while depot serve runs, without webhooks, then with two (one
+        // never answering) that it delivers.
+        let port = 18191
+        let plain = try launchServer(depotBinary, ["--root", directory, "serve", "--listen", "127.0.0.1:\(port)"], logPath: nil)
+        try waitForHTTP(port: port)
         var without: [Timed] = []
         for index in 1...pushes {
             without.append(try Timed.run("\(depot) push bench '\(extras)/bench-op-\(index)_1.0-1_amd64.deb' >/dev/null"))
         }
+        plain.terminate()
+        plain.waitUntilExit()
         let silent = try Receiver(mode: .silent, log: "\(work)/silent.log")
         let listening = try Receiver(mode: .answering, log: "\(work)/listening.log")
         defer {
@@ -55,7 +60,6 @@ struct OperationsBenchmark: ParsableCommand {
         let configuration = try String(contentsOfFile: directory + "/depot.conf", encoding: .utf8)
         try (configuration + "\nWebhook: http://127.0.0.1:\(silent.port)/\n\nWebhook: http://127.0.0.1:\(listening.port)/\n")
             .write(toFile: directory + "/depot.conf", atomically: true, encoding: .utf8)
-        let port = 18191
         let server = try launchServer(depotBinary, ["--root", directory, "serve", "--listen", "127.0.0.1:\(port)"], logPath: nil)
         defer {
             server.terminate()
@@ -82,7 +86,8 @@ struct OperationsBenchmark: ParsableCommand {
         print("recording \(events) events (approvals)...")
         let names = (1...events).map { String(format: "bench-%05d", ($0 - 1) % count + 1) }
         try names.joined(separator: "\n").write(toFile: "\(work)/approve.list", atomically: true, encoding: .utf8)
-        try shell("xargs -P 2 -I{} sh -c \"\(depot) approve prod {}=1.0-1 >/dev/null\" < '\(work)/approve.list'")
+        // By a user other than the pusher: four eyes.
+        try shell("xargs -P 2 -I{} sh -c \"USER=reviewer \(depot) approve prod {}=1.0-1 >/dev/null\" < '\(work)/approve.list'")
         let delivered = try Timed.run("\(depot) webhooks --deliver >/dev/null")
 
         print("")

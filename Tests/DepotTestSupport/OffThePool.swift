@@ -1,3 +1,6 @@
+// Swift Testing is there only when tests are built: a release build of every target
+// (`swift build -c release`, as the benchmarks are built) compiles this target without it.
+#if canImport(Testing)
 import Dispatch
 import Testing
 
@@ -33,3 +36,4 @@ public final class DedicatedExecutor: TaskExecutor {
         DispatchQueue(label: "depot.tests.dedicated").async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
+#endif

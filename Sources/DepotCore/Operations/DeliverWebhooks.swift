@@ -83,11 +83,17 @@ public final class WebhookDeliverer: Sendable {
         do {
             while !Task.isCancelled {
                 let now = MetadataStore.milliseconds(Date())
+                // Looking is a read; only a due delivery is claimed, in a write.
                 guard
+                    let id = try await onDispatchThread({ [repository, node] in
+                        try repository.read { db in
+                            try MetadataStore.dueDelivery(db, receiver: webhook.url, node: node, now: now)
+                        }
+                    }),
                     let delivery = try await onDispatchThread({ [repository, node] in
                         try repository.write { db in
-                            try MetadataStore.claimNextDelivery(
-                                db, receiver: webhook.url, node: node, now: now, until: now + Self.lease * 1000)
+                            try MetadataStore.claimDelivery(
+                                db, id: id, node: node, now: now, until: now + Self.lease * 1000)
                         }
                     })
                 else { break }

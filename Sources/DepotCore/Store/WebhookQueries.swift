@@ -31,16 +31,14 @@ extension MetadataStore {
         var recordedAt: Int64
     }
 
-    /// The oldest undelivered delivery to `receiver`, claimed for `node` until `until`, when
-    /// its attempt is due and no other node holds it. Later deliveries wait behind it: each
-    /// receiver gets its events in the order they happened.
-    static func claimNextDelivery(
-        _ db: any StoreTransaction, receiver: String, node: String, now: Int64, until: Int64
-    ) throws -> ClaimedDelivery? {
+    /// The oldest undelivered delivery to `receiver`, when its attempt is due and no other
+    /// node holds it: a read, so that looking for work takes no write lock. Later deliveries
+    /// wait behind it: each receiver gets its events in the order they happened.
+    static func dueDelivery(_ db: any StoreTransaction, receiver: String, node: String, now: Int64) throws -> Int64? {
         guard
             let head = try db.rows(
                 """
-                SELECT id, delivery, event, body, attempts, recorded_at, next_at, claimed_by, claimed_until
+                SELECT id, next_at, claimed_by, claimed_until
                 FROM webhook_deliveries WHERE state = 'pending' AND receiver = ? ORDER BY id LIMIT 1
                 """, [receiver]
             ).first
@@ -48,19 +46,26 @@ extension MetadataStore {
         let holder = head["claimed_by"] as String?
         let held = holder != nil && holder != node && (head["claimed_until"] as Int64? ?? 0) > now
         let due: Int64 = head["next_at"]
-        guard due <= now, !held else { return nil }
-        let id: Int64 = head["id"]
-        // Conditional, so that of two nodes that read the same head only one takes it.
-        let claimed = try db.exists(
+        return due <= now && !held ? head["id"] : nil
+    }
+
+    /// Claims delivery `id` for `node` until `until`, unless another node took it meanwhile
+    /// (the condition makes that one statement: of two nodes only one gets it).
+    static func claimDelivery(_ db: any StoreTransaction, id: Int64, node: String, now: Int64, until: Int64) throws
+        -> ClaimedDelivery?
+    {
+        try db.rows(
             """
             UPDATE webhook_deliveries SET claimed_by = ?, claimed_until = ?
-            WHERE id = ? AND state = 'pending' AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until <= ?)
-            RETURNING id
-            """, [node, until, id, node, now])
-        guard claimed else { return nil }
-        return ClaimedDelivery(
-            id: id, delivery: head["delivery"], event: head["event"], body: head["body"], attempts: head["attempts"],
-            recordedAt: head["recorded_at"])
+            WHERE id = ? AND state = 'pending' AND next_at <= ?
+                AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until <= ?)
+            RETURNING id, delivery, event, body, attempts, recorded_at
+            """, [node, until, id, now, node, now]
+        ).first.map {
+            ClaimedDelivery(
+                id: $0["id"], delivery: $0["delivery"], event: $0["event"], body: $0["body"], attempts: $0["attempts"],
+                recordedAt: $0["recorded_at"])
+        }
     }
 
     /// Records an attempt `node` made; false when the node no longer held the delivery (its
