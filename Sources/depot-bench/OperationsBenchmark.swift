@@ -34,7 +34,12 @@ struct OperationsBenchmark: ParsableCommand {
         let directory = "\(work)/operations-\(count)"
         try? FileManager.default.removeItem(atPath: directory)
         let depot = "'\(depotBinary)' --root '\(directory)'"
-        defer { _ = try? shell("gpgconf --homedir '\(directory)/.depot/gnupg' --kill gpg-agent") }
+        defer {
+            // The agents of the repository's keyring and of the shared key, which would keep the
+            // work folder's file system busy.
+            _ = try? shell("gpgconf --homedir '\(directory)/.depot/gnupg' --kill gpg-agent")
+            _ = try? shell("gpgconf --homedir '\(key.home)' --kill gpg-agent")
+        }
         try shell(
             "\(depot) init --sign-with \(key.fingerprint) --gnupg-home '\(key.home)' --architectures amd64 --distributions bench,prod >/dev/null")
         print("importing \(count) packages...")

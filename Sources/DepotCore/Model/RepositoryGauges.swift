@@ -33,6 +33,7 @@ public struct RepositoryGauges: Sendable {
 
     public var distributions: [Distribution] = []
     public var promotions: [Promotion] = []
-    /// Deliveries not yet made, by receiver (every receiver depot.conf names, 0 when none).
+    /// Deliveries not yet made, by receiver (`Webhook.publicName`: every receiver depot.conf
+    /// names, 0 when none).
     public var undeliveredWebhooks: [String: Int] = [:]
 }

@@ -1,3 +1,6 @@
+import Crypto
+import Foundation
+
 /// A `Webhook:` stanza of depot.conf: a receiver told of each change it asked for.
 public struct Webhook: Sendable, Hashable {
     /// What a change is called in a delivery's `event` field and in `Events:`.
@@ -28,6 +31,17 @@ public struct Webhook: Sendable, Hashable {
     /// repository's root. Read at each attempt, so a rotated secret applies at once.
     public var secretFile: String?
     public var format: Format = .json
+
+    /// How the receiver is named where its URL must not be shown (`/metrics`, the server's
+    /// log): a Slack webhook's URL is its secret. The scheme and host, and the first eight hex
+    /// digits of the URL's SHA-256, which tell receivers on one host apart.
+    public var publicName: String {
+        let digest = SHA256.hash(data: Data(url.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+        guard let parts = URLComponents(string: url), let scheme = parts.scheme, let host = parts.host else {
+            return "webhook \(digest)"
+        }
+        return "\(scheme)://\(host)\(parts.port.map { ":\($0)" } ?? "")/… (\(digest))"
+    }
 
     public init(url: String, events: Set<Event> = Set(Event.allCases), secretFile: String? = nil, format: Format = .json) {
         self.url = url

@@ -108,7 +108,7 @@ public final class WebhookDeliverer: Sendable {
                 if error != nil || !stillHeld { break }
             }
         } catch {
-            onError?("delivering to \(webhook.url): \(error)")
+            onError?("delivering to \(webhook.publicName): \(error)")
         }
         return round
     }

@@ -37,7 +37,7 @@ extension Repository {
             }
             let undelivered = try MetadataStore.undeliveredCounts(db)
             for webhook in configuration.webhooks {
-                gauges.undeliveredWebhooks[webhook.url] = undelivered[webhook.url] ?? 0
+                gauges.undeliveredWebhooks[webhook.publicName] = undelivered[webhook.url] ?? 0
             }
             return gauges
         }
