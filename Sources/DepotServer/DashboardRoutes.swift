@@ -363,20 +363,15 @@ struct DashboardRoutes: Sendable {
     /// Runs blocking library work on a Dispatch thread; a failure other than the library's
     /// own becomes a 500 whose cause the server's log tells.
     private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(
-                    with: Result {
-                        do {
-                            return try body()
-                        } catch let error as DepotError {
-                            throw error
-                        } catch let refusal as DashboardRefusal {
-                            throw refusal
-                        } catch {
-                            throw APIError.internalFailure(error)
-                        }
-                    })
+        try await onDispatchThread {
+            do {
+                return try body()
+            } catch let error as DepotError {
+                throw error
+            } catch let refusal as DashboardRefusal {
+                throw refusal
+            } catch {
+                throw APIError.internalFailure(error)
             }
         }
     }
